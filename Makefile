@@ -1,0 +1,37 @@
+# The workbook's two commands. Both set everything up on a fresh machine first (a .venv with the pinned
+# requirements and this package installed in editable mode), then do their job.
+#   make run    execute the nine notebooks headless, in order, writing figures/ (default profile)
+#   make test   unit tests, then every notebook under nbval in the smoke profile
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.cs180-installed
+# a relative CS180_DATA_DIR (as in CI: ../shared/data) is made absolute, since notebooks run in notebooks/
+ifdef CS180_DATA_DIR
+export CS180_DATA_DIR := $(abspath $(CS180_DATA_DIR))
+endif
+
+.PHONY: run test setup clean-outputs bench
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) -m cs180utils.workbook run
+
+test: setup
+	CS180_PROFILE=smoke $(PY) -m pytest tests notebooks
+
+# strip outputs from notebooks before committing
+clean-outputs: setup
+	$(PY) -m cs180utils.workbook strip
+
+bench: setup
+	$(PY) benchmarks/heatmaps.py
+	$(PY) benchmarks/field2d.py
+	$(PY) benchmarks/nerf.py

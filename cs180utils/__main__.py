@@ -1,0 +1,5 @@
+import sys
+
+from cs180utils.cli import main
+
+sys.exit(main())

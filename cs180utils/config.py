@@ -1,0 +1,102 @@
+"""Run profiles, device choice, seeding and the project's paths.
+
+Profiles (``CS180_PROFILE``):
+
+- ``smoke``: every notebook executes in about a minute on 2 CPU cores (CI).
+- ``cpu``:   meaningful results on a laptop CPU in minutes.
+- ``full``:  the course's hyperparameters; meant for a GPU.
+
+The default is ``full`` when CUDA is available, else ``cpu``.  Notebooks read their numbers from one
+parameters cell through :func:`by_profile`.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "cpu", "full")
+
+# repo/                     <- REPO_ROOT (the checkout; notebooks/ and figures/ live here)
+#   cs180utils/config.py    <- this file
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
+
+
+def get_profile(profile: str | None = None) -> str:
+    """The run profile: ``profile`` if given, else ``$CS180_PROFILE``, else ``full`` on CUDA / ``cpu``."""
+    name = profile or os.environ.get("CS180_PROFILE") or ("full" if torch.cuda.is_available() else "cpu")
+    name = name.strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
+                         f"(set CS180_PROFILE or pass --profile)")
+    return name
+
+
+def by_profile(profile: str | None = None, **choices: T) -> T:
+    """Pick a value by profile: ``by_profile(smoke=50, cpu=2000, full=20000)``.
+
+    A profile left out falls back to the next larger one (smoke -> cpu -> full).
+    """
+    name = get_profile(profile)
+    order = PROFILES[PROFILES.index(name):]
+    for candidate in order:
+        if candidate in choices:
+            return choices[candidate]
+    raise KeyError(f"no value given for profile {name!r} (nor any larger profile) among {sorted(choices)}")
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else cuda, then mps, then cpu."""
+    if device and device != "auto":
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {device!r} asked for but CUDA is not available here; use --device cpu")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed python, numpy and torch (CPU and CUDA); returns a CPU ``torch.Generator`` seeded the same."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def data_dir() -> Path:
+    """The project's download cache, ``<repo>/data`` (or ``$CS180_CACHE_DIR``)."""
+    return Path(os.environ.get("CS180_CACHE_DIR") or REPO_ROOT / "data")
+
+
+def figures_dir(sub: str | None = None) -> Path:
+    """Where notebooks and ``make run`` write figures: ``<repo>/figures`` (or ``$CS180_FIGURES_DIR``)."""
+    root = Path(os.environ.get("CS180_FIGURES_DIR") or REPO_ROOT / "figures")
+    path = root / sub if sub else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runs_dir(sub: str | None = None) -> Path:
+    """Checkpoints and cached training results: ``<repo>/runs`` (or ``$CS180_RUNS_DIR``); git-ignored."""
+    root = Path(os.environ.get("CS180_RUNS_DIR") or REPO_ROOT / "runs")
+    path = root / sub if sub else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def describe(profile: str | None = None, device: Any = None) -> str:
+    """One line for a notebook's first cell: profile, device, torch version, threads."""
+    return (f"profile={get_profile(profile)} device={pick_device(device)} torch={torch.__version__} "
+            f"threads={torch.get_num_threads()}")
