@@ -1,0 +1,127 @@
+"""Run the whole workbook headless (``make run``) and keep notebooks clean (``make clean-outputs``).
+
+    python -m cs180utils.workbook run [--profile cpu] [--only 01 03] [--timeout 3600]
+    python -m cs180utils.workbook strip
+
+``run`` executes ``notebooks/NN_*.ipynb`` in order in a fresh kernel each, with the notebook folder as working
+directory, and writes the executed copies to ``figures/executed/`` (figures themselves are written by the
+notebooks under ``figures/NN_name/``).  Missing real data is reported once, up front; the notebooks then run
+on their generated stand-ins.  A failing notebook does not stop the others; the exit code says whether all
+passed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from cs180utils import config
+
+NOTEBOOKS_DIR = config.REPO_ROOT / "notebooks"
+
+# dataset name -> the notebooks that use it (for the one notice about missing data)
+DATA_USED_BY = {"fox": "01", "lego": "02-04, 10", "imm": "05-06", "ibug300w": "07-09"}
+
+
+def notebooks(only: list[str] | None = None) -> list[Path]:
+    """The workbook's notebooks in order (``NN_*.ipynb``), optionally only those whose number is in ``only``."""
+    found = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [p for p in found if p.name[:2] in {o.zfill(2) for o in only}]
+    return found
+
+
+def data_notice() -> str | None:
+    """One paragraph naming every dataset that is not present locally and how to get it, or None."""
+    from cs180utils import data  # noqa: PLC0415
+
+    missing = []
+    for name, used_by in DATA_USED_BY.items():
+        if data.locate(name) is None:
+            missing.append(f"  - {name} (notebooks {used_by}): {data.how_to_get(name)}")
+    if not missing:
+        return None
+    return ("NOTICE: real data not found for the datasets below; those notebooks run on generated or bundled "
+            "stand-ins (results are illustrative, not the course's). To use the real data:\n" + "\n".join(missing))
+
+
+def run(only: list[str] | None = None, profile: str | None = None, timeout: int = 3600,
+        out_dir: Path | None = None) -> int:
+    import nbformat  # noqa: PLC0415
+    from nbclient import NotebookClient  # noqa: PLC0415
+    from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
+
+    if profile:
+        os.environ["CS180_PROFILE"] = config.get_profile(profile)
+    out_dir = out_dir or config.figures_dir("executed")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    books = notebooks(only)
+    if not books:
+        print(f"no notebooks found in {NOTEBOOKS_DIR}", file=sys.stderr)
+        return 1
+    print(f"cs180 workbook: {len(books)} notebooks, {config.describe()}", flush=True)
+    notice = data_notice()
+    if notice:
+        print(notice, flush=True)
+    results = []
+    for path in books:
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        t0 = time.perf_counter()
+        status, error = "ok", ""
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            status, error = "FAILED", str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        except Exception as exc:  # kernel died, timeout, ...
+            status, error = "FAILED", f"{type(exc).__name__}: {exc}"
+        seconds = time.perf_counter() - t0
+        nbformat.write(nb, out_dir / path.name)
+        results.append((path.name, status, seconds, error))
+        print(f"{status:>6}  {seconds:7.1f} s  {path.name}" + (f"  -- {error}" if error else ""), flush=True)
+    total = sum(r[2] for r in results)
+    failed = [r for r in results if r[1] != "ok"]
+    print(f"done in {total:.0f} s; executed notebooks in {out_dir}; figures in {config.figures_dir()}"
+          + (f"; {len(failed)} FAILED: {', '.join(r[0] for r in failed)}" if failed else ""), flush=True)
+    return 1 if failed else 0
+
+
+def strip(paths: list[Path] | None = None) -> int:
+    """Remove outputs and execution counts from the notebooks in place; returns how many changed."""
+    import nbformat  # noqa: PLC0415
+
+    changed = 0
+    for path in paths or notebooks():
+        nb = nbformat.read(path, as_version=4)
+        dirty = False
+        for cell in nb.cells:
+            if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+                cell["outputs"], cell["execution_count"] = [], None
+                dirty = True
+        if dirty:
+            nbformat.write(nb, path)
+            changed += 1
+            print(f"stripped {path.name}")
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cs180utils.workbook", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute the notebooks in order, headless")
+    r.add_argument("--profile", choices=config.PROFILES, default=None)
+    r.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. --only 01 03")
+    r.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
+    sub.add_parser("strip", help="remove outputs from the committed notebooks")
+    args = p.parse_args(argv)
+    if args.cmd == "run":
+        return run(args.only, args.profile, args.timeout)
+    strip()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
