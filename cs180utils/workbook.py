@@ -25,9 +25,9 @@ NOTEBOOKS_DIR = config.REPO_ROOT / "notebooks"
 DATA_USED_BY = {"fox": "01", "lego": "02-04, 10", "imm": "05-06", "ibug300w": "07-09"}
 
 
-def notebooks(only: list[str] | None = None) -> list[Path]:
+def notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
     """The workbook's notebooks in order (``NN_*.ipynb``), optionally only those whose number is in ``only``."""
-    found = sorted(p for p in NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if only:
         found = [p for p in found if p.name[:2] in {o.zfill(2) for o in only}]
     return found
@@ -48,7 +48,7 @@ def data_notice() -> str | None:
 
 
 def run(only: list[str] | None = None, profile: str | None = None, timeout: int = 3600,
-        out_dir: Path | None = None) -> int:
+        out_dir: Path | None = None, folder: Path = NOTEBOOKS_DIR) -> int:
     import nbformat  # noqa: PLC0415
     from nbclient import NotebookClient  # noqa: PLC0415
     from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
@@ -57,9 +57,9 @@ def run(only: list[str] | None = None, profile: str | None = None, timeout: int 
         os.environ["CS180_PROFILE"] = config.get_profile(profile)
     out_dir = out_dir or config.figures_dir("executed")
     out_dir.mkdir(parents=True, exist_ok=True)
-    books = notebooks(only)
+    books = notebooks(only, folder)
     if not books:
-        print(f"no notebooks found in {NOTEBOOKS_DIR}", file=sys.stderr)
+        print(f"no notebooks found in {folder}", file=sys.stderr)
         return 1
     print(f"cs180 workbook: {len(books)} notebooks, {config.describe()}", flush=True)
     notice = data_notice()

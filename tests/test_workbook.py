@@ -1,0 +1,61 @@
+"""make run's notebook runner and make clean-outputs' stripper, on throw-away notebooks."""
+import nbformat
+import pytest
+
+from cs180utils import workbook
+
+
+def _write(path, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_notebooks_sorted_and_filtered(tmp_path):
+    for name in ("02_b.ipynb", "01_a.ipynb", "10_c.ipynb", "notes.ipynb"):
+        _write(tmp_path / name, ["1"])
+    assert [p.name for p in workbook.notebooks(folder=tmp_path)] == ["01_a.ipynb", "02_b.ipynb", "10_c.ipynb"]
+    assert [p.name for p in workbook.notebooks(["2", "10"], folder=tmp_path)] == ["02_b.ipynb", "10_c.ipynb"]
+
+
+def test_strip_removes_outputs(tmp_path):
+    path = _write(tmp_path / "01_x.ipynb", ["print(1)"])
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[0].execution_count = 3
+    nbformat.write(nb, path)
+    assert workbook.strip([path]) == 1
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.outputs == [] and cell.execution_count is None
+    assert workbook.strip([path]) == 0  # idempotent
+
+
+def test_run_executes_in_order_and_reports_failures(tmp_path, capsys):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _write(nbs / "01_ok.ipynb", ["import os; open('ran.txt', 'w').write(os.getcwd())"])
+    _write(nbs / "02_bad.ipynb", ["raise ValueError('boom')"])
+    out = tmp_path / "executed"
+    rc = workbook.run(folder=nbs, out_dir=out, profile="smoke", timeout=120)
+    assert rc == 1  # one failed
+    assert (nbs / "ran.txt").read_text() == str(nbs)  # kernel runs in the notebook's folder
+    assert (out / "01_ok.ipynb").exists() and (out / "02_bad.ipynb").exists()
+    text = capsys.readouterr().out
+    assert "FAILED" in text and "02_bad.ipynb" in text and "boom" in text
+
+
+def test_data_notice_names_missing_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CS180_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path / "cache"))
+    notice = workbook.data_notice()
+    assert notice is not None
+    for name in ("lego", "imm", "ibug300w", "fox"):
+        assert f"- {name} " in notice
+
+
+def test_data_notice_silent_with_real_data(real_data_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path))
+    (tmp_path / "fox.jpg").write_bytes(b"")  # the fox photo is not in the shared data; pretend it is cached
+    assert workbook.data_notice() is None
