@@ -21,8 +21,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
+# make run PROFILE=smoke|cpu|full overrides the default profile
 run: setup
-	$(PY) -m cs180utils.workbook run
+	$(PY) -m cs180utils.workbook run $(if $(PROFILE),--profile $(PROFILE))
 
 test: setup
 	CS180_PROFILE=smoke $(PY) -m pytest tests notebooks
