@@ -1,0 +1,91 @@
+"""Data augmentation for keypoint regression with ``torchvision.transforms.v2``: the keypoints are
+``tv_tensors.KeyPoints`` and follow the image through every geometric transform.
+
+    >>> aug = KeypointAugment(AugmentConfig(rotation=15, shift_px=10, brightness=0.3))
+    >>> img2, kp2 = aug(img, kp)        # img (1, H, W) in [-0.5, 0.5], kp (K, 2) pixels (x, y)
+    >>> imgs2, kps2 = aug(imgs, kps)    # a batch: (B, 1, H, W), (B, K, 2); each sample drawn independently
+
+Images are grayscale float tensors in the dataset's convention, pixel values in ``value_range`` (default
+[-0.5, 0.5]); brightness is applied in [0, 1] and mapped back. Keypoints are pixels, or fractions of the
+image size with ``normalized=True`` (the dataset's targets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+
+@dataclass
+class AugmentConfig:
+    brightness: float = 0.3                 # brightness factor drawn from [1 - b, 1 + b]; 0 = off
+    rotation: float = 15.0                  # degrees, drawn from [-r, r] about the image centre; 0 = off
+    shift_px: float = 10.0                  # translation in pixels, each axis from [-s, s]; 0 = off
+    scale: tuple[float, float] | None = None  # zoom range, e.g. (0.9, 1.1); None = off
+    value_range: tuple[float, float] = (-0.5, 0.5)  # pixel value range of the images given and returned
+
+
+class KeypointAugment(nn.Module):
+    """Random affine (rotation, shift, scale) + brightness; keypoints move with the image.
+
+    forward(image, keypoints):
+        image:     (C, H, W) or (B, C, H, W) float, values in ``cfg.value_range``
+        keypoints: (K, 2) or (B, K, 2), (x, y) pixels (or [0, 1] fractions when ``normalized``)
+    returns the transformed ``(image, keypoints)`` as plain tensors of the same shapes. Keypoints pushed
+    outside the image are kept (not clamped) so the loss still sees where they went.
+    """
+
+    def __init__(self, cfg: AugmentConfig | None = None, normalized: bool = False):
+        super().__init__()
+        self.cfg = cfg or AugmentConfig()
+        self.normalized = normalized
+        self._geometric: v2.Transform | None = None
+        self._size: tuple[int, int] | None = None
+        self._photometric = v2.ColorJitter(brightness=self.cfg.brightness) if self.cfg.brightness > 0 else None
+
+    def _affine(self, h: int, w: int) -> v2.Transform | None:
+        c = self.cfg
+        if (h, w) != self._size:
+            self._size = (h, w)
+            if c.rotation == 0 and c.shift_px == 0 and c.scale is None:
+                self._geometric = None
+            else:
+                # RandomAffine's translate is a fraction of the image size: shift_px pixels each way.
+                translate = (min(c.shift_px / w, 1.0), min(c.shift_px / h, 1.0)) if c.shift_px else None
+                self._geometric = v2.RandomAffine(degrees=c.rotation, translate=translate, scale=c.scale,
+                                                  interpolation=v2.InterpolationMode.BILINEAR, fill=0)
+        return self._geometric
+
+    def _one(self, image: torch.Tensor, kp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, w = image.shape[-2:]
+        lo, hi = self.cfg.value_range
+        x = tv_tensors.Image((image - lo) / (hi - lo))            # (C, H, W) in [0, 1]; fill 0 = black
+        pts = kp * kp.new_tensor([w, h]) if self.normalized else kp
+        k = tv_tensors.KeyPoints(pts, canvas_size=(h, w))
+        geo = self._affine(h, w)
+        if geo is not None:
+            x, k = geo(x, k)
+        if self._photometric is not None:
+            x = self._photometric(x)
+        out = x.as_subclass(torch.Tensor) * (hi - lo) + lo
+        kp_out = k.as_subclass(torch.Tensor)
+        if self.normalized:
+            kp_out = kp_out / kp_out.new_tensor([w, h])
+        return out, kp_out.to(kp.dtype)
+
+    def forward(self, image: torch.Tensor, keypoints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if image.ndim == 3 and keypoints.ndim == 2:
+            return self._one(image, keypoints)
+        if image.ndim == 4 and keypoints.ndim == 3 and image.shape[0] == keypoints.shape[0]:
+            pairs = [self._one(i, k) for i, k in zip(image, keypoints)]
+            return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+        raise ValueError(f"augment expects image (C, H, W) with keypoints (K, 2), or a batch (B, C, H, W) with "
+                         f"(B, K, 2); got {tuple(image.shape)} and {tuple(keypoints.shape)}")
+
+
+def identity_augment() -> KeypointAugment:
+    """An augment that changes nothing (all ranges 0): for a with/without comparison."""
+    return KeypointAugment(AugmentConfig(brightness=0.0, rotation=0.0, shift_px=0.0, scale=None))

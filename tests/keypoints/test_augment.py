@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, identity_augment
+
+
+def _dot_image(x, y, h=60, w=80):
+    img = torch.full((1, h, w), -0.5)
+    img[0, y - 1:y + 2, x - 1:x + 2] = 0.5          # a 3x3 bright dot centred on (x, y)
+    return img
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_bright_dot_stays_at_its_keypoint(seed):
+    torch.manual_seed(seed)
+    aug = KeypointAugment(AugmentConfig(brightness=0.0, rotation=15, shift_px=10, scale=(0.9, 1.1)))
+    img, kp = _dot_image(30, 25), torch.tensor([[30.0, 25.0]])
+    out, kp2 = aug(img, kp)
+    ys, xs = torch.nonzero(out[0] > 0.0, as_tuple=True)
+    centre = torch.stack([xs.float().mean(), ys.float().mean()])
+    assert (centre - kp2[0]).norm() < 1.0
+    assert (kp2 - kp).norm() > 0.1                   # it did move
+
+
+def test_batches_draw_independent_transforms_and_keep_shapes():
+    torch.manual_seed(0)
+    imgs = _dot_image(40, 30)[None].repeat(4, 1, 1, 1)
+    kps = torch.tensor([[[0.5, 0.5]]]).repeat(4, 1, 1)
+    out, k = KeypointAugment(normalized=True)(imgs, kps)
+    assert out.shape == imgs.shape and k.shape == kps.shape
+    assert len({tuple(v.tolist()) for v in k[:, 0].round(decimals=4)}) == 4
+    assert out.min() >= -0.5 - 1e-6 and out.max() <= 0.5 + 1e-6
+
+
+def test_brightness_only_changes_values_not_points():
+    torch.manual_seed(0)
+    img = torch.linspace(-0.5, 0.5, 60 * 80).reshape(1, 60, 80)
+    kp = torch.tensor([[10.0, 20.0], [70.0, 50.0]])
+    out, k = KeypointAugment(AugmentConfig(brightness=0.5, rotation=0, shift_px=0))(img, kp)
+    assert torch.equal(k, kp) and not torch.allclose(out, img)
+    out, k = identity_augment()(img, kp)
+    assert torch.allclose(out, img, atol=1e-6) and torch.equal(k, kp)
+
+
+def test_shape_errors_are_clear():
+    with pytest.raises(ValueError, match="batch"):
+        KeypointAugment()(torch.zeros(2, 1, 8, 8), torch.zeros(3, 1, 2))

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+
+from cs180utils.keypoints import metrics
+from cs180utils.keypoints.synthetic import make_faces, template
+
+
+@pytest.mark.parametrize("layout", ["imm58", "frontal73", "300w68"])
+def test_faces_have_the_layout_and_stay_inside(layout):
+    f = make_faces(20, layout, size=(120, 160), seed=3)
+    lay = metrics.LAYOUTS[layout]
+    assert f.images.shape == (20, 120, 160) and f.images.dtype == np.uint8
+    assert f.points.shape == (20, lay.n_points, 2)
+    assert (f.points[..., 0] > 0).all() and (f.points[..., 0] < 160).all()
+    assert (f.points[..., 1] > 0).all() and (f.points[..., 1] < 120).all()
+    assert sorted(set(f.persons)) == [1, 2]
+    # the eye corners are the outermost eye points, the nose tip sits between them and below
+    i, j = lay.eyes
+    t = template(layout)
+    assert t[i, 0] < t[lay.nose, 0] < t[j, 0] and t[lay.nose, 1] > t[i, 1]
+    assert abs(t[i, 0] + t[j, 0]) < 1e-9 and abs(t[i, 1] - t[j, 1]) < 1e-9   # a mirror pair
+    d = metrics.eye_distance(f.points, layout=layout)
+    assert 0.12 * 160 < d.mean() < 0.26 * 160
+
+
+def test_same_seed_same_faces_and_the_nose_is_visible():
+    a, b = make_faces(4, "frontal73", seed=7), make_faces(4, "frontal73", seed=7)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.points, b.points)
+    assert not np.array_equal(a.images, make_faces(4, "frontal73", seed=8).images)
+    # the drawn nose tip is brighter than the face around it (a learnable feature)
+    x, y = np.round(a.points[0, 45]).astype(int)
+    patch = a.images[0, y - 12:y + 13, x - 12:x + 13].astype(float)
+    assert a.images[0, y, x] > np.median(patch)
