@@ -243,7 +243,7 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
             elif isinstance(want, str):
                 ok &= sizes.setdefault(want, dim) == dim
         if not ok:
-            named = {k: v for k, v in sizes.items() if isinstance(k, str)}
+            named = {d: sizes[d] for d in pattern if isinstance(d, str) and d in sizes}
             raise DataCorruptError(f"{what}: {path}[{key!r}] has shape {shape}, expected {tuple(pattern)}"
                                    + (f" with {named}" if named else ""))
     return out

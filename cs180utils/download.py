@@ -102,7 +102,7 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     what = what or dest.name
-    hint = hint or f"Or download it by hand and put it at {dest}."
+    hint = f"Or download it by hand and put it at {dest}." if hint is None else hint
     start = part.stat().st_size if (resume and part.exists()) else 0
     if not resume:
         part.unlink(missing_ok=True)
@@ -110,7 +110,7 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
     def fail(reason: str) -> DownloadError:
         kept = (f" The {part.stat().st_size} bytes received so far are kept in {part}; run the same command "
                 f"again to resume." if part.exists() and part.stat().st_size else "")
-        return DownloadError(f"{what}: could not download {url} ({reason}).{kept} {hint}")
+        return DownloadError(f"{what}: could not download {url} ({reason}).{kept} {hint}".rstrip())
 
     try:
         try:
@@ -287,29 +287,40 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
     if final.exists() and not force:
         check_dataset(ds, final)
         return final
+    root.mkdir(parents=True, exist_ok=True)
+    errors: list[Exception] = []
+    archive = _archive_path(ds, root)
+    if archive is not None and archive.is_file():   # left by an earlier run, or put here by hand
+        try:
+            return _install_archive(ds, archive, root, final, source=str(archive), keep_archive=keep_archive)
+        except DataCorruptError as exc:
+            errors.append(exc)
     if offline():
         raise DownloadError(f"{name}: not found and downloads are disabled (CS180_OFFLINE is set). "
                             f"{_how_to_get(ds, data_dir)}")
-    root.mkdir(parents=True, exist_ok=True)
-    errors: list[Exception] = []
     for url in (ds.url, *ds.mirrors):   # a bad or unreachable source: try the next one
         try:
-            return _fetch_from(ds, url, root, final, progress=progress, keep_archive=keep_archive,
-                               hint=_how_to_get(ds, data_dir))
+            return _fetch_from(ds, url, root, final, progress=progress, keep_archive=keep_archive)
         except (DataCorruptError, DownloadError) as exc:
             errors.append(exc)
-    if len(errors) == 1:
-        raise errors[0]
     kind = DataCorruptError if all(isinstance(e, DataCorruptError) for e in errors) else DownloadError
     tried = "\n  ".join(str(e) for e in errors)
-    raise kind(f"{name}: every source failed:\n  {tried}")
+    sep = " " if len(errors) == 1 else "\n"
+    raise kind(("" if len(errors) == 1 else f"{name}: every source failed:\n  ") + tried + sep
+               + _how_to_get(ds, data_dir)) from None
 
 
-def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: bool, keep_archive: bool,
-                hint: str) -> Path:
+def _archive_path(ds: Dataset, root: Path) -> Path | None:
+    """Where the dataset's archive is saved (one name for every mirror), or None for a plain file."""
+    if ds.archive is None:
+        return None
+    return root / (ds.archive_name or PurePosixPath(ds.url.split("?")[0]).name)
+
+
+def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: bool, keep_archive: bool) -> Path:
     if ds.archive is None:
         tmp_final = final.with_name(final.name + ".download")
-        download_url(url, tmp_final, ds.sha256, ds.size, progress=progress, what=ds.name, hint=hint)
+        download_url(url, tmp_final, ds.sha256, ds.size, progress=progress, what=ds.name, hint="")
         try:
             check_dataset(ds, tmp_final)
         except DataCorruptError as exc:
@@ -317,20 +328,26 @@ def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: boo
             raise DataCorruptError(f"{ds.name}: the file from {url} was refused and deleted: {exc}") from None
         os.replace(tmp_final, final)
         return final
+    archive = _archive_path(ds, root)
+    download_url(url, archive, ds.sha256, ds.size, progress=progress, what=ds.name,
+                 hint=f"You can also put the downloaded archive at {archive} and run again.")
+    return _install_archive(ds, archive, root, final, source=url, keep_archive=keep_archive)
 
-    archive = root / (ds.archive_name or PurePosixPath(url.split("?")[0]).name)
-    if not (archive.exists() and (ds.sha256 is None or sha256_of(archive) == ds.sha256)):
-        download_url(url, archive, ds.sha256, ds.size, progress=progress, what=ds.name,
-                     hint=f"Or put the archive at {archive} and run again, or: {hint}")
+
+def _install_archive(ds: Dataset, archive: Path, root: Path, final: Path, *, source: str,
+                     keep_archive: bool) -> Path:
+    """Extract ``archive`` into a temporary folder inside ``root``, check it, move it to ``final``."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{ds.name}.extract-", dir=root))
     try:
         try:
+            if ds.sha256 is not None and sha256_of(archive) != ds.sha256.lower():
+                raise DataCorruptError(f"sha256 {sha256_of(archive)}, expected {ds.sha256}")
             extract_archive(archive, tmp)
             content = _content_root(tmp)
             check_dataset(ds, content)
         except DataCorruptError as exc:
             archive.unlink(missing_ok=True)
-            raise DataCorruptError(f"{ds.name}: the archive from {url} was refused and deleted: {exc}") from None
+            raise DataCorruptError(f"{ds.name}: the archive from {source} was refused and deleted: {exc}") from None
         if final.exists():  # force=True: replace the old copy only now that the new one is complete
             old = final.with_name(final.name + ".old")
             shutil.rmtree(old, ignore_errors=True)

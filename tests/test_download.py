@@ -374,3 +374,11 @@ def test_registry_fetch_of_real_name_respects_offline(monkeypatch, tmp_path):
     with pytest.raises(DownloadError) as err:
         download.fetch("lego", tmp_path)
     assert "lego_200x200.npz" in str(err.value) and "inst.eecs.berkeley.edu" in str(err.value)
+
+
+def test_archive_put_by_hand_is_installed_without_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("CS180_OFFLINE", "1")
+    (tmp_path / "myset.tar.gz").write_bytes(make_tar(GOOD))   # named like the URL's last part
+    reg = dataset("http://127.0.0.1:9/files/myset.tar.gz", "tar.gz", expect=("labels_train.xml",))
+    assert fetch("myset", tmp_path, registry=reg, progress=False) == tmp_path / "myset"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["myset"]
