@@ -382,3 +382,35 @@ def test_archive_put_by_hand_is_installed_without_network(tmp_path, monkeypatch)
     reg = dataset("http://127.0.0.1:9/files/myset.tar.gz", "tar.gz", expect=("labels_train.xml",))
     assert fetch("myset", tmp_path, registry=reg, progress=False) == tmp_path / "myset"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["myset"]
+
+
+def test_real_registry_entries_accept_archives_laid_out_like_the_real_ones(server, tmp_path, real_data_dir):
+    """The registry's own expectations (files, globs, npz keys) against archives built from the shared data:
+    a flat IMM zip, the dlib 300-W tarball's single top-level folder, the plain lego npz."""
+    import dataclasses
+
+    from cs180utils.data import REGISTRY
+
+    imm_dir = real_data_dir / "imm_frontal_face_db"
+    imm_zip = make_zip({p.name: p.read_bytes() for p in sorted(imm_dir.iterdir())})
+    ibug_dir = real_data_dir / "ibug_300W_large_face_landmark_dataset"
+    some = sorted((ibug_dir / "lfpw" / "trainset").iterdir())[:4]
+    ibug_tar = make_tar({f"{ibug_dir.name}/{p.relative_to(ibug_dir)}": p.read_bytes()
+                         for p in [ibug_dir / "labels_ibug_300W_train.xml", ibug_dir / "labels_ibug_300W_test.xml",
+                                   *some]})
+    lego = (real_data_dir / "lego_200x200.npz").read_bytes()
+    reg = {
+        "imm": dataclasses.replace(REGISTRY["imm"], url=server.add("/imm_face_db.zip", Route(imm_zip)), mirrors=()),
+        "ibug300w": dataclasses.replace(REGISTRY["ibug300w"], mirrors=(),
+                                        url=server.add("/ibug_300W_large_face_landmark_dataset.tar.gz",
+                                                       Route(ibug_tar))),
+        "lego": dataclasses.replace(REGISTRY["lego"], url=server.add("/lego_200x200.npz", Route(lego)), mirrors=()),
+    }
+    root = tmp_path / "data"
+    imm = fetch("imm", root, registry=reg, progress=False)
+    assert imm == root / "imm_face_db" and len(list(imm.glob("*.asf"))) == 120
+    ibug = fetch("ibug300w", root, registry=reg, progress=False)
+    assert (ibug / "labels_ibug_300W_test.xml").read_bytes() == (ibug_dir / "labels_ibug_300W_test.xml").read_bytes()
+    assert fetch("lego", root, registry=reg, progress=False).read_bytes() == lego
+    assert sorted(p.name for p in root.iterdir()) == ["ibug_300W_large_face_landmark_dataset", "imm_face_db",
+                                                      "lego_200x200.npz"]
