@@ -1,0 +1,149 @@
+"""Images for the 2-D neural field: loading, pixel coordinates and colour targets.
+
+Sources, by name or path (:func:`load_image`):
+
+- ``None`` / ``"hopper"``: Grace Hopper, the photo bundled with matplotlib (``grace_hopper.jpg``, 512 x 600):
+  always there, offline.
+- ``"fox"``: the course's fox photo (``cs180utils.data``: ``$CS180_DATA_DIR``, ``data/``); when it is
+  missing a one-time notice is printed and Grace Hopper is used instead.
+- ``"terrain"``: a hill-shaded elevation map rendered from matplotlib's bundled ``jacksboro_fault_dem``
+  (403 x 344): lots of fine detail, also offline.
+- any other string or path: an image file (jpg, png, ...).
+
+Conventions (as the course states them): colours in ``[0, 1]``; a pixel at column ``u`` and row ``v`` has
+coordinates ``(u / W, v / H)``; flattened pixels are in row-major order, so ``colors.reshape(H, W, 3)`` is
+the image again.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+NAMED = ("hopper", "fox", "terrain")
+
+
+def hopper_path() -> Path:
+    """Path of matplotlib's bundled ``grace_hopper.jpg``."""
+    from matplotlib import cbook  # noqa: PLC0415
+
+    return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+def terrain_image() -> np.ndarray:
+    """A hill-shaded colour rendering of matplotlib's bundled elevation model. Returns ``(344, 403, 3)``
+    float32 in ``[0, 1]``."""
+    from matplotlib import cbook  # noqa: PLC0415
+    from matplotlib import colormaps  # noqa: PLC0415
+    from matplotlib.colors import LightSource  # noqa: PLC0415
+
+    with np.load(cbook.get_sample_data("jacksboro_fault_dem.npz", asfileobj=False)) as dem:
+        z = dem["elevation"].astype(np.float64)  # (H, W) metres
+    rgb = LightSource(azdeg=315, altdeg=45).shade(z, cmap=colormaps["gist_earth"], blend_mode="soft",
+                                                    vert_exag=0.05)
+    return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
+
+
+def as_float_image(image) -> np.ndarray:
+    """Any image array (``(H, W)``, ``(H, W, 1|3|4)``; uint8 or float in ``[0, 1]``; numpy or torch) ->
+    ``(H, W, 3)`` float32 in ``[0, 1]``. Alpha is dropped; grey is repeated to 3 channels."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or a.shape[0] < 2 or a.shape[1] < 2:
+        raise ValueError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
+    if a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    elif np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float32)
+        if not np.isfinite(a).all() or a.min() < -1e-6 or a.max() > 1 + 1e-6:
+            raise ValueError(f"a float image must hold values in [0, 1] (got [{a.min():.3g}, {a.max():.3g}]); "
+                             f"divide uint8 images by 255")
+        a = np.clip(a, 0.0, 1.0)
+    else:
+        raise ValueError(f"image dtype {a.dtype} not understood: pass uint8 (0..255) or float (0..1)")
+    if a.shape[-1] == 1:
+        a = np.repeat(a, 3, axis=-1)
+    return np.ascontiguousarray(a[..., :3])
+
+
+def resize_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Downscale ``(H, W, 3)`` float so that ``max(H, W) <= max_side`` (Lanczos, aspect kept). ``None``: as is."""
+    if not max_side or max(image.shape[:2]) <= max_side:
+        return image
+    from PIL import Image  # noqa: PLC0415
+
+    h, w = image.shape[:2]
+    s = max_side / max(h, w)
+    size = (max(2, round(w * s)), max(2, round(h * s)))
+    pil = Image.fromarray((image * 255.0 + 0.5).astype(np.uint8))
+    return np.asarray(pil.resize(size, Image.LANCZOS), dtype=np.float32) / 255.0
+
+
+def read_image_file(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file -> ``(H, W, 3)`` float32 in ``[0, 1]``, with errors that say what went wrong."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"image {p} does not exist: pass an existing jpg/png path, or one of {NAMED}")
+    try:
+        with Image.open(p) as im:
+            return as_float_image(np.asarray(im.convert("RGB")))
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"{p} is not a readable image ({exc}); pass a jpg or png") from exc
+
+
+def load_image(source=None, max_side: int | None = None, data_dir: str | os.PathLike | None = None
+               ) -> tuple[np.ndarray, str]:
+    """Load an image by name (``hopper``, ``fox``, ``terrain``), path, or array.
+
+    Returns ``(image, name)``: ``image`` is ``(H, W, 3)`` float32 in ``[0, 1]`` (downscaled so that its longer
+    side is at most ``max_side`` if given); ``name`` says what was loaded (``"fox"`` falls back to
+    ``"hopper"`` with a notice when the fox is not available).
+    """
+    if source is None or (isinstance(source, str) and source.lower() in ("hopper", "grace_hopper", "default")):
+        image, name = read_image_file(hopper_path()), "hopper"
+    elif isinstance(source, str) and source.lower() == "fox":
+        from cs180utils import data  # noqa: PLC0415
+
+        found = data.find_or_notice("fox", data_dir=data_dir, fallback="matplotlib's grace_hopper.jpg")
+        image, name = (read_image_file(found), "fox") if found else (read_image_file(hopper_path()), "hopper")
+    elif isinstance(source, str) and source.lower() == "terrain":
+        image, name = terrain_image(), "terrain"
+    elif isinstance(source, (str, os.PathLike)):
+        image, name = read_image_file(source), Path(source).stem
+    else:
+        image, name = as_float_image(source), "array"
+    return resize_max_side(image, max_side), name
+
+
+def image_digest(image: np.ndarray) -> str:
+    """A short content hash of an image (its shape and 8-bit pixels): the key of cached fits."""
+    a = np.asarray(image)
+    q = (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8) if a.dtype != np.uint8 else a
+    h = hashlib.sha1(str(q.shape).encode())
+    h.update(np.ascontiguousarray(q).tobytes())
+    return h.hexdigest()[:16]
+
+
+def pixel_coords(height: int, width: int, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """Normalised coordinates of every pixel, row-major. Returns ``(H*W, 2)`` with columns ``(u/W, v/H)``."""
+    v, u = torch.meshgrid(torch.arange(height, device=device, dtype=torch.float64),
+                          torch.arange(width, device=device, dtype=torch.float64), indexing="ij")  # (H, W) each
+    return torch.stack((u / width, v / height), dim=-1).reshape(-1, 2).to(dtype)  # (H*W, 2)
+
+
+def image_to_targets(image, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Image -> training pairs. Returns ``coords (H*W, 2)`` in ``[0, 1)`` and ``colors (H*W, 3)`` in ``[0, 1]``."""
+    img = as_float_image(image)
+    h, w = img.shape[:2]
+    colors = torch.from_numpy(img).reshape(-1, 3).to(device=device, dtype=dtype)  # (H*W, 3)
+    return pixel_coords(h, w, dtype, device), colors
