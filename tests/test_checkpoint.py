@@ -1,0 +1,63 @@
+"""Checkpoints: atomic saves that survive a crash mid-write, and errors that say what to do."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cs180utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+
+class Explodes:
+    """Pickling this raises, after torch.save has already written part of the file."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def __reduce__(self):
+        raise self.exc
+
+
+def state(step: int) -> dict:
+    torch.manual_seed(step)
+    model = torch.nn.Linear(3, 2)
+    return {"model": model.state_dict(), "step": step, "history": {"loss": [1.0, 0.5]}, "config": {"lr": 1e-3}}
+
+
+def test_round_trip(tmp_path):
+    path = save_checkpoint(tmp_path / "runs" / "ckpt.pt", state(5))   # creates the folder
+    loaded = load_checkpoint(path)
+    assert loaded["step"] == 5 and loaded["history"]["loss"] == [1.0, 0.5]
+    assert torch.equal(loaded["model"]["weight"], state(5)["model"]["weight"])
+    assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]     # no temporary file left
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_exception_mid_write_keeps_the_old_checkpoint(tmp_path, exc):
+    path = save_checkpoint(tmp_path / "ckpt.pt", state(1))
+    big = {"model": torch.randn(256, 256), "step": 2, "boom": Explodes(exc)}   # a plain torch.save(path) would
+    # already have truncated the old file here
+    with pytest.raises(type(exc)):
+        save_checkpoint(path, big)
+    assert load_checkpoint(path)["step"] == 1                            # the previous one, intact
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]           # the half-written temp file is gone
+
+
+def test_truncated_checkpoint_gives_advice(tmp_path):
+    path = save_checkpoint(tmp_path / "ckpt.pt", state(1))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="unreadable .* delete it and train again"):
+        load_checkpoint(path)
+
+
+def test_garbage_and_missing_and_wrong_type(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="delete it and train again"):
+        load_checkpoint(junk)
+    with pytest.raises(CheckpointError, match="does not exist: train first"):
+        load_checkpoint(tmp_path / "nope.pt")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="holds a list, not a cs180 checkpoint dict"):
+        load_checkpoint(tmp_path / "list.pt")
+    assert issubclass(CheckpointError, RuntimeError)   # the CLI turns it into one 'error:' line, exit 1
