@@ -1,0 +1,12 @@
+"""NeRF from multi-view images (notebooks 02-04, 10), one idea per module:
+
+- ``rays``:      intrinsics, pixel -> camera -> world, a ray per pixel, random rays across images
+- ``samplers``:  stratified samples along rays, ray/box clipping, hierarchical (inverse-CDF) resampling
+- ``rendering``: discrete volume rendering (weights, colour, opacity, expected depth), the course's ``volrend``
+- ``fields``:    the course's NeRF MLP (field contract: ``(points, dirs) -> (sigma, rgb)``)
+- ``model``:     field(s) + render settings -> ``render_rays`` / chunked ``render_image``
+- ``scene``:     the npz scene format, the generated stand-in scene with ground truth, the object's box
+- ``train``:     ``NerfConfig``, ``config_for``, ``train_nerf`` (validation, checkpoints, resume), ``load_trained``
+- ``video``:     novel-view colour and depth videos (mp4, gif) over the test cameras
+- ``fast`` / ``occupancy``: the grid-encoded field with an occupancy grid (notebook 10)
+"""

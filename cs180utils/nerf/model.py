@@ -1,0 +1,124 @@
+"""A NeRF = field(s) + how rays are sampled + volume rendering. One place that turns rays into colours,
+used by training, validation, videos and depth maps for every field (vanilla or fast).
+
+Shapes: R rays, S samples per ray, H x W image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cs180utils.nerf import rays as R
+from cs180utils.nerf.rendering import composite, render_weights
+from cs180utils.nerf.samplers import deltas, points_along, ray_aabb, sample_pdf, stratified_t
+
+
+@dataclass
+class RenderSettings:
+    near: float = 2.0                  # sampling range along each ray
+    far: float = 6.0
+    n_samples: int = 64                # stratified (coarse) samples per ray
+    n_fine: int = 0                    # > 0: hierarchical sampling, this many extra samples from the coarse weights
+    aabb: torch.Tensor | None = None   # (2, 3): sample only inside this box (rays that miss it are background)
+    background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # colour behind the scene
+    extra: dict = field(default_factory=dict)  # room for other fields' options
+
+
+class NeRF(nn.Module):
+    """``field`` (and ``fine`` for hierarchical sampling) with its :class:`RenderSettings`."""
+
+    def __init__(self, field: nn.Module, settings: RenderSettings, fine: nn.Module | None = None):
+        super().__init__()
+        self.field, self.fine, self.settings = field, fine, settings
+        if settings.n_fine > 0 and fine is None:
+            raise ValueError("n_fine > 0 (hierarchical sampling) needs a fine field")
+
+    # ---- rays -> colours -------------------------------------------------------------------------------
+    def _eval(self, fld: nn.Module, rays_o, rays_d, t, t_far) -> dict[str, torch.Tensor]:
+        Rn, S = t.shape
+        pts = points_along(rays_o, rays_d, t)  # (R, S, 3)
+        dirs = rays_d[:, None, :].expand(Rn, S, 3)
+        sigma, rgb = fld(pts.reshape(-1, 3), dirs.reshape(-1, 3))
+        sigma, rgb = sigma.reshape(Rn, S), rgb.reshape(Rn, S, 3)
+        w, _, _ = render_weights(sigma, deltas(t, t_far))
+        out = composite(w, rgb, t, self.settings.background)
+        out["weights"] = w
+        return out
+
+    def render_rays(self, rays_o: torch.Tensor, rays_d: torch.Tensor, perturb: bool = False,
+                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Rays (R, 3) -> ``rgb`` (R, 3), ``depth`` (R,), ``acc`` (R,) (and ``coarse_rgb`` when hierarchical).
+        ``perturb`` jitters the samples (training only)."""
+        st = self.settings
+        Rn = rays_o.shape[0]
+        if st.aabb is not None:
+            t_near, t_far, hit = ray_aabb(rays_o, rays_d, st.aabb.to(rays_o), st.near, st.far)
+        else:
+            t_near = torch.full((Rn,), st.near, dtype=rays_o.dtype, device=rays_o.device)
+            t_far = torch.full_like(t_near, st.far)
+            hit = torch.ones(Rn, dtype=torch.bool, device=rays_o.device)
+        bg = torch.as_tensor(st.background, dtype=rays_o.dtype, device=rays_o.device)
+        out = {"rgb": bg.expand(Rn, 3).clone(), "depth": torch.zeros_like(t_near), "acc": torch.zeros_like(t_near)}
+        if self.fine is not None and st.n_fine > 0:
+            out["coarse_rgb"] = out["rgb"].clone()
+        idx = hit.nonzero()[:, 0]
+        if idx.numel() == 0:
+            return out
+        o, d, tn, tf = rays_o[idx], rays_d[idx], t_near[idx], t_far[idx]
+        t = stratified_t(tn, tf, st.n_samples, idx.numel(), perturb, generator, o.device, o.dtype)  # (R', S)
+        res = self._eval(self.field, o, d, t, tf)
+        if self.fine is not None and st.n_fine > 0:
+            out["coarse_rgb"] = out["coarse_rgb"].index_put((idx,), res["rgb"])
+            bins = torch.cat((t, tf[:, None]), dim=-1)  # (R', S + 1) bin edges
+            t_fine = sample_pdf(bins, res["weights"], st.n_fine, perturb, generator)
+            t_all, _ = torch.sort(torch.cat((t, t_fine.detach()), dim=-1), dim=-1)
+            res = self._eval(self.fine, o, d, t_all, tf)
+        for k in ("rgb", "depth", "acc"):
+            out[k] = out[k].index_put((idx,), res[k])
+        return out
+
+    @torch.no_grad()
+    def render_image(self, c2w: torch.Tensor, focal: float, H: int, W: int, chunk: int = 4096) -> dict[str, torch.Tensor]:
+        """One camera's image: ``rgb`` (H, W, 3), ``depth`` (H, W), ``acc`` (H, W), in chunks of ``chunk``
+        rays so any resolution renders in bounded memory (results are moved to the CPU)."""
+        was_training = self.training
+        self.eval()
+        params = list(self.parameters())
+        dev = params[0].device if params else c2w.device
+        c2w = c2w.to(dev)
+        K = R.intrinsics(focal, H, W, dtype=c2w.dtype, device=dev)
+        uv = R.pixel_grid(H, W, c2w.dtype, dev).reshape(-1, 2)
+        parts: dict[str, list[torch.Tensor]] = {"rgb": [], "depth": [], "acc": []}
+        for s in range(0, uv.shape[0], chunk):
+            o, d = R.pixel_to_ray(K, c2w, uv[s:s + chunk])
+            res = self.render_rays(o, d, perturb=False)
+            for k in parts:
+                parts[k].append(res[k].cpu())
+        self.train(was_training)
+        return {"rgb": torch.cat(parts["rgb"]).reshape(H, W, 3), "depth": torch.cat(parts["depth"]).reshape(H, W),
+                "acc": torch.cat(parts["acc"]).reshape(H, W)}
+
+    # ---- optional field hooks (fast fields with occupancy grids use them) ------------------------------
+    def on_train_step(self, step: int) -> None:
+        for fld in (self.field, self.fine):
+            if fld is not None and hasattr(fld, "on_train_step"):
+                fld.on_train_step(step)
+
+    def param_groups(self, lr: float) -> list[dict]:
+        groups = []
+        for fld in (self.field, self.fine):
+            if fld is None:
+                continue
+            if hasattr(fld, "param_groups"):
+                groups += list(fld.param_groups(lr))
+            else:
+                groups.append({"params": list(fld.parameters()), "lr": lr})
+        return groups
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of images in [0, 1]: -10 log10(MSE)."""
+    mse = torch.mean((pred.float() - target.float()) ** 2).clamp_min(1e-10)
+    return float(-10.0 * torch.log10(mse))

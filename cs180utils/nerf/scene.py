@@ -1,0 +1,419 @@
+"""Multi-view scenes: the course's npz format, a generated stand-in with ground truth, and the object's box.
+
+The npz format (lego_200x200.npz): ``images_train`` (B, H, W, 3) uint8, ``c2ws_train`` (B, 4, 4),
+``images_val`` (V, H, W, 3), ``c2ws_val`` (V, 4, 4), ``c2ws_test`` (T, 4, 4), ``focal`` (scalar, pixels);
+c2w in OpenCV convention (x right, y down, z forward), black background. Generated scenes add
+``depth_train``/``depth_val``/``depth_test`` (ground-truth distance along each pixel's ray, 0 = background)
+and ``images_test``.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import zipfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cs180utils import config, data
+from cs180utils.data import DataCorruptError
+from cs180utils.nerf import rays as R
+
+REQUIRED = ("images_train", "c2ws_train", "images_val", "c2ws_val", "c2ws_test", "focal")
+
+
+@dataclass
+class Scene:
+    """A scene in memory: float images in [0, 1], cameras, focal, optional ground-truth depth."""
+    images: torch.Tensor              # (B, H, W, 3) float32 training images in [0, 1]
+    c2ws: torch.Tensor                # (B, 4, 4) training cameras
+    focal: float                      # pixels
+    images_val: torch.Tensor          # (V, H, W, 3)
+    c2ws_val: torch.Tensor            # (V, 4, 4)
+    c2ws_test: torch.Tensor           # (T, 4, 4) novel views (no images in the course file)
+    images_test: torch.Tensor | None = None  # (T, H, W, 3) generated scenes only
+    depth: torch.Tensor | None = None        # (B, H, W) ground-truth depth, 0 = background (generated only)
+    depth_val: torch.Tensor | None = None    # (V, H, W)
+    depth_test: torch.Tensor | None = None   # (T, H, W)
+    near: float = 2.0                 # sampling range along rays
+    far: float = 6.0
+    name: str = "scene"               # for titles and run folders
+    _aabb: torch.Tensor | None = field(default=None, repr=False)
+
+    @property
+    def H(self) -> int:
+        return int(self.images.shape[1])
+
+    @property
+    def W(self) -> int:
+        return int(self.images.shape[2])
+
+    @property
+    def K(self) -> torch.Tensor:
+        return R.intrinsics(self.focal, self.H, self.W)
+
+    def aabb(self) -> torch.Tensor:
+        """The object's box (2, 3) from the silhouettes (:func:`estimate_aabb`), computed once."""
+        if self._aabb is None:
+            self._aabb = estimate_aabb(self)
+        return self._aabb
+
+    def resized(self, size: int) -> "Scene":
+        """The same scene at ``size`` x ``size`` pixels (area-averaged images, focal scaled, depth nearest)."""
+        if size == self.H == self.W:
+            return self
+        s = size / self.W
+
+        def im(x):
+            if x is None:
+                return None
+            return F.interpolate(x.permute(0, 3, 1, 2), size=(size, size), mode="area").permute(0, 2, 3, 1)
+
+        def dp(x):
+            return None if x is None else F.interpolate(x[:, None], size=(size, size), mode="nearest")[:, 0]
+
+        return replace(self, images=im(self.images), images_val=im(self.images_val), images_test=im(self.images_test),
+                       depth=dp(self.depth), depth_val=dp(self.depth_val), depth_test=dp(self.depth_test),
+                       focal=self.focal * s, name=f"{self.name}@{size}", _aabb=self._aabb)
+
+    def subset(self, n_train: int | None = None, n_val: int | None = None, n_test: int | None = None) -> "Scene":
+        """Fewer views (the first ones): for quick runs."""
+        sl = lambda x, n: None if x is None else x[:n]  # noqa: E731
+        return replace(self, images=sl(self.images, n_train), c2ws=sl(self.c2ws, n_train), depth=sl(self.depth, n_train),
+                       images_val=sl(self.images_val, n_val), c2ws_val=sl(self.c2ws_val, n_val),
+                       depth_val=sl(self.depth_val, n_val), c2ws_test=sl(self.c2ws_test, n_test),
+                       images_test=sl(self.images_test, n_test), depth_test=sl(self.depth_test, n_test))
+
+
+# ---- npz in / out ------------------------------------------------------------------------------------------
+
+def _images(arr: np.ndarray, key: str, path) -> torch.Tensor:
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise DataCorruptError(f"{path}: {key} has shape {arr.shape}, expected (N, H, W, 3) RGB images")
+    if arr.dtype == np.uint8:
+        return torch.from_numpy(arr.astype(np.float32) / 255.0)
+    arr = arr.astype(np.float32)
+    if arr.max() > 1.0 + 1e-3:
+        raise DataCorruptError(f"{path}: {key} is float with values up to {arr.max():.1f}; expected [0, 1] or uint8")
+    return torch.from_numpy(arr)
+
+
+def _cams(arr: np.ndarray, key: str, path, n: int | None = None) -> torch.Tensor:
+    if arr.ndim != 3 or arr.shape[1:] != (4, 4):
+        raise DataCorruptError(f"{path}: {key} has shape {arr.shape}, expected (N, 4, 4) camera-to-world matrices")
+    if n is not None and arr.shape[0] != n:
+        raise DataCorruptError(f"{path}: {key} holds {arr.shape[0]} cameras but there are {n} images")
+    return torch.from_numpy(arr.astype(np.float32))
+
+
+def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> Scene:
+    """Read a scene npz (the course's format, see the module doc). Clear errors for a missing file, a file
+    that is not an npz, missing keys and wrong shapes."""
+    path = Path(path)
+    if not path.is_file():
+        raise data.DataNotFoundError(f"scene {path} does not exist. {data.how_to_get('lego')} "
+                                     f"(or make one: cs180utils.nerf.scene.generate_scene('my_scene.npz'))")
+    try:
+        npz = np.load(path, allow_pickle=False)
+        keys = set(npz.files)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DataCorruptError(f"{path} is not a readable .npz file ({exc}); download it again") from exc
+    missing = [k for k in REQUIRED if k not in keys]
+    if missing:
+        raise DataCorruptError(f"{path}: missing keys {missing}; a NeRF scene npz needs {list(REQUIRED)} "
+                               f"(found {sorted(keys)})")
+    images = _images(npz["images_train"], "images_train", path)
+    images_val = _images(npz["images_val"], "images_val", path)
+    if images_val.shape[1:] != images.shape[1:]:
+        raise DataCorruptError(f"{path}: images_val are {tuple(images_val.shape[1:3])} but images_train are "
+                               f"{tuple(images.shape[1:3])}; they must have the same size")
+    focal = np.asarray(npz["focal"], dtype=np.float64)
+    if focal.size != 1 or not focal.item() > 0:
+        raise DataCorruptError(f"{path}: focal must be one positive number (pixels), got {focal!r}")
+    opt = lambda k: torch.from_numpy(npz[k].astype(np.float32)) if k in keys else None  # noqa: E731
+    return Scene(images=images, c2ws=_cams(npz["c2ws_train"], "c2ws_train", path, len(images)),
+                 focal=float(focal.item()), images_val=images_val,
+                 c2ws_val=_cams(npz["c2ws_val"], "c2ws_val", path, len(images_val)),
+                 c2ws_test=_cams(npz["c2ws_test"], "c2ws_test", path),
+                 images_test=_images(npz["images_test"], "images_test", path) if "images_test" in keys else None,
+                 depth=opt("depth_train"), depth_val=opt("depth_val"), depth_test=opt("depth_test"),
+                 near=float(npz["near"]) if "near" in keys else near, far=float(npz["far"]) if "far" in keys else far,
+                 name=path.stem)
+
+
+def save_scene(scene: Scene, path: str | os.PathLike) -> Path:
+    """Write ``scene`` in the npz format (uint8 images) so :func:`load_scene` reads it back."""
+    u8 = lambda x: (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()  # noqa: E731
+    arrays = dict(images_train=u8(scene.images), c2ws_train=scene.c2ws.numpy(), images_val=u8(scene.images_val),
+                  c2ws_val=scene.c2ws_val.numpy(), c2ws_test=scene.c2ws_test.numpy(), focal=np.float64(scene.focal),
+                  near=np.float64(scene.near), far=np.float64(scene.far))
+    if scene.images_test is not None:
+        arrays["images_test"] = u8(scene.images_test)
+    for key, val in (("depth_train", scene.depth), ("depth_val", scene.depth_val), ("depth_test", scene.depth_test)):
+        if val is not None:
+            arrays[key] = val.numpy()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, path)
+    return path
+
+
+# ---- cameras -----------------------------------------------------------------------------------------------
+
+def look_at(eye: torch.Tensor, target: torch.Tensor | None = None, up=(0.0, 0.0, 1.0)) -> torch.Tensor:
+    """OpenCV-convention c2w (..., 4, 4) for cameras at ``eye`` (..., 3) looking at ``target`` (world z up)."""
+    target = torch.zeros_like(eye) if target is None else target
+    z = F.normalize(target - eye, dim=-1)  # forward
+    x = F.normalize(torch.cross(z, torch.tensor(up, dtype=eye.dtype).expand_as(z), dim=-1), dim=-1)  # right
+    y = torch.cross(z, x, dim=-1)  # down
+    c2w = torch.zeros(eye.shape[:-1] + (4, 4), dtype=eye.dtype)
+    c2w[..., :3, 0], c2w[..., :3, 1], c2w[..., :3, 2], c2w[..., :3, 3] = x, y, z, eye
+    c2w[..., 3, 3] = 1.0
+    return c2w
+
+
+def sphere_cameras(n: int, radius: float = 4.03, min_elev_deg: float = 8.0, max_elev_deg: float = 82.0,
+                   seed: int = 0) -> torch.Tensor:
+    """``n`` cameras (n, 4, 4) spread over the upper hemisphere (Fibonacci spiral, jittered), looking at 0."""
+    g = torch.Generator().manual_seed(seed)
+    i = torch.arange(n, dtype=torch.float64) + 0.5
+    lo, hi = math.sin(math.radians(min_elev_deg)), math.sin(math.radians(max_elev_deg))
+    z = lo + (hi - lo) * (i / n + 0.3 * (torch.rand(n, generator=g, dtype=torch.float64) - 0.5) / n)
+    phi = math.pi * (3.0 - math.sqrt(5.0)) * i + 2 * math.pi * torch.rand(1, generator=g, dtype=torch.float64)
+    r = torch.sqrt(1 - z ** 2)
+    eye = radius * torch.stack((r * torch.cos(phi), r * torch.sin(phi), z), dim=-1)
+    return look_at(eye.float())
+
+
+def orbit_cameras(n: int, radius: float = 4.03, elev_deg: float = 30.0) -> torch.Tensor:
+    """``n`` cameras (n, 4, 4) on a circle at elevation ``elev_deg`` (the novel-view video's path)."""
+    phi = torch.arange(n, dtype=torch.float32) / n * 2 * math.pi
+    e = math.radians(elev_deg)
+    eye = radius * torch.stack((math.cos(e) * torch.cos(phi), math.cos(e) * torch.sin(phi),
+                                torch.full_like(phi, math.sin(e))), dim=-1)
+    return look_at(eye)
+
+
+# ---- the generated scene: an analytic density / colour field --------------------------------------------
+
+# (kind, centre, size, base colour, texture): spheres have size = radius, boxes size = half extents.
+SHAPES = (
+    ("box", (0.0, 0.0, -0.45), (0.95, 0.95, 0.08), (0.85, 0.85, 0.80), "checker"),  # platform
+    ("sphere", (-0.35, -0.30, 0.05), 0.42, (0.90, 0.20, 0.15), "stripes"),          # red striped ball
+    ("box", (0.45, 0.30, -0.07), (0.25, 0.25, 0.30), (0.20, 0.75, 0.30), "grid"),    # green crate
+    ("sphere", (0.45, -0.45, -0.20), 0.17, (0.95, 0.80, 0.10), "dots"),             # yellow dotted ball
+    ("box", (-0.45, 0.50, 0.25), (0.11, 0.11, 0.62), (0.45, 0.30, 0.85), "rings"),   # purple pillar
+)
+LIGHT = (0.4, -0.5, 0.77)
+
+
+def _texture(kind: str, p: torch.Tensor, base: torch.Tensor) -> torch.Tensor:
+    """Colour (N, 3) of a textured surface at points p (N, 3)."""
+    x, y, z = p.unbind(-1)
+    if kind == "checker":
+        m = ((torch.floor(x * 5) + torch.floor(y * 5)) % 2)[:, None]
+        return base * (0.35 + 0.65 * m) + (1 - m) * torch.tensor([0.05, 0.10, 0.35])
+    if kind == "stripes":
+        m = (torch.sin(z * 22 + 3 * torch.atan2(y + 0.30, x + 0.35)) > 0).float()[:, None]
+        return base * m + (1 - m) * torch.tensor([0.95, 0.95, 0.90])
+    if kind == "grid":
+        g = torch.minimum(torch.minimum((x * 8).frac().sub(0.5).abs(), (y * 8).frac().sub(0.5).abs()),
+                          (z * 8).frac().sub(0.5).abs())
+        m = (g > 0.08).float()[:, None]
+        return base * m + (1 - m) * torch.tensor([0.05, 0.25, 0.05])
+    if kind == "dots":
+        m = ((torch.sin(x * 40) * torch.sin(y * 40) * torch.sin(z * 40)) > 0.2).float()[:, None]
+        return base * (1 - 0.6 * m)
+    if kind == "rings":
+        m = (torch.sin(z * 30) > 0.3).float()[:, None]
+        return base * (1 - m) + m * torch.tensor([0.95, 0.60, 0.20])
+    raise ValueError(kind)
+
+
+def _shade(colour: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+    light = F.normalize(torch.tensor(LIGHT), dim=0)
+    return (colour * (0.3 + 0.7 * (normal @ light).clamp_min(0.0))[:, None]).clamp(0, 1)
+
+
+class AnalyticField(torch.nn.Module):
+    """The generated scene as a NeRF field (same contract as the learned ones): density ``sigma_in``
+    inside any shape, 0 outside; colour = the shape's shaded texture. Exact surfaces: :meth:`raycast`."""
+
+    def __init__(self, shapes=SHAPES, sigma_in: float = 400.0):
+        super().__init__()
+        self.shapes, self.sigma_in = shapes, sigma_in
+
+    def _normal(self, kind, c, s, p):
+        if kind == "sphere":
+            return F.normalize(p - c, dim=-1)
+        q = (p - c) / s  # (N, 3) in [-1, 1] inside
+        axis = q.abs().argmax(dim=-1)
+        return F.one_hot(axis, 3).float() * torch.sign(q.gather(-1, axis[:, None]))
+
+    def forward(self, points: torch.Tensor, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        sigma = torch.zeros(points.shape[0])
+        rgb = torch.zeros(points.shape[0], 3)
+        taken = torch.zeros(points.shape[0], dtype=torch.bool)
+        for kind, c, s, base, tex in self.shapes:
+            c, s, base = torch.tensor(c), torch.tensor(s), torch.tensor(base)
+            inside = ((points - c).norm(dim=-1) <= s) if kind == "sphere" else ((points - c).abs() <= s).all(-1)
+            new = inside & ~taken
+            if new.any():
+                p = points[new]
+                rgb[new] = _shade(_texture(tex, p, base), self._normal(kind, c, s, p))
+                sigma[new] = self.sigma_in
+            taken |= inside
+        return sigma, rgb
+
+    def raycast(self, rays_o: torch.Tensor, rays_d: torch.Tensor, near: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact first hit of rays (R, 3): colour (R, 3) (black on a miss) and depth t (R,) (0 on a miss)."""
+        best = torch.full(rays_o.shape[:1], float("inf"))
+        which = torch.full(rays_o.shape[:1], -1, dtype=torch.long)
+        for k, (kind, c, s, _, _) in enumerate(self.shapes):
+            c = torch.tensor(c)
+            if kind == "sphere":
+                oc = rays_o - c
+                b = (oc * rays_d).sum(-1)
+                disc = b ** 2 - ((oc ** 2).sum(-1) - s ** 2)
+                t = -b - torch.sqrt(disc.clamp_min(0.0))
+                t = torch.where((disc > 0) & (t > near), t, torch.full_like(t, float("inf")))
+            else:
+                s = torch.tensor(s)
+                t0, t1, hit = _slab(rays_o, rays_d, c - s, c + s)
+                t = torch.where(hit & (t0 > near), t0, torch.full_like(t0, float("inf")))
+            closer = t < best
+            best, which = torch.where(closer, t, best), torch.where(closer, torch.full_like(which, k), which)
+        rgb = torch.zeros_like(rays_o)
+        for k, (kind, c, s, base, tex) in enumerate(self.shapes):
+            m = which == k
+            if m.any():
+                c, s = torch.tensor(c), torch.tensor(s)
+                p = rays_o[m] + best[m, None] * rays_d[m]
+                rgb[m] = _shade(_texture(tex, p, torch.tensor(base)), self._normal(kind, c, s, p))
+        depth = torch.where(which >= 0, best, torch.zeros_like(best))
+        return rgb, depth
+
+
+def _slab(o, d, lo, hi):
+    inv = 1.0 / torch.where(d.abs() < 1e-9, torch.full_like(d, 1e-9), d)
+    t0, t1 = (lo - o) * inv, (hi - o) * inv
+    tn, tf = torch.minimum(t0, t1).amax(-1), torch.maximum(t0, t1).amin(-1)
+    return tn, tf, tf >= tn
+
+
+def render_analytic(field: AnalyticField, c2ws: torch.Tensor, focal: float, H: int, W: int,
+                    supersample: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ray-cast images (N, H, W, 3) (``supersample``^2 rays per pixel, box-averaged like lego's) and the
+    depth (N, H, W) along each pixel-centre ray (0 = background)."""
+    images, depths = [], []
+    ss = supersample
+    K_hi = R.intrinsics(focal * ss, H * ss, W * ss)
+    K = R.intrinsics(focal, H, W)
+    for c2w in c2ws:
+        o, d = R.pixel_to_ray(K_hi, c2w, R.pixel_grid(H * ss, W * ss))
+        rgb, _ = field.raycast(o.reshape(-1, 3), d.reshape(-1, 3))
+        images.append(rgb.reshape(H, ss, W, ss, 3).mean(dim=(1, 3)))
+        o, d = R.pixel_to_ray(K, c2w, R.pixel_grid(H, W))
+        depths.append(field.raycast(o.reshape(-1, 3), d.reshape(-1, 3))[1].reshape(H, W))
+    return torch.stack(images), torch.stack(depths)
+
+
+def generate_scene(path: str | os.PathLike | None = None, size: int = 200, n_train: int = 100, n_val: int = 10,
+                   n_test: int = 60, radius: float = 4.03, focal: float | None = None, seed: int = 0) -> Scene:
+    """A lego-like scene rendered by the project itself (5 textured, shaded shapes on a black background,
+    cameras on the upper hemisphere at ``radius`` looking at the origin, lego's field of view), with
+    ground-truth depth and test images. Written to ``path`` (npz, the course's format) when given."""
+    focal = focal if focal is not None else 277.7778 * size / 200
+    field_ = AnalyticField()
+    c2ws = sphere_cameras(n_train, radius, seed=seed)
+    c2ws_val = sphere_cameras(n_val, radius, seed=seed + 1)
+    c2ws_test = orbit_cameras(n_test, radius, elev_deg=30.0)
+    images, depth = render_analytic(field_, c2ws, focal, size, size)
+    images_val, depth_val = render_analytic(field_, c2ws_val, focal, size, size)
+    images_test, depth_test = render_analytic(field_, c2ws_test, focal, size, size)
+    scene = Scene(images=images, c2ws=c2ws, focal=focal, images_val=images_val, c2ws_val=c2ws_val,
+                  c2ws_test=c2ws_test, images_test=images_test, depth=depth, depth_val=depth_val,
+                  depth_test=depth_test, name="generated")
+    if path is not None:
+        save_scene(scene, path)
+        scene.name = Path(path).stem
+    return scene
+
+
+def default_scene(path: str | os.PathLike | None = None, size: int | None = None,
+                  data_dir: str | os.PathLike | None = None) -> Scene:
+    """``path`` if given, else lego when it can be found, else the generated scene (cached under runs/,
+    with one notice); at ``size`` pixels when given."""
+    if path is None:
+        path = data.find_or_notice("lego", data_dir=data_dir, fallback="the generated scene (cs180utils.nerf.scene)")
+    if path is None:
+        cache = config.runs_dir("scenes") / "generated_200.npz"
+        scene = load_scene(cache) if cache.is_file() else generate_scene(cache)
+        scene.name = "generated"
+    else:
+        scene = load_scene(path)
+    return scene.resized(size) if size else scene
+
+
+# ---- the object's box from silhouettes (visual hull) -------------------------------------------------------
+
+def look_center(c2ws: torch.Tensor) -> torch.Tensor:
+    """The point (3,) closest, in least squares, to all cameras' optical axes."""
+    o, d = c2ws[:, :3, 3].double(), F.normalize(c2ws[:, :3, 2].double(), dim=-1)
+    P = torch.eye(3, dtype=torch.float64) - d[:, :, None] * d[:, None, :]  # (B, 3, 3) projectors
+    return torch.linalg.solve(P.sum(0), (P @ o[..., None]).sum(0))[:, 0].float()
+
+
+def visual_hull(scene: Scene, res: int = 96, threshold: float = 0.04, dilate: int = 2,
+                max_views: int = 100, min_seen: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coarse space carving: a voxel (res^3, in a cube around the cameras' look-at point reaching 0.6 of the
+    nearest camera's distance) survives when every training view that sees it sees foreground there
+    (pixel brighter than ``threshold`` on the black background, masks dilated by ``dilate`` pixels) and
+    that at least ``min_seen`` of the views see at all (space no camera looks at is not evidence of an object).
+
+    Returns ``occupancy`` (res, res, res) bool indexed [x, y, z] and ``bounds`` (2, 3) of the cube."""
+    centre = look_center(scene.c2ws)
+    half = 0.6 * float((scene.c2ws[:, :3, 3] - centre).norm(dim=-1).min())
+    bounds = torch.stack((centre - half, centre + half))
+    lin = [torch.linspace(float(bounds[0, i]), float(bounds[1, i]), res) for i in range(3)]
+    pts = torch.stack(torch.meshgrid(*lin, indexing="ij"), dim=-1).reshape(-1, 3)  # (G, 3)
+    keep = torch.ones(pts.shape[0], dtype=torch.bool)
+    n_seen = torch.zeros(pts.shape[0])
+    masks = (scene.images.amax(-1) > threshold).float()[:, None]  # (B, 1, H, W)
+    if dilate:
+        masks = F.max_pool2d(masks, 2 * dilate + 1, stride=1, padding=dilate)
+    masks = masks[:, 0] > 0
+    K = scene.K
+    n_views = min(len(scene.c2ws), max_views)
+    for b in range(n_views):
+        uv, z = R.world_to_pixel(K, scene.c2ws[b], pts)
+        u, v = uv[:, 0].floor().long(), uv[:, 1].floor().long()
+        seen = (z > 0) & (u >= 0) & (u < scene.W) & (v >= 0) & (v < scene.H)
+        fg = torch.zeros_like(keep)
+        fg[seen] = masks[b, v[seen], u[seen]]
+        keep &= fg | ~seen
+        n_seen += seen
+    keep &= n_seen >= min_seen * n_views
+    return keep.reshape(res, res, res), bounds
+
+
+def estimate_aabb(scene: Scene, res: int = 96, margin: float = 0.05) -> torch.Tensor:
+    """The object's axis-aligned box (2, 3) = [min, max] from :func:`visual_hull`, padded by one voxel and
+    ``margin`` of its size. Falls back to the whole carving cube when nothing survives."""
+    occ, bounds = visual_hull(scene, res)
+    if not occ.any():
+        return bounds
+    voxel = (bounds[1] - bounds[0]) / (res - 1)
+    idx = occ.nonzero()
+    lo = bounds[0] + idx.amin(0) * voxel - voxel
+    hi = bounds[0] + idx.amax(0) * voxel + voxel
+    pad = margin * (hi - lo)
+    return torch.stack((torch.maximum(lo - pad, bounds[0]), torch.minimum(hi + pad, bounds[1])))
