@@ -116,20 +116,30 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
         try:
             resp = _open(url, start, connect_timeout)
         except urllib.error.HTTPError as exc:
-            if exc.code == 416 and start:  # range not satisfiable: the .part may already be complete
-                resp = None
-            else:
+            if exc.code != 416 or not start:
                 raise
-        if resp is None:
-            total = start
-        else:
+            # range not satisfiable: the .part is complete only if the server's length equals it
+            if _content_range(exc.headers.get("Content-Range", ""))[2] != start:
+                part.unlink(missing_ok=True)
+                return download_url(url, dest, sha256, size, resume=False, progress=progress,
+                                    connect_timeout=connect_timeout, read_timeout=read_timeout, what=what, hint=hint)
+            resp, total = None, start
+        if resp is not None:
             with resp:
                 _set_read_timeout(resp, read_timeout)
-                status = getattr(resp, "status", 200)
-                if start and status != 206:      # server ignored the Range: start over
-                    start = 0
                 length = resp.headers.get("Content-Length")
-                total = start + int(length) if length is not None and length.isdigit() else None
+                total = int(length) if length is not None and length.isdigit() else None
+                if start and getattr(resp, "status", 200) == 206:
+                    first, _, whole = _content_range(resp.headers.get("Content-Range", ""))
+                    if first != start:   # not the bytes we asked for: start over without resuming
+                        resp.close()
+                        part.unlink(missing_ok=True)
+                        return download_url(url, dest, sha256, size, resume=False, progress=progress,
+                                            connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                            what=what, hint=hint)
+                    total = whole if whole is not None else (start + total if total is not None else None)
+                else:
+                    start = 0            # a 200 answer (server ignored the Range): start over
                 _stream(resp, part, start, total, progress, what)
     except urllib.error.HTTPError as exc:
         raise fail(f"HTTP {exc.code} {exc.reason}") from None
@@ -154,6 +164,20 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
                                    f"the download was deleted. Run again (a proxy may have altered it). {hint}")
     os.replace(part, dest)
     return dest
+
+
+def _content_range(value: str) -> tuple[int | None, int | None, int | None]:
+    """``"bytes 100-199/200"`` -> (100, 199, 200); ``"bytes */200"`` -> (None, None, 200); junk -> Nones."""
+    try:
+        unit, _, rest = value.strip().partition(" ")
+        span, _, whole = rest.partition("/")
+        total = int(whole) if whole.strip().isdigit() else None
+        if span.strip() == "*":
+            return None, None, total
+        first, _, last = span.partition("-")
+        return int(first), int(last), total
+    except ValueError:
+        return None, None, None
 
 
 def _describe(exc: BaseException) -> str:
@@ -230,24 +254,35 @@ def check_zip_members(infos: list[zipfile.ZipInfo]) -> None:
             raise DataCorruptError(f"refusing archive member {info.filename!r}: {why}")
 
 
-def extract_archive(archive: str | os.PathLike, into: str | os.PathLike) -> Path:
+def extract_archive(archive: str | os.PathLike, into: str | os.PathLike, progress: bool = False) -> Path:
     """Extract a ``.zip`` or ``.tar[.gz|.bz2|.xz]`` into the (new or empty) folder ``into`` after checking
-    every member; returns ``into``.  Raises DataCorruptError for unsafe or unreadable archives."""
+    every member (nothing is written if one is unsafe); returns ``into``.
+
+    Raises DataCorruptError for unsafe or unreadable archives."""
+    from tqdm.auto import tqdm  # noqa: PLC0415
+
     archive, into = Path(archive), Path(into)
     into.mkdir(parents=True, exist_ok=True)
+
+    def bar(members):
+        return tqdm(members, desc=f"extracting {archive.name}", unit="file", file=sys.stderr,
+                    disable=not progress, leave=False)
+
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                check_zip_members(zf.infolist())
-                zf.extractall(into)
+                infos = zf.infolist()
+                check_zip_members(infos)
+                for info in bar(infos):
+                    zf.extract(info, into)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
                 check_tar_members(members)
                 if hasattr(tarfile, "data_filter"):      # defence in depth (Python >= 3.11.4 / 3.12)
-                    tf.extractall(into, members=members, filter="data")
+                    tf.extractall(into, members=bar(members), filter="data")
                 else:
-                    tf.extractall(into, members=members)  # noqa: S202  (members checked above)
+                    tf.extractall(into, members=bar(members))  # noqa: S202  (members checked above)
         else:
             raise DataCorruptError(f"{archive.name} is neither a zip nor a tar archive")
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
@@ -292,7 +327,8 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
     archive = _archive_path(ds, root)
     if archive is not None and archive.is_file():   # left by an earlier run, or put here by hand
         try:
-            return _install_archive(ds, archive, root, final, source=str(archive), keep_archive=keep_archive)
+            return _install_archive(ds, archive, root, final, source=str(archive), keep_archive=keep_archive,
+                                    progress=progress)
         except DataCorruptError as exc:
             errors.append(exc)
     if offline():
@@ -331,18 +367,18 @@ def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: boo
     archive = _archive_path(ds, root)
     download_url(url, archive, ds.sha256, ds.size, progress=progress, what=ds.name,
                  hint=f"You can also put the downloaded archive at {archive} and run again.")
-    return _install_archive(ds, archive, root, final, source=url, keep_archive=keep_archive)
+    return _install_archive(ds, archive, root, final, source=url, keep_archive=keep_archive, progress=progress)
 
 
 def _install_archive(ds: Dataset, archive: Path, root: Path, final: Path, *, source: str,
-                     keep_archive: bool) -> Path:
+                     keep_archive: bool, progress: bool = True) -> Path:
     """Extract ``archive`` into a temporary folder inside ``root``, check it, move it to ``final``."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{ds.name}.extract-", dir=root))
     try:
         try:
             if ds.sha256 is not None and sha256_of(archive) != ds.sha256.lower():
                 raise DataCorruptError(f"sha256 {sha256_of(archive)}, expected {ds.sha256}")
-            extract_archive(archive, tmp)
+            extract_archive(archive, tmp, progress=progress)
             content = _content_root(tmp)
             check_dataset(ds, content)
         except DataCorruptError as exc:

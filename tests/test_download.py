@@ -74,6 +74,12 @@ class Server:
                 rng = self.headers.get("Range")
                 if rng and route.ranges and rng.startswith("bytes="):
                     start = int(rng[6:].split("-")[0])
+                    if start >= len(body):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(body)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 else:
@@ -258,6 +264,19 @@ def test_interrupted_download_resumes_with_range(server, tmp_path):
     download_url(url, dest, sha256=sha, progress=False)
     assert dest.read_bytes() == body and not (tmp_path / "big.bin.part").exists()
     assert route.hits == [None, f"bytes={got}-"]   # the second request asked only for the rest
+
+
+def test_complete_part_file_is_accepted_and_a_too_long_one_restarted(server, tmp_path):
+    body = os.urandom(5_000)
+    route = Route(body)
+    url = server.add("/done.bin", route)
+    sha = hashlib.sha256(body).hexdigest()
+    (tmp_path / "a.bin.part").write_bytes(body)              # finished earlier, killed before the rename
+    assert download_url(url, tmp_path / "a.bin", sha256=sha, progress=False).read_bytes() == body
+    (tmp_path / "b.bin.part").write_bytes(os.urandom(9_000))   # longer than the file: not ours
+    assert download_url(url, tmp_path / "b.bin", sha256=sha, progress=False).read_bytes() == body
+    assert route.hits == ["bytes=5000-", "bytes=9000-", None]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.bin"]
 
 
 def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
