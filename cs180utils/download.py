@@ -39,7 +39,7 @@ from cs180utils.data import REGISTRY, DataCorruptError, DataNotFoundError, Datas
 CONNECT_TIMEOUT = 15.0   # seconds to open the connection (and wait for the response headers)
 READ_TIMEOUT = 60.0      # seconds without a single byte arriving before the transfer is abandoned
 CHUNK = 1 << 20          # bytes read per step
-USER_AGENT = "cs180utils-download/1.0 (+https://github.com/; python urllib)"
+USER_AGENT = "cs180utils/0.1 (CS180 workbook; Python urllib)"
 
 
 class DownloadError(DataNotFoundError):
