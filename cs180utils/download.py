@@ -20,6 +20,7 @@ under its final name is always complete.  Set ``CS180_OFFLINE=1`` to forbid down
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -87,6 +88,8 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
         dest: final path; its folder is created.  An existing ``dest`` is overwritten only on success.
         sha256: expected hex digest (checked when given); ``size``: expected byte count (checked when given).
         resume: continue an existing ``dest.part`` with a ``Range`` request (restarts if the server ignores it).
+            The ``.part`` is locked while in use, so a second process downloading the same file gets a clear
+            error instead of interleaving bytes.
         progress: tqdm.auto bar on stderr.
         connect_timeout, read_timeout: seconds (see module constants).
         what: the dataset name used in messages (default: the file name).
@@ -103,9 +106,39 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
     part = dest.with_name(dest.name + ".part")
     what = what or dest.name
     hint = f"Or download it by hand and put it at {dest}." if hint is None else hint
+    with _exclusive(part, what):
+        return _download(url, dest, part, sha256, size, resume, progress, connect_timeout, read_timeout, what, hint)
+
+
+@contextlib.contextmanager
+def _exclusive(part: Path, what: str):
+    """Hold an advisory lock on ``part`` so two processes never write the same download (POSIX; released
+    by the OS if the process dies).  A ``part`` that stayed empty is removed on the way out."""
+    try:
+        import fcntl  # noqa: PLC0415
+    except ImportError:   # Windows: no advisory locks here
+        yield
+        return
+    fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(f"{what}: {part} is being downloaded by another process right now; wait for it "
+                                f"to finish (or stop it) and run again") from None
+        try:
+            yield
+        finally:
+            if part.exists() and part.stat().st_size == 0:
+                part.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _download(url: str, dest: Path, part: Path, sha256: str | None, size: int | None, resume: bool,
+              progress: bool, connect_timeout: float, read_timeout: float, what: str, hint: str) -> Path:
+    """The body of :func:`download_url`, run while holding the lock on ``part``."""
     start = part.stat().st_size if (resume and part.exists()) else 0
-    if not resume:
-        part.unlink(missing_ok=True)
 
     def fail(reason: str) -> DownloadError:
         kept = (f" The {part.stat().st_size} bytes received so far are kept in {part}; run the same command "
@@ -119,10 +152,9 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
             if exc.code != 416 or not start:
                 raise
             # range not satisfiable: the .part is complete only if the server's length equals it
-            if _content_range(exc.headers.get("Content-Range", ""))[2] != start:
-                part.unlink(missing_ok=True)
-                return download_url(url, dest, sha256, size, resume=False, progress=progress,
-                                    connect_timeout=connect_timeout, read_timeout=read_timeout, what=what, hint=hint)
+            if _content_range(exc.headers.get("Content-Range", ""))[2] != start:   # not ours: start over
+                return _download(url, dest, part, sha256, size, False, progress, connect_timeout, read_timeout,
+                                 what, hint)
             resp, total = None, start
         if resp is not None:
             with resp:
@@ -133,10 +165,8 @@ def download_url(url: str, dest: str | os.PathLike, sha256: str | None = None, s
                     first, _, whole = _content_range(resp.headers.get("Content-Range", ""))
                     if first != start:   # not the bytes we asked for: start over without resuming
                         resp.close()
-                        part.unlink(missing_ok=True)
-                        return download_url(url, dest, sha256, size, resume=False, progress=progress,
-                                            connect_timeout=connect_timeout, read_timeout=read_timeout,
-                                            what=what, hint=hint)
+                        return _download(url, dest, part, sha256, size, False, progress, connect_timeout,
+                                         read_timeout, what, hint)
                     total = whole if whole is not None else (start + total if total is not None else None)
                 else:
                     start = 0            # a 200 answer (server ignored the Range): start over

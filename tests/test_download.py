@@ -279,6 +279,22 @@ def test_complete_part_file_is_accepted_and_a_too_long_one_restarted(server, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.bin"]
 
 
+@pytest.mark.skipif(os.name != "posix", reason="advisory locks are POSIX-only")
+def test_a_download_in_progress_elsewhere_is_not_touched(server, tmp_path):
+    import fcntl
+
+    url = server.add("/busy.bin", Route(b"payload"))
+    part = tmp_path / "busy.bin.part"
+    part.write_bytes(b"half")
+    with open(part, "ab") as other:   # another process holds the lock on this download
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(DownloadError, match="being downloaded by another process"):
+            download_url(url, tmp_path / "busy.bin", progress=False)
+    assert part.read_bytes() == b"half" and not (tmp_path / "busy.bin").exists()
+    assert server.routes["/busy.bin"].hits == []
+    assert download_url(url, tmp_path / "busy.bin", progress=False, resume=False).read_bytes() == b"payload"
+
+
 def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
     body = b"abcdefghij" * 1000
     url = server.add("/norange.bin", Route(body, ranges=False))
