@@ -32,6 +32,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from cs180utils import config
@@ -315,7 +316,12 @@ def extract_archive(archive: str | os.PathLike, into: str | os.PathLike, progres
                     tf.extractall(into, members=bar(members))  # noqa: S202  (members checked above)
         else:
             raise DataCorruptError(f"{archive.name} is neither a zip nor a tar archive")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except OSError as exc:
+        if exc.errno is None:   # e.g. gzip.BadGzipFile: the archive, not the machine
+            raise DataCorruptError(f"{archive.name} could not be extracted ({_describe(exc)})") from None
+        raise DownloadError(f"could not extract {archive.name} into {into} ({_describe(exc)}); the archive is "
+                            f"kept: free some space (or fix the permissions) and run again") from None
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise DataCorruptError(f"{archive.name} could not be extracted ({_describe(exc)})") from None
     return into
 
@@ -358,7 +364,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
     if archive is not None and archive.is_file():   # left by an earlier run, or put here by hand
         try:
             return _install_archive(ds, archive, root, final, source=str(archive), keep_archive=keep_archive,
-                                    progress=progress)
+                                    progress=progress, replace=force)
         except DataCorruptError as exc:
             errors.append(exc)
     if offline():
@@ -366,7 +372,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
                             f"{_how_to_get(ds, data_dir)}")
     for url in (ds.url, *ds.mirrors):   # a bad or unreachable source: try the next one
         try:
-            return _fetch_from(ds, url, root, final, progress=progress, keep_archive=keep_archive)
+            return _fetch_from(ds, url, root, final, progress=progress, keep_archive=keep_archive, replace=force)
         except (DataCorruptError, DownloadError) as exc:
             errors.append(exc)
     kind = DataCorruptError if all(isinstance(e, DataCorruptError) for e in errors) else DownloadError
@@ -383,7 +389,8 @@ def _archive_path(ds: Dataset, root: Path) -> Path | None:
     return root / (ds.archive_name or PurePosixPath(ds.url.split("?")[0]).name)
 
 
-def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: bool, keep_archive: bool) -> Path:
+def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: bool, keep_archive: bool,
+                replace: bool) -> Path:
     if ds.archive is None:
         tmp_final = final.with_name(final.name + ".download")
         download_url(url, tmp_final, ds.sha256, ds.size, progress=progress, what=ds.name, hint="")
@@ -397,11 +404,12 @@ def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: boo
     archive = _archive_path(ds, root)
     download_url(url, archive, ds.sha256, ds.size, progress=progress, what=ds.name,
                  hint=f"You can also put the downloaded archive at {archive} and run again.")
-    return _install_archive(ds, archive, root, final, source=url, keep_archive=keep_archive, progress=progress)
+    return _install_archive(ds, archive, root, final, source=url, keep_archive=keep_archive, progress=progress,
+                            replace=replace)
 
 
 def _install_archive(ds: Dataset, archive: Path, root: Path, final: Path, *, source: str,
-                     keep_archive: bool, progress: bool = True) -> Path:
+                     keep_archive: bool, progress: bool = True, replace: bool = False) -> Path:
     """Extract ``archive`` into a temporary folder inside ``root``, check it, move it to ``final``."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{ds.name}.extract-", dir=root))
     try:
@@ -414,7 +422,9 @@ def _install_archive(ds: Dataset, archive: Path, root: Path, final: Path, *, sou
         except DataCorruptError as exc:
             archive.unlink(missing_ok=True)
             raise DataCorruptError(f"{ds.name}: the archive from {source} was refused and deleted: {exc}") from None
-        if final.exists():  # force=True: replace the old copy only now that the new one is complete
+        if final.exists() and not replace:   # another process installed it meanwhile: keep theirs
+            return check_dataset(ds, final)
+        if final.exists():   # force: replace the old copy only now that the new one is complete
             old = final.with_name(final.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(final, old)

@@ -449,3 +449,31 @@ def test_real_registry_entries_accept_archives_laid_out_like_the_real_ones(serve
     assert fetch("lego", root, registry=reg, progress=False).read_bytes() == lego
     assert sorted(p.name for p in root.iterdir()) == ["ibug_300W_large_face_landmark_dataset", "imm_face_db",
                                                       "lego_200x200.npz"]
+
+
+def test_disk_full_during_extraction_keeps_the_archive(server, tmp_path, monkeypatch):
+    import errno
+
+    url = server.add("/faces.zip", Route(make_zip({"a.asf": b"1", "a.jpg": b"2"})))
+    reg = dataset(url, "zip", expect_glob=(("*.asf", 1),))
+
+    def full(self, member, path=None, pwd=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    original = zipfile.ZipFile.extract
+    monkeypatch.setattr(zipfile.ZipFile, "extract", full)
+    with pytest.raises(DownloadError, match="No space left on device.*the archive is kept"):
+        fetch("myset", tmp_path, registry=reg, progress=False)
+    assert leftovers(tmp_path) == ["faces.zip"]          # verified download kept; nothing half-extracted
+    monkeypatch.setattr(zipfile.ZipFile, "extract", original)
+    monkeypatch.setenv("CS180_OFFLINE", "1")             # space freed: installs from the kept archive
+    assert fetch("myset", tmp_path, registry=reg, progress=False) == tmp_path / "myset"
+    assert leftovers(tmp_path) == ["myset", "myset/a.asf", "myset/a.jpg"]
+
+
+def test_truncated_gzip_is_corrupt_not_a_disk_problem(tmp_path):
+    whole = make_tar({f"x/{i}.bin": os.urandom(2000) for i in range(20)})
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DataCorruptError, match="could not be extracted"):
+        extract_archive(cut, tmp_path / "out")
