@@ -116,10 +116,10 @@ def problems(ds: Dataset, path: Path) -> list[str]:
     return found
 
 
-def check_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
+def check_dataset(ds: Dataset, path: str | os.PathLike, advice: bool = True) -> Path:
     """Check that ``path`` really is dataset ``ds`` (expected files; npz keys; a decodable image).
 
-    Returns ``path``; raises :class:`DataCorruptError` naming what is wrong and what to do.
+    Returns ``path``; raises :class:`DataCorruptError` naming what is wrong and (``advice``) what to do.
     """
     path = Path(path)
     found = problems(ds, path)
@@ -133,7 +133,7 @@ def check_dataset(ds: Dataset, path: str | os.PathLike) -> Path:
             found.append(str(exc))
     if found:
         raise DataCorruptError(f"{ds.name}: {path} is not a usable copy: " + "; ".join(found)
-                               + f". Delete it and get it again: {_how_to_get(ds)}")
+                               + (f". Delete it and get it again: {_how_to_get(ds)}" if advice else ""))
     return path
 
 

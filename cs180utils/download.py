@@ -395,7 +395,7 @@ def _fetch_from(ds: Dataset, url: str, root: Path, final: Path, *, progress: boo
         tmp_final = final.with_name(final.name + ".download")
         download_url(url, tmp_final, ds.sha256, ds.size, progress=progress, what=ds.name, hint="")
         try:
-            check_dataset(ds, tmp_final)
+            check_dataset(ds, tmp_final, advice=False)
         except DataCorruptError as exc:
             tmp_final.unlink(missing_ok=True)
             raise DataCorruptError(f"{ds.name}: the file from {url} was refused and deleted: {exc}") from None
@@ -418,7 +418,7 @@ def _install_archive(ds: Dataset, archive: Path, root: Path, final: Path, *, sou
                 raise DataCorruptError(f"sha256 {sha256_of(archive)}, expected {ds.sha256}")
             extract_archive(archive, tmp, progress=progress)
             content = _content_root(tmp)
-            check_dataset(ds, content)
+            check_dataset(ds, content, advice=False)
         except DataCorruptError as exc:
             archive.unlink(missing_ok=True)
             raise DataCorruptError(f"{ds.name}: the archive from {source} was refused and deleted: {exc}") from None
