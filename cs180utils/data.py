@@ -102,17 +102,18 @@ def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
 
 
 def problems(ds: Dataset, path: Path) -> list[str]:
-    """Cheap structural checks of a dataset at ``path`` (files that must exist); empty when it looks complete."""
+    """Cheap structural checks of a dataset at ``path`` (files that must exist, relative to it); empty when
+    it looks complete."""
     if not path.exists():
         return [f"{path} does not exist"]
     found = []
     for e in ds.expect:
         if not (path / e).exists():
-            found.append(f"{path / e} is missing")
+            found.append(f"{e} is missing")
     for pattern, n in ds.expect_glob:
         k = sum(1 for _ in path.glob(pattern)) if path.is_dir() else 0
         if k < n:
-            found.append(f"{path} holds {k} files matching {pattern!r}, expected at least {n}")
+            found.append(f"{k} files match {pattern!r}, expected at least {n}")
     return found
 
 

@@ -36,7 +36,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from cs180utils import config
-from cs180utils.data import REGISTRY, DataCorruptError, DataNotFoundError, Dataset, _how_to_get, check_dataset
+from cs180utils.data import (REGISTRY, DataCorruptError, DataNotFoundError, Dataset, _how_to_get, check_dataset,
+                             problems)
 
 CONNECT_TIMEOUT = 15.0   # seconds to open the connection (and wait for the response headers)
 READ_TIMEOUT = 60.0      # seconds without a single byte arriving before the transfer is abandoned
@@ -376,7 +377,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
         except (DataCorruptError, DownloadError) as exc:
             errors.append(exc)
     kind = DataCorruptError if all(isinstance(e, DataCorruptError) for e in errors) else DownloadError
-    tried = "\n  ".join(str(e) for e in errors)
+    tried = "\n  ".join(str(e).rstrip(".") + "." for e in errors)
     sep = " " if len(errors) == 1 else "\n"
     raise kind(("" if len(errors) == 1 else f"{name}: every source failed:\n  ") + tried + sep
                + _how_to_get(ds, data_dir)) from None
@@ -418,7 +419,9 @@ def _install_archive(ds: Dataset, archive: Path, root: Path, final: Path, *, sou
                 raise DataCorruptError(f"sha256 {sha256_of(archive)}, expected {ds.sha256}")
             extract_archive(archive, tmp, progress=progress)
             content = _content_root(tmp)
-            check_dataset(ds, content, advice=False)
+            found = problems(ds, content)
+            if found:
+                raise DataCorruptError(f"it does not hold the {ds.name} dataset: {'; '.join(found)}")
         except DataCorruptError as exc:
             archive.unlink(missing_ok=True)
             raise DataCorruptError(f"{ds.name}: the archive from {source} was refused and deleted: {exc}") from None

@@ -114,7 +114,7 @@ def test_incomplete_folder_is_skipped_and_explained(tmp_path, capsys):
     assert data.locate("imm") is None
     out = data.run(type("A", (), {"data_dir": None})(), "data where")
     assert out["imm"] is None
-    assert "holds 1 files matching '*.asf', expected at least 100" in capsys.readouterr().err
+    assert "imm_face_db: 1 files match '*.asf', expected at least 100" in capsys.readouterr().err
 
 
 def test_imm_frontal_db_is_accepted_for_imm(tmp_path):
