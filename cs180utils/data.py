@@ -276,14 +276,22 @@ def add_arguments(parser, command: str) -> None:
 
 
 def run(args, command: str) -> dict:
-    if command == "data fetch":
-        out = {}
-        for name in args.names:
-            if getattr(args, "force", False):
-                from cs180utils import download as dl  # noqa: PLC0415
-                out[name] = str(dl.fetch(name, args.data_dir, force=True))
-            else:
-                out[name] = str(resolve(name, data_dir=args.data_dir))
+    if command == "data fetch":   # every name is tried; one failure does not stop the others
+        out, failed = {}, []
+        for name in dict.fromkeys(args.names):
+            try:
+                if getattr(args, "force", False):
+                    from cs180utils import download as dl  # noqa: PLC0415
+                    out[name] = str(dl.fetch(name, args.data_dir, force=True))
+                else:
+                    out[name] = str(resolve(name, data_dir=args.data_dir))
+                print(f"{name}: {out[name]}", file=sys.stderr)
+            except (DataNotFoundError, DataCorruptError) as exc:
+                failed.append(f"{name}: {exc}")
+        if failed:
+            done = f" (fetched: {', '.join(out)})" if out else ""
+            raise DataNotFoundError(f"{len(failed)} of {len(args.names)} datasets could not be had{done}:\n"
+                                    + "\n".join(failed))
         return out
     out = {}
     for name in REGISTRY:

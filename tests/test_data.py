@@ -218,3 +218,16 @@ def test_data_fetch_offline_fails_cleanly(tmp_path):
                          text=True, env=env, cwd=REPO, timeout=120)
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "lego_200x200.npz" in res.stderr and data.REGISTRY["lego"].url in res.stderr
+
+
+def test_data_fetch_tries_every_name_and_reports_all_failures(tmp_path, monkeypatch, capsys):
+    put_fox(tmp_path / "cache")
+    args = type("A", (), {"data_dir": None, "names": ["lego", "fox", "imm"], "force": False})()
+    with pytest.raises(DataNotFoundError) as err:
+        data.run(args, "data fetch")
+    msg = str(err.value)
+    assert msg.startswith("2 of 3 datasets could not be had (fetched: fox):")
+    assert "lego: lego: not found" in msg and "imm: imm: not found" in msg
+    assert "fox: " in capsys.readouterr().err
+    args.names = ["fox"]
+    assert data.run(args, "data fetch") == {"fox": str(tmp_path / "cache" / "fox.jpg")}
