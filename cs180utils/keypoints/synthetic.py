@@ -30,6 +30,11 @@ class Faces:
     persons: np.ndarray   # (N,) int, person id starting at 1
     layout: str           # layout name
 
+    @property
+    def keypoints(self) -> np.ndarray:
+        """Alias of ``points``: (N, K, 2) float32, (x, y) pixels."""
+        return self.points
+
 
 # ---- the face model, in face units: x right, y down, origin between the eyes; outer eye corners at x = -+0.83
 
@@ -183,15 +188,16 @@ def _render(p: dict, to_px, size: tuple[int, int], unit: float, rng: np.random.G
     return img
 
 
-def make_faces(n: int, layout: str = "frontal73", size: tuple[int, int] = (240, 320), seed: int = 0,
+def make_faces(n: int, layout: str = "frontal73", size: "int | tuple[int, int]" = (240, 320), seed: int = 0,
                n_people: int | None = None, pose: float = 1.0) -> Faces:
-    """``n`` generated faces of ``layout`` at ``size`` (H, W): :class:`Faces` with uint8 images and pixel points.
+    """``n`` generated faces of ``layout`` at ``size`` (H, W), or (size, size) for an int: :class:`Faces` with
+    uint8 images and pixel points (pixel indices as in dlib: the centre of pixel i is at i).
 
     Faces are split evenly among ``n_people`` persons (default: ``n // 10``, at least 1). ``pose`` scales the
     random rotation (+-10 deg), scale (+-10 %) and shift (+-8 % of the size); 0 gives the average pose.
     """
     lay = get_layout(layout)
-    h, w = size
+    h, w = (size, size) if isinstance(size, (int, np.integer)) else size
     if n < 1 or h < 16 or w < 16:
         raise ValueError(f"make_faces needs n >= 1 and a size of at least 16x16, got n={n}, size={size}")
     rng = np.random.default_rng(seed)

@@ -1,0 +1,101 @@
+"""Small CNNs that regress keypoint coordinates directly (notebooks 05 and 06).
+
+    >>> NoseCNN()(torch.zeros(8, 1, 60, 80)).shape                          # (8, 1, 2) in [0, 1]
+    >>> KeypointCNN(n_points=73)(torch.zeros(8, 1, 120, 160)).shape        # (8, 73, 2)
+
+Outputs are (x, y) as fractions of the image size. With ``sigmoid=True`` (default) the last layer's output
+goes through a sigmoid, which keeps every prediction inside the image and starts the network near the
+centre (the seed found this decisive for the nose); ``sigmoid=False`` is a plain linear output.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+class ConvBlock(nn.Sequential):
+    """conv(k x k, 'same' padding) -> [BatchNorm] -> ReLU [-> conv -> ReLU] -> 2x2 max-pool: (B, C_in, H, W) -> (B, C_out, H/2, W/2)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int = 3, double: bool = False, batch_norm: bool = False):
+        layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2)]
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(c_out))
+        layers.append(nn.ReLU(inplace=True))
+        if double:
+            layers += [nn.Conv2d(c_out, c_out, 3, padding=1)]
+            if batch_norm:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.ReLU(inplace=True))
+        layers.append(nn.MaxPool2d(2))
+        super().__init__(*layers)
+
+
+class CoordinateHead(nn.Module):
+    """flatten -> FC -> ReLU -> [dropout] -> FC -> [sigmoid]: (B, C, h, w) -> (B, K, 2)."""
+
+    def __init__(self, in_features: int, n_points: int, hidden: int = 128, sigmoid: bool = True,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.n_points, self.sigmoid = n_points, sigmoid
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
+                                nn.Dropout(dropout), nn.Linear(hidden, 2 * n_points))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.fc(x).view(-1, self.n_points, 2)                  # (B, K, 2)
+        return torch.sigmoid(out) if self.sigmoid else out
+
+
+class KeypointCNN(nn.Module):
+    """A stack of :class:`ConvBlock` then a :class:`CoordinateHead`.
+
+    Args:
+        n_points: K, keypoints predicted.
+        in_size: (H, W) of the input; must survive len(channels) halvings.
+        channels: output channels of each block (one max-pool each).
+        kernels: kernel size of each block (default 3; the first layer may be larger).
+        hidden: width of the hidden fully connected layer.
+        sigmoid: squash the outputs to (0, 1).
+        double: two convolutions per block (a deeper network at the same resolution schedule).
+        batch_norm: BatchNorm after each convolution.
+    Input (B, 1, H, W) in [-0.5, 0.5]; output (B, K, 2), (x, y) fractions of the image size.
+    """
+
+    def __init__(self, n_points: int = 58, in_size: tuple[int, int] = (120, 160),
+                 channels: Sequence[int] = (16, 32, 48, 64, 96), kernels: Sequence[int] | None = None,
+                 hidden: int = 256, sigmoid: bool = True, double: bool = False, batch_norm: bool = False,
+                 dropout: float = 0.0, in_channels: int = 1):
+        super().__init__()
+        kernels = list(kernels) if kernels is not None else [3] * len(channels)
+        if len(kernels) != len(channels):
+            raise ValueError(f"kernels {kernels} and channels {list(channels)} must have the same length")
+        h, w = in_size
+        if h >> len(channels) < 1 or w >> len(channels) < 1:
+            raise ValueError(f"input {in_size} is too small for {len(channels)} max-pool blocks")
+        blocks, c = [], in_channels
+        for c_out, k in zip(channels, kernels):
+            blocks.append(ConvBlock(c, c_out, k, double=double, batch_norm=batch_norm))
+            c = c_out
+        self.features = nn.Sequential(*blocks)
+        self.in_size = (h, w)
+        self.head = CoordinateHead(c * (h >> len(channels)) * (w >> len(channels)), n_points, hidden, sigmoid,
+                                   dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-2:]) != self.in_size:
+            raise ValueError(f"expected input (B, 1, {self.in_size[0]}, {self.in_size[1]}), got {tuple(x.shape)}")
+        return self.head(self.features(x))                          # (B, K, 2)
+
+
+def NoseCNN(in_size: tuple[int, int] = (60, 80), channels: Sequence[int] = (12, 16, 24, 32),
+            kernels: Sequence[int] = (5, 5, 3, 3), hidden: int = 128, sigmoid: bool = True) -> KeypointCNN:
+    """The nose-tip network: 4 conv layers (ReLU, max-pool), 2 fully connected, one (x, y) output.
+
+    (B, 1, 60, 80) -> (B, 1, 2).
+    """
+    return KeypointCNN(1, in_size, channels, kernels, hidden, sigmoid)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

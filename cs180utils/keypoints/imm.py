@@ -1,0 +1,215 @@
+"""The IMM faces as a torch ``Dataset``: grayscale, pixel values in [-0.5, 0.5], resized, keypoints as
+fractions of the image size, split by person.
+
+    >>> records, source = load_imm()                      # real IMM / IMM Frontal folder, else generated faces
+    >>> train, val = split_by_person(records)             # Frontal: people 1-10 / 11-12; IMM: 1-32 / 33-40
+    >>> ds = ImmFaces(train, size=(60, 80), points="nose")
+    >>> image, kp = ds[0]                                 # (1, 60, 80) float32, (1, 2) in [0, 1], (x, y)
+
+Both layouts are read by :mod:`cs180utils.keypoints.asf`; the layout (58 or 73 points) comes from the files.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from cs180utils import config, data
+from cs180utils.keypoints.asf import parse_name, read_asf
+from cs180utils.keypoints.augment import KeypointAugment
+from cs180utils.keypoints.metrics import Layout, get_layout
+
+# Person splits of the course (validation = the last people), by layout.
+SPLITS: dict[str, tuple[range, range]] = {
+    "imm58": (range(1, 33), range(33, 41)),
+    "frontal73": (range(1, 11), range(11, 13)),
+}
+
+
+@dataclass
+class ImmRecord:
+    image: Path               # the host image
+    person: int               # person id from the file name (1-based)
+    index: int                # image number of that person
+    points_rel: np.ndarray    # (K, 2) float64, (x, y) as fractions of width / height
+    width: int                # original image size in pixels
+    height: int
+
+    @property
+    def points_px(self) -> np.ndarray:
+        """(K, 2) keypoints in original-image pixels."""
+        return self.points_rel * np.array([self.width, self.height])
+
+
+def read_imm_folder(folder: str | os.PathLike) -> list[ImmRecord]:
+    """All faces of an IMM-style folder (one ``.asf`` per image), sorted by person and image.
+
+    Raises :class:`cs180utils.data.DataNotFoundError` for a folder without ``.asf`` files and
+    :class:`cs180utils.data.DataCorruptError` for unreadable files or mixed layouts.
+    """
+    folder = Path(folder)
+    files = sorted(folder.glob("*.asf"))
+    if not files:
+        raise data.DataNotFoundError(f"{folder} holds no .asf files: point --data-dir at the folder that holds "
+                                     f"imm_face_db/ or imm_frontal_face_db/. {data.how_to_get('imm')}")
+    records = []
+    for f in files:
+        shape = read_asf(f)
+        img = shape.image_path
+        if not img.exists():
+            raise data.DataCorruptError(f"{f}: its host image {img.name} is missing from {folder}")
+        h, w = _image_size(img)
+        person, index = parse_name(f.name)
+        records.append(ImmRecord(img, person, index, shape.points, w, h))
+    counts = {len(r.points_rel) for r in records}
+    if len(counts) != 1:
+        raise data.DataCorruptError(f"{folder}: files with different point counts {sorted(counts)}; "
+                                     f"keep one IMM layout per folder")
+    return sorted(records, key=lambda r: (r.person, r.index))
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image  # noqa: PLC0415  (reads the header only)
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except Exception as exc:
+        raise data.DataCorruptError(f"{path}: unreadable image ({exc})") from exc
+
+
+def layout_of(records: Sequence[ImmRecord]) -> Layout:
+    """The :class:`Layout` (``imm58`` or ``frontal73``) of the records, from their point count."""
+    return get_layout(len(records[0].points_rel))
+
+
+def split_by_person(records: Sequence[ImmRecord], val_people: Sequence[int] | None = None
+                    ) -> tuple[list[ImmRecord], list[ImmRecord]]:
+    """``(train, val)`` with no person in both. Default: the course's split of the layout (IMM 1-32 / 33-40,
+    Frontal 1-10 / 11-12); any other set of people gives its last sixth (at least one) to validation."""
+    people = sorted({r.person for r in records})
+    if val_people is None:
+        split = SPLITS.get(layout_of(records).name)
+        if split is not None and set(people) <= set(split[0]) | set(split[1]):
+            val_people = list(split[1])
+        else:
+            val_people = people[-max(1, len(people) // 6):]
+    val_set = set(val_people)
+    train = [r for r in records if r.person not in val_set]
+    val = [r for r in records if r.person in val_set]
+    if not train or not val:
+        raise ValueError(f"split by person left an empty side (people {people}, validation {sorted(val_set)})")
+    return train, val
+
+
+_GENERATED_VERSION = "1"
+
+
+def generated_folder(layout: str = "frontal73", folder: str | os.PathLike | None = None, seed: int = 0) -> Path:
+    """Write (once) and return an IMM-style folder of generated faces (:mod:`cs180utils.keypoints.synthetic`)."""
+    from cs180utils.keypoints import synthetic  # noqa: PLC0415
+    folder = Path(folder) if folder else config.runs_dir(f"generated_imm_{layout}_s{seed}")
+    stamp = folder / "GENERATED"
+    if stamp.exists() and stamp.read_text().strip() == _GENERATED_VERSION:
+        return folder
+    n_people = 40 if layout == "imm58" else 12
+    synthetic.write_imm_folder(folder, layout=layout, n_people=n_people, per_person=6 if layout == "imm58" else 10,
+                               size=(240, 320), seed=seed)
+    stamp.write_text(_GENERATED_VERSION)
+    return folder
+
+
+def load_imm(data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None,
+             fallback_layout: str = "frontal73") -> tuple[list[ImmRecord], str]:
+    """``(records, source)``: the IMM (or IMM Frontal) faces if found, else generated faces written as
+    ``.asf`` files (one clear notice on stderr). ``source`` is ``"imm58"``/``"frontal73"`` or ``"generated"``."""
+    found = data.find_or_notice("imm", path=path, data_dir=data_dir,
+                                fallback=f"generated {fallback_layout} faces in the IMM file format")
+    if found is not None:
+        records = read_imm_folder(found)
+        return records, layout_of(records).name
+    return read_imm_folder(generated_folder(fallback_layout)), "generated"
+
+
+_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def load_gray(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """The image as grayscale float32 in [-0.5, 0.5] resized to ``size`` (H, W) (area averaging); cached."""
+    key = (str(path), tuple(size))
+    if key not in _CACHE:
+        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            raise data.DataCorruptError(f"{path}: OpenCV cannot read this image (corrupt or not an image)")
+        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+        _CACHE[key] = img.astype(np.float32) / 255.0 - 0.5
+    return _CACHE[key]
+
+
+class ImmFaces(Dataset):
+    """Faces for keypoint regression.
+
+    Args:
+        records: from :func:`read_imm_folder` / :func:`split_by_person`.
+        size: (H, W) of the network input, e.g. (60, 80) for the nose, (120, 160) for all points.
+        points: ``"all"``, ``"nose"`` (the layout's nose tip) or a list of indices.
+        augment: a :class:`KeypointAugment` applied on the fly (training only), or None.
+
+    Item: ``(image (1, H, W) float32 in [-0.5, 0.5], keypoints (K, 2) float32 in [0, 1], (x, y))``.
+    """
+
+    def __init__(self, records: Sequence[ImmRecord], size: tuple[int, int] = (60, 80),
+                 points: "str | Sequence[int]" = "all", augment: KeypointAugment | None = None):
+        if not records:
+            raise ValueError("ImmFaces needs at least one record")
+        self.records = list(records)
+        self.size = tuple(size)
+        self.layout = layout_of(self.records)
+        if points == "all":
+            self.indices = list(range(self.layout.n_points))
+        elif points == "nose":
+            self.indices = [self.layout.nose]
+        else:
+            self.indices = [int(i) for i in points]
+        self.augment = augment
+        if augment is not None:
+            augment.normalized = True
+        self.images = torch.from_numpy(np.stack([load_gray(r.image, self.size) for r in self.records]))[:, None]
+        self.keypoints = torch.tensor(np.stack([r.points_rel[self.indices] for r in self.records]),
+                                      dtype=torch.float32)                       # (N, K, 2) in [0, 1]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img, kp = self.images[i], self.keypoints[i]
+        if self.augment is not None:
+            img, kp = self.augment(img, kp)
+        return img, kp
+
+    @property
+    def original_sizes(self) -> torch.Tensor:
+        """(N, 2) float (W, H) of the original images: multiply [0, 1] keypoints by it for original pixels."""
+        return torch.tensor([[r.width, r.height] for r in self.records], dtype=torch.float32)
+
+    @property
+    def eye_distance_px(self) -> np.ndarray:
+        """(N,) outer-eye-corner distance of each face in original pixels: the NME normaliser (any ``points``)."""
+        i, j = self.layout.eyes
+        return np.array([np.linalg.norm(r.points_px[i] - r.points_px[j]) for r in self.records])
+
+    def to_pixels(self, kp: torch.Tensor) -> torch.Tensor:
+        """[0, 1] keypoints (N, K, 2) of this dataset's faces -> original-image pixels."""
+        return kp * self.original_sizes[:, None, :]
+
+
+def notice_source(source: str, file=sys.stderr) -> None:
+    if source == "generated":
+        print("using GENERATED faces (IMM data not found): numbers are not comparable with the course's",
+              file=file)

@@ -1,0 +1,100 @@
+"""Figures of notebooks 05-06: faces with keypoints, loss curves, best/worst predictions, learned filters.
+
+Every function draws into new matplotlib axes and returns the figure (the caller saves, shows and closes it).
+Images are (H, W) or (1, H, W) arrays/tensors in [-0.5, 0.5] or [0, 255]; keypoints are pixels of that image.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _img(x) -> np.ndarray:
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    return a.reshape(a.shape[-2:]) if a.ndim == 3 else a
+
+
+def _pts(x) -> np.ndarray:
+    return (x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)).reshape(-1, 2)
+
+
+def show_faces(images: Sequence, keypoints: Sequence, titles: Sequence[str] | None = None,
+               pred: Sequence | None = None, highlight: Sequence[int] = (), ncols: int = 4,
+               size: float = 3.0, point_size: float = 8.0):
+    """A grid of faces with ground-truth keypoints (green) and, if given, predictions (red).
+
+    images: N images (H, W); keypoints / pred: N arrays (K, 2) in pixels of those images;
+    highlight: indices drawn larger in yellow (e.g. the nose tip and eye corners).
+    """
+    n = len(images)
+    ncols = min(ncols, n)
+    nrows = (n + ncols - 1) // ncols
+    img0 = _img(images[0])
+    aspect = img0.shape[0] / img0.shape[1]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * aspect * nrows + 0.4 * nrows),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        ax = axes.ravel()[i]
+        ax.imshow(_img(images[i]), cmap="gray")
+        k = _pts(keypoints[i])
+        ax.scatter(k[:, 0], k[:, 1], s=point_size, c="lime", label="truth")
+        if len(highlight):
+            h = k[list(highlight)]
+            ax.scatter(h[:, 0], h[:, 1], s=point_size * 4, c="yellow", edgecolors="k", linewidths=0.5)
+        if pred is not None:
+            p = _pts(pred[i])
+            ax.scatter(p[:, 0], p[:, 1], s=point_size, c="red", marker="x", label="prediction")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if pred is not None:
+        axes.ravel()[0].legend(loc="lower left", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: dict, keys: Sequence[str] = ("train_loss", "val_loss"), log: bool = True,
+                 title: str = "MSE loss"):
+    """Loss curves of one or more runs: ``histories`` maps a label to a trainer history dict."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, h in histories.items():
+        for key, style in zip(keys, ("-", "--", ":")):
+            if key in h:
+                ax.plot(h["epoch"], h[key], style, label=f"{label} {key.replace('_', ' ')}")
+    ax.set_xlabel("epoch")
+    ax.set_title(title)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def best_and_worst(errors, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the ``k`` smallest and ``k`` largest errors (per-image, e.g. NME)."""
+    order = np.argsort(np.asarray(errors))
+    return order[:k], order[::-1][:k]
+
+
+def show_filters(weight: torch.Tensor, ncols: int = 8, size: float = 1.2):
+    """The first convolution's filters, one small image each: weight (C_out, 1, k, k)."""
+    w = weight.detach().cpu()
+    if w.ndim != 4:
+        raise ValueError(f"expected conv weights (C_out, C_in, k, k), got {tuple(w.shape)}")
+    w = w[:, 0]
+    n = w.shape[0]
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    lim = float(w.abs().max())
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        axes.ravel()[i].imshow(w[i].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig.suptitle("first-layer filters (red +, blue -)", fontsize=9)
+    fig.tight_layout()
+    return fig

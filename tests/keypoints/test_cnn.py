@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from cs180utils.keypoints.cnn import KeypointCNN, NoseCNN, count_parameters
+
+
+def test_shapes_and_sigmoid_range():
+    torch.manual_seed(0)
+    nose = NoseCNN()
+    out = nose(torch.randn(3, 1, 60, 80))
+    assert out.shape == (3, 1, 2) and (out > 0).all() and (out < 1).all()
+    kp = KeypointCNN(73, (120, 160))
+    assert kp(torch.randn(2, 1, 120, 160)).shape == (2, 73, 2)
+    lin = KeypointCNN(5, (64, 64), channels=(4, 8), sigmoid=False)
+    torch.manual_seed(0)
+    assert (lin(torch.randn(8, 1, 64, 64) * 50).abs() > 1).any()      # a linear head is not squashed
+    assert count_parameters(nose) < count_parameters(kp)
+
+
+def test_wrong_input_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="expected input"):
+        NoseCNN()(torch.zeros(1, 1, 120, 160))
+    with pytest.raises(ValueError, match="too small"):
+        KeypointCNN(5, (8, 8), channels=(4, 4, 4, 4))
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    # a bright dot at the target position: learnable, and far from the sigmoid's starting guess 0.5
+    y = 0.15 + 0.2 * torch.rand(16, 1, 2)
+    x = torch.full((16, 1, 60, 80), -0.5)
+    for i, (u, v) in enumerate(y[:, 0]):
+        x[i, 0, int(v * 60) - 1:int(v * 60) + 2, int(u * 80) - 1:int(u * 80) + 2] = 0.5
+    m = NoseCNN()
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    losses = []
+    for _ in range(20):
+        loss = torch.nn.functional.mse_loss(m(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
