@@ -235,3 +235,28 @@ def test_float32_pe_breaks_near_k_19_float64_near_48():
     assert 15 <= first_broken_frequency(e32) <= 22
     assert 44 <= first_broken_frequency(e64) <= 52
     assert e32[30:].min() > 1.0  # sin/cos of L = 55/60's top bands in float32: pure rounding noise
+
+
+# ---- experiments ------------------------------------------------------------------------------------------
+
+def test_split_even_and_linear_fill_are_exact_on_a_ramp():
+    from cs180utils.field2d.experiments import linear_fill, split_even
+
+    v, u = np.mgrid[0:7, 0:9]  # odd size: cropped to 6 x 8
+    ramp = np.stack([u / 20 + v / 40] * 3, -1)
+    train, full = split_even(ramp)
+    assert full.shape == (6, 8, 3) and train.shape == (3, 4, 3)
+    np.testing.assert_array_equal(train, full[::2, ::2])
+    filled = linear_fill(train, 6, 8)
+    np.testing.assert_allclose(filled[:-1, :-1], full[:-1, :-1], atol=1e-6)  # interior: linear is exact
+    np.testing.assert_allclose(filled[::2, ::2], train)
+
+
+def test_heldout_fit_scores_seen_pixels_like_its_fit(tmp_path):
+    from cs180utils.field2d.experiments import fit_heldout
+
+    img = smooth_image(16, 20)
+    h = fit_heldout(img, FitConfig(steps=60, **TINY), cache_dir=tmp_path, progress=False)
+    assert h.render.shape == (16, 20, 3)
+    assert h.train_psnr == pytest.approx(h.fit.psnr, abs=0.05)  # same pixels, same model
+    assert 5 < h.heldout_psnr < 60 and h.linear_psnr > 15
