@@ -6,8 +6,14 @@
     >>> imgs2, kps2 = aug(imgs, kps)    # a batch: (B, 1, H, W), (B, K, 2); each sample drawn independently
 
 Images are grayscale float tensors in the dataset's convention, pixel values in ``value_range`` (default
-[-0.5, 0.5]); brightness is applied in [0, 1] and mapped back. Keypoints are pixels, or fractions of the
-image size with ``normalized=True`` (the dataset's targets).
+[-0.5, 0.5]); brightness is applied in [0, 1] and mapped back. Keypoints are continuous pixel coordinates
+(pixel ``i`` covers ``[i, i + 1)``; torchvision's convention for ``KeyPoints`` under affine transforms), or
+fractions of the image size with ``normalized=True`` (the dataset's targets). Callers holding pixel *indices*
+(dlib: centre of pixel ``i`` at ``i``) add 0.5 before and subtract it after.
+
+A mirror (``hflip``) swaps left and right landmarks: :func:`flip_permutation` finds the pairs from a mean
+shape. It is done here (``x -> W - x``) rather than with ``v2.RandomHorizontalFlip``, whose keypoint
+flip uses ``W - 1 - x`` and so disagrees with the image by one pixel in the coordinates above.
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ class AugmentConfig:
     rotation: float = 15.0                  # degrees, drawn from [-r, r] about the image centre; 0 = off
     shift_px: float = 10.0                  # translation in pixels, each axis from [-s, s]; 0 = off
     scale: tuple[float, float] | None = None  # zoom range, e.g. (0.9, 1.1); None = off
+    hflip: float = 0.0                      # probability of a left-right mirror (needs flip_perm for K > 1)
+    flip_perm: tuple[int, ...] | None = None  # keypoint i of the mirror image is keypoint flip_perm[i]
     value_range: tuple[float, float] = (-0.5, 0.5)  # pixel value range of the images given and returned
 
 
@@ -68,6 +76,15 @@ class KeypointAugment(nn.Module):
         geo = self._affine(h, w)
         if geo is not None:
             x, k = geo(x, k)
+        if self.cfg.hflip > 0 and float(torch.rand(())) < self.cfg.hflip:
+            x = tv_tensors.wrap(x.flip(-1), like=x)
+            flipped = k.as_subclass(torch.Tensor).clone()
+            flipped[..., 0] = w - flipped[..., 0]
+            if self.cfg.flip_perm is not None:
+                flipped = flipped[..., list(self.cfg.flip_perm), :]
+            elif flipped.shape[-2] > 1:
+                raise ValueError("hflip of several keypoints needs AugmentConfig.flip_perm (see flip_permutation)")
+            k = tv_tensors.wrap(flipped, like=k)
         if self._photometric is not None:
             x = self._photometric(x)
         out = x.as_subclass(torch.Tensor) * (hi - lo) + lo
@@ -84,6 +101,39 @@ class KeypointAugment(nn.Module):
             return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
         raise ValueError(f"augment expects image (C, H, W) with keypoints (K, 2), or a batch (B, C, H, W) with "
                          f"(B, K, 2); got {tuple(image.shape)} and {tuple(keypoints.shape)}")
+
+
+def transform_fixed(image: torch.Tensor, keypoints: torch.Tensor, angle: float = 0.0,
+                    shift: tuple[float, float] = (0.0, 0.0), scale: float = 1.0, brightness: float = 1.0,
+                    value_range: tuple[float, float] = (-0.5, 0.5)) -> tuple[torch.Tensor, torch.Tensor]:
+    """One chosen transform (for sliders and checks): rotate by ``angle`` degrees about the centre, shift by
+    ``shift`` = (dx, dy) pixels, zoom by ``scale``, multiply brightness by ``brightness``.
+
+    image (C, H, W) in ``value_range``; keypoints (K, 2) continuous pixels. Returns the same shapes.
+    """
+    h, w = image.shape[-2:]
+    lo, hi = value_range
+    x = tv_tensors.Image((image - lo) / (hi - lo))
+    k = tv_tensors.KeyPoints(keypoints, canvas_size=(h, w))
+    x, k = v2.functional.affine(x, angle=angle, translate=list(shift), scale=scale, shear=[0.0, 0.0],
+                                interpolation=v2.InterpolationMode.BILINEAR, fill=0), \
+        v2.functional.affine(k, angle=angle, translate=list(shift), scale=scale, shear=[0.0, 0.0])
+    x = v2.functional.adjust_brightness(x, brightness)
+    return x.as_subclass(torch.Tensor) * (hi - lo) + lo, k.as_subclass(torch.Tensor)
+
+
+def flip_permutation(mean_shape, eyes: tuple[int, int]) -> tuple[int, ...]:
+    """The left-right pairing of a layout's keypoints from its mean shape ``(K, 2)``: mirror the shape about
+    the vertical line halfway between the outer eye corners and match each point to the nearest one.
+    Points on the midline (nose tip, chin) map to themselves. Raises ValueError if the result is not a
+    consistent pairing (not an involution), e.g. for a strongly asymmetric mean shape."""
+    m = torch.as_tensor(mean_shape, dtype=torch.float64).reshape(-1, 2)
+    cx = 0.5 * (m[eyes[0], 0] + m[eyes[1], 0])
+    mirrored = torch.stack([2 * cx - m[:, 0], m[:, 1]], dim=1)
+    perm = torch.cdist(mirrored, m).argmin(dim=1)                       # (K,)
+    if not torch.equal(perm[perm], torch.arange(len(m))):
+        raise ValueError("the mean shape's mirror pairing is not consistent; pass flip_perm by hand")
+    return tuple(int(i) for i in perm)
 
 
 def identity_augment() -> KeypointAugment:

@@ -26,9 +26,9 @@ from torch.utils.data import DataLoader
 
 from cs180utils import config
 from cs180utils.keypoints import metrics
-from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment
+from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation
 from cs180utils.keypoints.cnn import KeypointCNN
-from cs180utils.keypoints.imm import ImmFaces, load_imm, split_by_person
+from cs180utils.keypoints.imm import ImmFaces, is_generated, layout_of, load_imm, split_by_person
 from cs180utils.keypoints.train import TrainConfig, fit, predict_all
 
 
@@ -46,6 +46,7 @@ class ImmExperiment:
     rotation: float = 15.0                   # degrees, +-
     shift_px: float = 10.0                   # pixels of the network input, +-
     scale: tuple[float, float] | None = None  # zoom range or None
+    hflip: float = 0.0                       # probability of a mirror image (left/right points swapped)
     channels: tuple[int, ...] = (12, 16, 24, 32)  # conv block widths (one max-pool each)
     kernels: tuple[int, ...] = (5, 5, 3, 3)  # conv kernel sizes
     hidden: int = 128                        # hidden FC width
@@ -65,14 +66,16 @@ def default_experiment(task: str = "nose", profile: str | None = None, **overrid
     """The experiment of ``task`` with the numbers of ``profile`` (smoke / cpu / full); ``overrides`` win."""
     if task == "nose":
         exp = ImmExperiment(task="nose", size=(60, 80),
-                            epochs=config.by_profile(profile, smoke=2, cpu=40, full=60),
+                            epochs=config.by_profile(profile, smoke=2, cpu=100, full=100),
                             batch_size=config.by_profile(profile, smoke=16, cpu=8, full=8),
-                            lr=1e-3, channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128)
+                            lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True,
+                            channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128)
     elif task == "keypoints":
         exp = ImmExperiment(task="keypoints", size=(120, 160),
-                            epochs=config.by_profile(profile, smoke=2, cpu=40, full=25),
+                            epochs=config.by_profile(profile, smoke=2, cpu=60, full=80),
                             batch_size=config.by_profile(profile, smoke=16, cpu=8, full=32),
-                            lr=1e-3, channels=(16, 32, 48, 64, 96), kernels=(5, 3, 3, 3, 3), hidden=256)
+                            lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True,
+                            channels=(16, 32, 48, 64, 96), kernels=(5, 3, 3, 3, 3), hidden=256)
     else:
         raise ValueError(f"unknown task {task!r}: use 'nose' or 'keypoints'")
     return dataclasses.replace(exp, **overrides)
@@ -101,15 +104,21 @@ def build_model(exp: ImmExperiment, n_points: int) -> KeypointCNN:
 
 def make_datasets(exp: ImmExperiment, data_dir=None, records=None) -> tuple[ImmFaces, ImmFaces, str]:
     """``(train_set, val_set, source)`` split by person; the training set carries the augmentation."""
-    source = "given"
     if records is None:
         records, source = load_imm(data_dir=data_dir)
+    else:
+        source = "generated" if is_generated(records) else layout_of(records).name
     train_rec, val_rec = split_by_person(records)
     points = "nose" if exp.task == "nose" else "all"
     aug = None
     if exp.augment:
+        perm = None
+        if exp.hflip > 0 and points == "all":
+            lay = layout_of(train_rec)
+            perm = flip_permutation(np.mean([r.points_rel for r in train_rec], axis=0), lay.eyes)
         aug = KeypointAugment(AugmentConfig(brightness=exp.brightness, rotation=exp.rotation,
-                                            shift_px=exp.shift_px, scale=exp.scale), normalized=True)
+                                            shift_px=exp.shift_px, scale=exp.scale, hflip=exp.hflip,
+                                            flip_perm=perm), normalized=True)
     return (ImmFaces(train_rec, exp.size, points, augment=aug), ImmFaces(val_rec, exp.size, points), source)
 
 
@@ -117,13 +126,14 @@ def run_experiment(exp: ImmExperiment, data_dir=None, out_dir: str | Path | None
                    progress: bool = True) -> ImmRun:
     """Train ``exp`` (resuming from / reusing ``out_dir``), evaluate on the held-out people.
 
-    ``out_dir="auto"`` is ``runs/imm_<task>_<key>`` (a finished run is reused, an interrupted one resumed);
+    ``out_dir="auto"`` is ``runs/imm_<task>_<data>_<settings hash>_e<epochs>`` (a finished run is reused, an
+    interrupted one resumed);
     None trains in memory without checkpoints.
     """
     t0 = time.perf_counter()
     train_set, val_set, source = make_datasets(exp, data_dir, records)
     if out_dir == "auto":
-        out_dir = config.runs_dir(f"imm_{exp.task}_{exp.key()}")
+        out_dir = config.runs_dir(f"imm_{exp.task}_{source}_{exp.key()}_e{exp.epochs}")
     if out_dir is not None:
         _check_same_experiment(Path(out_dir), exp)
     config.seed_everything(exp.seed)

@@ -11,7 +11,6 @@ Both layouts are read by :mod:`cs180utils.keypoints.asf`; the layout (58 or 73 p
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -125,6 +124,11 @@ def generated_folder(layout: str = "frontal73", folder: str | os.PathLike | None
     return folder
 
 
+def is_generated(records: Sequence[ImmRecord]) -> bool:
+    """Whether the records come from a folder written by :func:`generated_folder`."""
+    return (records[0].image.parent / "GENERATED").exists()
+
+
 def load_imm(data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None,
              fallback_layout: str = "frontal73") -> tuple[list[ImmRecord], str]:
     """``(records, source)``: the IMM (or IMM Frontal) faces if found, else generated faces written as
@@ -209,7 +213,3 @@ class ImmFaces(Dataset):
         return kp * self.original_sizes[:, None, :]
 
 
-def notice_source(source: str, file=sys.stderr) -> None:
-    if source == "generated":
-        print("using GENERATED faces (IMM data not found): numbers are not comparable with the course's",
-              file=file)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, identity_augment
+from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation, identity_augment
 
 
 def _dot_image(x, y, h=60, w=80):
@@ -10,16 +10,36 @@ def _dot_image(x, y, h=60, w=80):
     return img
 
 
+def _centroid(img):
+    """Intensity-weighted centre in continuous pixel coordinates (pixel i covers [i, i + 1))."""
+    w = (img[0] + 0.5).clamp(min=0)
+    ys, xs = torch.meshgrid(torch.arange(w.shape[0]) + 0.5, torch.arange(w.shape[1]) + 0.5, indexing="ij")
+    return torch.stack([(w * xs).sum(), (w * ys).sum()]) / w.sum()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_bright_dot_stays_at_its_keypoint(seed):
     torch.manual_seed(seed)
-    aug = KeypointAugment(AugmentConfig(brightness=0.0, rotation=15, shift_px=10, scale=(0.9, 1.1)))
-    img, kp = _dot_image(30, 25), torch.tensor([[30.0, 25.0]])
+    aug = KeypointAugment(AugmentConfig(brightness=0.0, rotation=15, shift_px=10, scale=(0.9, 1.1), hflip=0.5))
+    img, kp = _dot_image(30, 25), torch.tensor([[30.5, 25.5]])       # the dot's centre, continuous coords
+    assert (_centroid(img) - kp[0]).norm() < 1e-4
     out, kp2 = aug(img, kp)
-    ys, xs = torch.nonzero(out[0] > 0.0, as_tuple=True)
-    centre = torch.stack([xs.float().mean(), ys.float().mean()])
-    assert (centre - kp2[0]).norm() < 1.0
+    assert (_centroid(out) - kp2[0]).norm() < 0.3
     assert (kp2 - kp).norm() > 0.1                   # it did move
+
+
+def test_mirror_swaps_left_and_right_points():
+    torch.manual_seed(0)
+    img = _dot_image(20, 30)                          # a dot on the left
+    kp = torch.tensor([[20.5, 30.5], [60.5, 30.5], [40.0, 50.0]])   # left eye, right eye, nose
+    perm = flip_permutation(kp, eyes=(0, 1))
+    assert perm == (1, 0, 2)
+    aug = KeypointAugment(AugmentConfig(brightness=0, rotation=0, shift_px=0, hflip=1.0, flip_perm=perm))
+    out, k = aug(img, kp)
+    assert torch.allclose(k, torch.tensor([[19.5, 30.5], [59.5, 30.5], [40.0, 50.0]]))
+    assert (_centroid(out) - k[1]).norm() < 1e-4     # the dot is now the image-right point
+    with pytest.raises(ValueError, match="flip_perm"):
+        KeypointAugment(AugmentConfig(hflip=1.0))(img, kp)
 
 
 def test_batches_draw_independent_transforms_and_keep_shapes():
