@@ -124,11 +124,12 @@ def check_dataset(ds: Dataset, path: str | os.PathLike, advice: bool = True) -> 
     """
     path = Path(path)
     found = problems(ds, path)
+    kind = Path(ds.filenames[0]).suffix.lower()   # by the canonical name: a download has a temporary one
     if not found and path.is_file():
         try:
-            if ds.npz_keys or path.suffix == ".npz":
+            if ds.npz_keys or kind == ".npz":
                 load_npz(path, {k: None for k in ds.npz_keys}, what=ds.name)
-            elif path.suffix.lower() in (".jpg", ".jpeg", ".png"):
+            elif kind in (".jpg", ".jpeg", ".png"):
                 read_image(path, what=ds.name)
         except DataCorruptError as exc:
             found.append(str(exc))

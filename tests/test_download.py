@@ -238,6 +238,19 @@ def test_npz_missing_keys_is_refused_then_good_one_accepted(server, tmp_path):
     assert leftovers(tmp_path) == ["scene.npz"]
 
 
+def test_an_html_page_instead_of_the_photo_is_refused(server, tmp_path):
+    url = server.add("/fox.jpg", Route(b"<html><body>Moved to our new course site</body></html>"))
+    reg = dataset(url, None, filenames=("fox.jpg",))
+    with pytest.raises(DataCorruptError, match="not a readable image"):
+        fetch("myset", tmp_path, registry=reg, progress=False)
+    assert leftovers(tmp_path) == []
+    buf = io.BytesIO()
+    from PIL import Image
+    Image.new("RGB", (4, 3), (255, 0, 0)).save(buf, format="JPEG")
+    server.routes["/fox.jpg"].body = buf.getvalue()
+    assert fetch("myset", tmp_path, registry=reg, progress=False).read_bytes() == buf.getvalue()
+
+
 # ---- interrupted transfers ---------------------------------------------------------------------------------
 
 def test_truncated_transfer_leaves_no_final_file(server, tmp_path):
