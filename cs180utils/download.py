@@ -147,6 +147,7 @@ def _download(url: str, dest: Path, part: Path, sha256: str | None, size: int | 
                 f"again to resume." if part.exists() and part.stat().st_size else "")
         return DownloadError(f"{what}: could not download {url} ({reason}).{kept} {hint}".rstrip())
 
+    restart = False
     try:
         try:
             resp = _open(url, start, connect_timeout)
@@ -154,9 +155,7 @@ def _download(url: str, dest: Path, part: Path, sha256: str | None, size: int | 
             if exc.code != 416 or not start:
                 raise
             # range not satisfiable: the .part is complete only if the server's length equals it
-            if _content_range(exc.headers.get("Content-Range", ""))[2] != start:   # not ours: start over
-                return _download(url, dest, part, sha256, size, False, progress, connect_timeout, read_timeout,
-                                 what, hint)
+            restart = _content_range(exc.headers.get("Content-Range", ""))[2] != start
             resp, total = None, start
         if resp is not None:
             with resp:
@@ -165,14 +164,12 @@ def _download(url: str, dest: Path, part: Path, sha256: str | None, size: int | 
                 total = int(length) if length is not None and length.isdigit() else None
                 if start and getattr(resp, "status", 200) == 206:
                     first, _, whole = _content_range(resp.headers.get("Content-Range", ""))
-                    if first != start:   # not the bytes we asked for: start over without resuming
-                        resp.close()
-                        return _download(url, dest, part, sha256, size, False, progress, connect_timeout,
-                                         read_timeout, what, hint)
+                    restart = first != start   # not the bytes we asked for: start over without resuming
                     total = whole if whole is not None else (start + total if total is not None else None)
                 else:
                     start = 0            # a 200 answer (server ignored the Range): start over
-                _stream(resp, part, start, total, progress, what)
+                if not restart:
+                    _stream(resp, part, start, total, progress, what)
     except urllib.error.HTTPError as exc:
         raise fail(f"HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
@@ -180,6 +177,8 @@ def _download(url: str, dest: Path, part: Path, sha256: str | None, size: int | 
         raise fail(f"{reason}; are you offline?") from None
     except (OSError, ValueError) as exc:   # socket.timeout, ConnectionError, http.client.IncompleteRead, ...
         raise fail(_describe(exc)) from None
+    if restart:   # the .part was not a prefix of this file: download it whole (once; resume=False)
+        return _download(url, dest, part, sha256, size, False, progress, connect_timeout, read_timeout, what, hint)
 
     got = part.stat().st_size if part.exists() else 0
     if total is not None and got < total:

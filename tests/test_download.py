@@ -292,6 +292,14 @@ def test_complete_part_file_is_accepted_and_a_too_long_one_restarted(server, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.bin"]
 
 
+def test_restart_after_a_foreign_part_still_reports_a_checksum_mismatch(server, tmp_path):
+    url = server.add("/c.bin", Route(b"0123456789"))
+    (tmp_path / "c.bin.part").write_bytes(b"x" * 50)   # longer than the file: 416, restart, then verify
+    with pytest.raises(DataCorruptError, match="checksum mismatch"):   # not re-wrapped as a network error
+        download_url(url, tmp_path / "c.bin", sha256="1" * 64, progress=False)
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.skipif(os.name != "posix", reason="advisory locks are POSIX-only")
 def test_a_download_in_progress_elsewhere_is_not_touched(server, tmp_path):
     import fcntl
