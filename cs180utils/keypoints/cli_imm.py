@@ -52,6 +52,8 @@ class ImmExperiment:
     hidden: int = 128                        # hidden FC width
     double: bool = False                     # two convolutions per block
     batch_norm: bool = False                 # BatchNorm after each conv
+    dropout: float = 0.0                     # dropout before the last FC layer
+    weight_decay: float = 0.0                # Adam weight decay
     seed: int = 0                            # init, shuffling, augmentation
     device: str | None = None                # None = best available
 
@@ -99,7 +101,7 @@ class ImmRun:
 
 def build_model(exp: ImmExperiment, n_points: int) -> KeypointCNN:
     return KeypointCNN(n_points, exp.size, exp.channels, exp.kernels, exp.hidden, exp.sigmoid, exp.double,
-                       exp.batch_norm)
+                       exp.batch_norm, exp.dropout)
 
 
 def make_datasets(exp: ImmExperiment, data_dir=None, records=None) -> tuple[ImmFaces, ImmFaces, str]:
@@ -145,7 +147,8 @@ def run_experiment(exp: ImmExperiment, data_dir=None, out_dir: str | Path | None
     def metric_fn(pred, target):
         return {"nme": metrics.nme(pred * val_sizes, target * val_sizes, norm=val_norm)}
 
-    cfg = TrainConfig(epochs=exp.epochs, lr=exp.lr, lr_min_factor=exp.lr_min_factor, seed=exp.seed,
+    cfg = TrainConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, lr_min_factor=exp.lr_min_factor,
+                      seed=exp.seed,
                       device=exp.device, monitor="val_loss", progress=progress)
     result = fit(model, train_loader, val_loader, cfg, nn.MSELoss(), out_dir, metric_fn=metric_fn,
                  extra_state={"experiment": dataclasses.asdict(exp), "layout": train_set.layout.name,

@@ -107,7 +107,7 @@ def split_by_person(records: Sequence[ImmRecord], val_people: Sequence[int] | No
     return train, val
 
 
-_GENERATED_VERSION = "1"
+_GENERATED_VERSION = "2"   # bump when synthetic.py draws differently
 
 
 def generated_folder(layout: str = "frontal73", folder: str | os.PathLike | None = None, seed: int = 0) -> Path:

@@ -134,7 +134,8 @@ def _random_person(rng: np.random.Generator) -> dict:
                   hair=0.15, iris=0.1, lips=0.1, background=0.25)
     for k, s in jitter.items():
         p[k] = p[k] + rng.uniform(-s, s)
-    # keep the outer eye corners at +-0.83 face units on average (the layout's normaliser)
+    # the face must stand out from the background: at least 0.2 brighter or darker than the skin
+    p["background"] = float(np.clip(p["skin"] + rng.choice([-1, 1]) * rng.uniform(0.2, 0.35), 0.05, 0.95))
     return p
 
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation, identity_augment
+from cs180utils.keypoints.augment import (AugmentConfig, KeypointAugment, flip_permutation, identity_augment,
+                                         transform_fixed)
 
 
 def _dot_image(x, y, h=60, w=80):
@@ -65,3 +66,11 @@ def test_brightness_only_changes_values_not_points():
 def test_shape_errors_are_clear():
     with pytest.raises(ValueError, match="batch"):
         KeypointAugment()(torch.zeros(2, 1, 8, 8), torch.zeros(3, 1, 2))
+
+
+def test_transform_fixed_moves_the_dot_with_its_keypoint():
+    img, kp = _dot_image(30, 25), torch.tensor([[30.5, 25.5]])
+    out, k = transform_fixed(img, kp, angle=90, shift=(5, -3))
+    # 90 deg about the centre (40, 30) of the 80x60 canvas, then the shift: hand-checked
+    assert torch.allclose(k, torch.tensor([[40 + 4.5 + 5, 30 - 9.5 - 3]]), atol=1e-4)
+    assert (_centroid(out) - k[0]).norm() < 0.3

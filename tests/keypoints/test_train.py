@@ -51,3 +51,22 @@ def test_predict_all_concatenates():
     dl = _data()
     p, t = predict_all(_model(), dl, device="cpu")
     assert p.shape == (64, 2) and t.shape == (64, 2)
+
+
+def test_train_nose_command_prints_json_and_resumes(tmp_path, capsys):
+    import json
+
+    from cs180utils import cli
+    from cs180utils.keypoints.synthetic import write_imm_folder
+
+    folder = write_imm_folder(tmp_path / "imm", "frontal73", n_people=12, per_person=2, size=(60, 80))
+    args = ["train", "nose", "--profile", "smoke", "--imm-dir", str(folder), "--out", str(tmp_path / "run")]
+    assert cli.main(args + ["--epochs", "1"]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"val_nme", "baseline_nme", "val_mae_px", "seconds", "checkpoint"} <= set(first)
+    assert first["epochs"] == 1 and first["n_val"] == 4 and first["baseline_nme"] > 0
+    assert cli.main(args + ["--epochs", "2"]) == 0                 # resumes after epoch 1
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert second["epochs"] == 2
+    assert cli.main(args + ["--epochs", "2", "--no-sigmoid"]) == 1  # other settings, same --out: refused
+    assert "other settings" in capsys.readouterr().err
