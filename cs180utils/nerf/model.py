@@ -72,7 +72,10 @@ class NeRF(nn.Module):
         if self.fine is not None and st.n_fine > 0:
             out["coarse_rgb"] = out["coarse_rgb"].index_put((idx,), res["rgb"])
             bins = torch.cat((t, tf[:, None]), dim=-1)  # (R', S + 1) bin edges
-            t_fine = sample_pdf(bins, res["weights"], st.n_fine, perturb, generator)
+            # sample i's weight says the surface lies in [t_{i-1}, t_{i+1}]: share it with the bin in front
+            w = res["weights"]
+            w = 0.5 * (w + torch.cat((w[:, 1:], torch.zeros_like(w[:, :1])), dim=-1))
+            t_fine = sample_pdf(bins, w, st.n_fine, perturb, generator)
             t_all, _ = torch.sort(torch.cat((t, t_fine.detach()), dim=-1), dim=-1)
             res = self._eval(self.fine, o, d, t_all, tf)
         for k in ("rgb", "depth", "acc"):

@@ -41,8 +41,8 @@ def pixel_to_ray(K: torch.Tensor, c2w: torch.Tensor, uv: torch.Tensor) -> tuple[
     Returns ``rays_o`` (..., 3), the camera centre, and ``rays_d`` (..., 3), unit directions in world space.
     """
     x_c = pixel_to_camera(K, uv, 1.0)  # (..., 3) point at depth 1
-    rays_o = c2w[..., :3, 3].expand(x_c.shape)
     x_w = transform(c2w, x_c)
+    rays_o = c2w[..., :3, 3].expand(x_w.shape)
     d = x_w - rays_o
     return rays_o, d / torch.linalg.norm(d, dim=-1, keepdim=True)
 

@@ -372,11 +372,12 @@ def look_center(c2ws: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(P.sum(0), (P @ o[..., None]).sum(0))[:, 0].float()
 
 
-def visual_hull(scene: Scene, res: int = 96, threshold: float = 0.04, dilate: int = 2,
+def visual_hull(scene: Scene, res: int = 96, threshold: float = 0.04, dilate: int | None = None,
                 max_views: int = 100, min_seen: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
     """Coarse space carving: a voxel (res^3, in a cube around the cameras' look-at point reaching 0.6 of the
     nearest camera's distance) survives when every training view that sees it sees foreground there
-    (pixel brighter than ``threshold`` on the black background, masks dilated by ``dilate`` pixels) and
+    (pixel brighter than ``threshold`` on the black background, masks dilated by ``dilate`` pixels, by
+    default 1% of the image width) and
     that at least ``min_seen`` of the views see at all (space no camera looks at is not evidence of an object).
 
     Returns ``occupancy`` (res, res, res) bool indexed [x, y, z] and ``bounds`` (2, 3) of the cube."""
@@ -388,6 +389,7 @@ def visual_hull(scene: Scene, res: int = 96, threshold: float = 0.04, dilate: in
     keep = torch.ones(pts.shape[0], dtype=torch.bool)
     n_seen = torch.zeros(pts.shape[0])
     masks = (scene.images.amax(-1) > threshold).float()[:, None]  # (B, 1, H, W)
+    dilate = max(1, round(scene.W / 100)) if dilate is None else dilate
     if dilate:
         masks = F.max_pool2d(masks, 2 * dilate + 1, stride=1, padding=dilate)
     masks = masks[:, 0] > 0

@@ -73,7 +73,7 @@ PRESETS: dict[str, dict] = {
     "smoke": dict(steps=60, rays_per_step=512, n_samples=24, width=64, depth=4, lr=2e-3, sample_in_aabb=True,
                   image_size=50, val_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=4096),
     "cpu": dict(steps=2600, rays_per_step=1024, n_samples=48, width=128, depth=8, lr=1e-3, lr_final=2e-4,
-                sample_in_aabb=True, val_every=400, log_every=50, checkpoint_every=200, max_seconds=870, chunk=4096),
+                sample_in_aabb=True, val_every=250, log_every=50, checkpoint_every=200, max_seconds=870, chunk=4096),
     "full": dict(steps=2000, rays_per_step=10_000, n_samples=64, width=256, depth=8, lr=5e-4, lr_final=5e-5,
                  sample_in_aabb=False, val_every=100, log_every=25, checkpoint_every=250, chunk=8192),
 }
@@ -138,10 +138,15 @@ def evaluate(model: NeRF, scene: Scene, views: int | None = None, chunk: int = 4
     return {"psnr": sum(scores) / len(scores), "per_view": scores, "renders": renders}
 
 
-def _lr_factor(cfg: NerfConfig, step: int) -> float:
+def _lr_factor(cfg: NerfConfig, step: int, seconds: float) -> float:
+    """Exponential decay from ``lr`` to ``lr_final`` over the run; with ``max_seconds`` the run's progress is
+    the larger of steps done and time used, so a time-capped run still ends at ``lr_final``."""
     if not cfg.lr_final:
         return 1.0
-    return (cfg.lr_final / cfg.lr) ** min(step / max(cfg.steps, 1), 1.0)
+    progress = step / max(cfg.steps, 1)
+    if cfg.max_seconds:
+        progress = max(progress, seconds / cfg.max_seconds)
+    return (cfg.lr_final / cfg.lr) ** min(progress, 1.0)
 
 
 def _u8(img: torch.Tensor) -> torch.Tensor:
@@ -224,7 +229,7 @@ def train_nerf(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None 
         opt.zero_grad(set_to_none=True)
         loss.backward()
         model.on_train_step(step)
-        factor = _lr_factor(cfg, step)
+        factor = _lr_factor(cfg, step, seconds)
         for g in opt.param_groups:
             g["lr"] = g["initial_lr"] * factor
         opt.step()

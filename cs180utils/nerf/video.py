@@ -1,0 +1,77 @@
+"""Novel views: colour and depth frames over the test cameras, written as mp4 (imageio-ffmpeg) and gif,
+one frame at a time (bounded memory at any resolution). Depth is coloured red far, blue near (jet).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import imageio.v2 as imageio
+import matplotlib
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from cs180utils.nerf.model import NeRF
+from cs180utils.nerf.rendering import normalize_depth
+
+
+def colorize_depth(depth: torch.Tensor, acc: torch.Tensor | None = None, lo: float | None = None,
+                   hi: float | None = None, min_acc: float = 0.5) -> np.ndarray:
+    """Depth (H, W) -> uint8 RGB (H, W, 3): normalised to [lo, hi] (default: the foreground's range),
+    blue near, red far (matplotlib's jet), background (opacity < ``min_acc``) black."""
+    mask = acc > min_acc if acc is not None else torch.ones_like(depth, dtype=torch.bool)
+    d = normalize_depth(depth, lo, hi, mask)
+    rgb = matplotlib.colormaps["jet"](d.numpy())[..., :3]
+    rgb[~mask.numpy()] = 0.0
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
+def to_u8(img: torch.Tensor) -> np.ndarray:
+    return (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+
+
+def depth_range(model: NeRF, c2ws: torch.Tensor) -> tuple[float, float]:
+    """A fixed depth range for a whole video: camera distance to the box centre -+ the box's half diagonal
+    (or the sampling range [near, far] without a box)."""
+    st = model.settings
+    if st.aabb is None:
+        return st.near, st.far
+    centre, half = st.aabb.mean(0), (st.aabb[1] - st.aabb[0]).norm() / 2
+    dist = (c2ws[:, :3, 3] - centre).norm(dim=-1)
+    return max(float(dist.min() - half), st.near), min(float(dist.max() + half), st.far)
+
+
+def render_video(model: NeRF, c2ws: torch.Tensor, focal: float, size: int | tuple[int, int],
+                 out_dir: str | os.PathLike, name: str = "novel_views", fps: int = 15, chunk: int = 4096,
+                 gif: bool = True, gif_max_size: int = 256, progress: bool = True) -> dict:
+    """Render every camera of ``c2ws`` (T, 4, 4) at ``size`` (H = W, or (H, W)); ``focal`` is at that size.
+
+    Writes ``{name}.mp4`` (colour), ``{name}_depth.mp4`` and, with ``gif``, ``{name}.gif`` and
+    ``{name}_depth.gif`` (downscaled to at most ``gif_max_size``). Returns the paths and the frame count."""
+    H, W = (size, size) if isinstance(size, int) else size
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lo, hi = depth_range(model, c2ws)
+    paths = {"mp4": out_dir / f"{name}.mp4", "depth_mp4": out_dir / f"{name}_depth.mp4"}
+    writers = {k: imageio.get_writer(p, fps=fps, macro_block_size=1, quality=8) for k, p in paths.items()}
+    gif_frames: dict[str, list[np.ndarray]] = {"gif": [], "depth_gif": []}
+    step = max(1, int(np.ceil(max(H, W) / gif_max_size)))
+    try:
+        for c2w in tqdm(c2ws, desc=f"render {name}", disable=not progress):
+            out = model.render_image(c2w, focal, H, W, chunk)
+            rgb, dep = to_u8(out["rgb"]), colorize_depth(out["depth"], out["acc"], lo, hi)
+            writers["mp4"].append_data(rgb)
+            writers["depth_mp4"].append_data(dep)
+            if gif:
+                gif_frames["gif"].append(rgb[::step, ::step])
+                gif_frames["depth_gif"].append(dep[::step, ::step])
+    finally:
+        for w in writers.values():
+            w.close()
+    if gif:
+        for key, frames in gif_frames.items():
+            p = out_dir / (f"{name}.gif" if key == "gif" else f"{name}_depth.gif")
+            imageio.mimsave(p, frames, duration=1000 / fps, loop=0)
+            paths[key] = p
+    return {**{k: str(v) for k, v in paths.items()}, "frames": len(c2ws), "size": [H, W]}

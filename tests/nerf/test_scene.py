@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+import torch
+
+from cs180utils.data import DataCorruptError, DataNotFoundError
+from cs180utils.nerf import rays as R
+from cs180utils.nerf.model import NeRF, RenderSettings, psnr
+from cs180utils.nerf.scene import (AnalyticField, estimate_aabb, generate_scene, load_scene, look_at,
+                                   look_center, save_scene)
+
+
+@pytest.fixture(scope="module")
+def small_scene(tmp_path_factory):
+    path = tmp_path_factory.mktemp("scene") / "gen.npz"
+    return generate_scene(path, size=48, n_train=60, n_val=3, n_test=4), path
+
+
+def test_generated_scene_format_and_round_trip(small_scene):
+    scene, path = small_scene
+    assert scene.images.shape == (60, 48, 48, 3) and scene.c2ws.shape == (60, 4, 4)
+    assert scene.images_val.shape == (3, 48, 48, 3) and scene.c2ws_test.shape == (4, 4, 4)
+    assert 0.0 <= float(scene.images.min()) and float(scene.images.max()) <= 1.0
+    fg = scene.depth > 0
+    assert 0.1 < fg.float().mean() < 0.7  # an object on a black background
+    assert float(scene.images[~fg].mean()) < 0.03  # background pixels are black (up to anti-aliased edges)
+    again = load_scene(path)
+    assert torch.allclose(again.images, scene.images, atol=1 / 255 + 1e-6)
+    assert torch.allclose(again.c2ws, scene.c2ws) and abs(again.focal - scene.focal) < 1e-4
+    assert torch.allclose(again.depth_val, scene.depth_val)
+
+
+def test_ground_truth_depth_reprojects_onto_the_surface(small_scene):
+    scene, _ = small_scene
+    field = AnalyticField()
+    o, d = R.image_rays(scene.focal, scene.c2ws_val[0], scene.H, scene.W)
+    depth = scene.depth_val[0]
+    m = depth > 0
+    p = o[m] + depth[m, None] * d[m]
+    sigma_in, _ = field(p + 0.01 * d[m], d[m])  # just behind the hit: inside
+    sigma_out, _ = field(p - 0.01 * d[m], d[m])  # just in front: empty
+    assert (sigma_in > 0).float().mean() > 0.97 and (sigma_out == 0).float().mean() > 0.97
+
+
+def test_volume_rendering_the_analytic_field_matches_the_raycast(small_scene):
+    scene, _ = small_scene
+    model = NeRF(AnalyticField(sigma_in=2000.0), RenderSettings(n_samples=512))
+    out = model.render_image(scene.c2ws_val[1], scene.focal, scene.H, scene.W, chunk=1024)
+    assert psnr(out["rgb"], scene.images_val[1]) > 22  # supersampled edges vs one ray per pixel
+    m = (scene.depth_val[1] > 0) & (out["acc"] > 0.99)
+    assert m.float().mean() > 0.1
+    assert (out["depth"][m] - scene.depth_val[1][m]).abs().median() < 4 / 512 + 1e-3
+
+
+def test_estimated_aabb_contains_the_object_and_is_tight(small_scene):
+    scene, _ = small_scene
+    box = estimate_aabb(scene)
+    # all foreground surface points of the val views are inside the box
+    for k in range(len(scene.c2ws_val)):
+        o, d = R.image_rays(scene.focal, scene.c2ws_val[k], scene.H, scene.W)
+        m = scene.depth_val[k] > 0
+        p = o[m] + scene.depth_val[k][m, None] * d[m]
+        assert ((p >= box[0] - 1e-3) & (p <= box[1] + 1e-3)).all()
+    size = box[1] - box[0]
+    assert (size[:2] < 2.6).all(), f"box {box} is loose: the objects span about 1.9 x 1.9"
+
+
+def test_look_center_of_cameras_looking_at_a_point():
+    target = torch.tensor([0.3, -0.2, 0.5])
+    eyes = torch.tensor([[4.0, 0, 1], [0, 4.0, 2], [-3, -3, 1], [0.5, -4, 3]])
+    c2ws = look_at(eyes, target.expand(4, 3))
+    assert torch.allclose(look_center(c2ws), target, atol=1e-4)
+
+
+def test_load_scene_errors(tmp_path):
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        load_scene(tmp_path / "nope.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a zip")
+    with pytest.raises(DataCorruptError, match="not a readable"):
+        load_scene(bad)
+    np.savez(tmp_path / "keys.npz", images_train=np.zeros((2, 4, 4, 3), np.uint8))
+    with pytest.raises(DataCorruptError, match="missing keys"):
+        load_scene(tmp_path / "keys.npz")
+    np.savez(tmp_path / "shape.npz", images_train=np.zeros((2, 4, 4), np.uint8), c2ws_train=np.zeros((2, 4, 4)),
+             images_val=np.zeros((1, 4, 4, 3), np.uint8), c2ws_val=np.zeros((1, 4, 4)),
+             c2ws_test=np.zeros((1, 4, 4)), focal=5.0)
+    with pytest.raises(DataCorruptError, match=r"expected \(N, H, W, 3\)"):
+        load_scene(tmp_path / "shape.npz")
+    np.savez(tmp_path / "cams.npz", images_train=np.zeros((2, 4, 4, 3), np.uint8), c2ws_train=np.zeros((3, 4, 4)),
+             images_val=np.zeros((1, 4, 4, 3), np.uint8), c2ws_val=np.zeros((1, 4, 4)),
+             c2ws_test=np.zeros((1, 4, 4)), focal=5.0)
+    with pytest.raises(DataCorruptError, match="3 cameras but there are 2 images"):
+        load_scene(tmp_path / "cams.npz")
+
+
+def test_real_lego_loads_and_box_is_plausible(real_data_dir):
+    scene = load_scene(real_data_dir / "lego_200x200.npz")
+    assert scene.images.shape == (100, 200, 200, 3) and abs(scene.focal - 277.78) < 0.01
+    box = estimate_aabb(scene, res=48)
+    assert (box[0] < torch.tensor([-0.5, -1.0, -0.3])).all() and (box[1] > torch.tensor([0.5, 1.0, 0.9])).all()
+    assert ((box[1] - box[0]) < 3.2).all()
