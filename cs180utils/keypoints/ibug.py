@@ -1,0 +1,327 @@
+"""iBUG 300-W faces: dlib XML and ``.pts`` readers, an XML writer, face crops and the way back.
+
+    >>> faces = read_dlib_xml("labels_ibug_300W_test.xml")       # list[Face], images relative to the XML
+    >>> crops = FaceCrops.from_faces(faces, size=128, margin=0.2)  # grayscale, keypoints carried through
+    >>> crops.images.shape, crops.keypoints.shape                  # (N, 1, H, W) uint8, (N, K, 2) crop pixels
+    >>> crops.to_original(pred_crop_px)                            # (N, K, 2) pixels of the original images
+
+Pixel convention: a keypoint ``(x, y)`` is a pixel *index* (dlib's integers, 0-based), so pixel ``i`` covers
+the continuous interval ``[i, i + 1)`` and its centre is ``i + 0.5``. A crop maps the continuous square
+``[x0, x0 + side) x [y0, y0 + side)`` of the original onto ``[0, S) x [0, S)``, hence
+
+    crop_index = (index + 0.5 - x0) * S / side - 0.5          and back          index = (crop_index + 0.5) * side / S + x0 - 0.5
+
+which :class:`CropTransform` applies exactly (the round trip is the identity).
+"""
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import torch
+from PIL import Image
+
+# 300-W 68-point conventions (0-based)
+NUM_KEYPOINTS = 68
+LEFT_EYE_OUTER, RIGHT_EYE_OUTER, NOSE_TIP = 36, 45, 30
+
+
+@dataclass
+class Face:
+    """One annotated face: the image file, its face box and its keypoints in original-image pixels."""
+    image: Path                        # absolute path of the image file
+    box: tuple[float, float, float, float]  # (left, top, width, height) in pixels
+    keypoints: np.ndarray              # (K, 2) float, (x, y) pixel indices; NaN where a part is missing
+    meta: dict = field(default_factory=dict)  # anything else read from the file (e.g. the XML's name)
+
+    @property
+    def num_keypoints(self) -> int:
+        return int(self.keypoints.shape[0])
+
+
+# ---- readers and writer ---------------------------------------------------------------------------------
+
+def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPOINTS) -> list[Face]:
+    """Read a dlib imglab XML file (the format of ``labels_ibug_300W_{train,test}.xml``).
+
+    Each ``<image file=...>`` may hold several ``<box top left width height>``; each box with ``<part name x y>``
+    children is one :class:`Face`. Image paths are relative to the XML file. Boxes marked ``ignore='1'`` and
+    boxes without parts are skipped. ``num_keypoints`` (default 68) is checked; pass None to accept any.
+
+    Raises FileNotFoundError / ValueError with the file and the element at fault.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dlib XML {path} does not exist; pass the labels file of the iBUG 300-W set "
+                                f"(labels_ibug_300W_train.xml) or any file in the dlib imglab format")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path} is not valid XML ({exc}); is it a dlib imglab labels file?") from exc
+    images = root.find("images")
+    if images is None:
+        raise ValueError(f"{path} has no <images> element; expected the dlib imglab format "
+                         f"<dataset><images><image file=...><box ...><part .../></box></image></images></dataset>")
+    faces: list[Face] = []
+    for img in images.iter("image"):
+        rel = img.get("file")
+        if rel is None:
+            raise ValueError(f"{path}: an <image> element has no file attribute")
+        for box in img.iter("box"):
+            if box.get("ignore", "0") == "1":
+                continue
+            parts = box.findall("part")
+            if not parts:
+                continue
+            try:
+                left, top = float(box.get("left")), float(box.get("top"))
+                width, height = float(box.get("width")), float(box.get("height"))
+                named = {int(p.get("name")): (float(p.get("x")), float(p.get("y"))) for p in parts}
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: box or part of image {rel!r} has a missing or non-numeric "
+                                 f"attribute ({exc})") from exc
+            k = max(named) + 1 if num_keypoints is None else num_keypoints
+            if max(named) >= k:
+                raise ValueError(f"{path}: image {rel!r} has part {max(named)}, more than the {k} keypoints "
+                                 f"expected; pass num_keypoints=None to read other layouts")
+            kps = np.full((k, 2), np.nan, dtype=np.float32)
+            for i, xy in named.items():
+                kps[i] = xy
+            faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
+                              keypoints=kps, meta={"file": rel}))
+    if not faces:
+        raise ValueError(f"{path}: no annotated faces found (no <box> with <part> elements)")
+    return faces
+
+
+def read_pts(path: str | os.PathLike, image: str | os.PathLike | None = None) -> Face:
+    """Read a 300-W ``.pts`` file (``version: 1 / n_points: 68 / { x y ... }``, 1-based Matlab pixels).
+
+    The points are converted to 0-based pixel indices; the box is their tight bounding box; the image is
+    ``image`` or the ``.jpg``/``.png`` next to the file with the same stem.
+    """
+    path = Path(path)
+    text = path.read_text().split("{", 1)
+    header = dict(line.split(":", 1) for line in text[0].strip().splitlines() if ":" in line)
+    try:
+        n = int(header["n_points"])
+        values = text[1].split("}", 1)[0].split()
+        kps = np.asarray(values, dtype=np.float32).reshape(n, 2) - 1.0
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{path} is not a 300-W .pts file (n_points header and '{{ x y ... }}' block); "
+                         f"{type(exc).__name__}: {exc}") from exc
+    if image is None:
+        candidates = [path.with_suffix(s) for s in (".jpg", ".png", ".jpeg")]
+        image = next((c for c in candidates if c.exists()), candidates[0])
+    return Face(image=Path(image).resolve(), box=tight_box(kps), keypoints=kps, meta={"file": path.name})
+
+
+def tight_box(keypoints: np.ndarray) -> tuple[float, float, float, float]:
+    """(left, top, width, height) of the points' bounding box (the 300-W set's face boxes are these)."""
+    lo, hi = np.nanmin(keypoints, axis=0), np.nanmax(keypoints, axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
+
+
+def write_dlib_xml(path: str | os.PathLike, faces: Sequence[Face], name: str = "faces") -> Path:
+    """Write faces to a dlib imglab XML file (images relative to it; integer pixels, as dlib writes them).
+
+    Faces of the same image are grouped under one ``<image>``. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    by_image: dict[str, list[Face]] = {}
+    for f in faces:
+        rel = os.path.relpath(Path(f.image).resolve(), path.parent.resolve()).replace(os.sep, "/")
+        by_image.setdefault(rel, []).append(f)
+    lines = ["<?xml version='1.0' encoding='ISO-8859-1'?>", "<dataset>", f"<name>{_esc(name)}</name>", "<images>"]
+    for rel, group in by_image.items():
+        lines.append(f"  <image file={quoteattr(rel)}>")
+        for f in group:
+            left, top, width, height = (int(round(v)) for v in f.box)
+            lines.append(f"    <box top='{top}' left='{left}' width='{width}' height='{height}'>")
+            for i, (x, y) in enumerate(np.asarray(f.keypoints)):
+                if np.isfinite(x) and np.isfinite(y):
+                    lines.append(f"      <part name='{i:02d}' x='{int(round(x))}' y='{int(round(y))}'/>")
+            lines.append("    </box>")
+        lines.append("  </image>")
+    lines += ["</images>", "</dataset>", ""]
+    path.write_text("\n".join(lines), encoding="ISO-8859-1")
+    return path
+
+
+def _esc(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---- crops ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CropTransform:
+    """Maps original-image pixel indices to crop pixel indices and back (see the module docstring)."""
+    x0: float      # left edge of the crop square in the original (continuous coordinates)
+    y0: float      # top edge
+    scale: float   # crop pixels per original pixel (S / side)
+
+    def to_crop(self, xy: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """(..., 2) original pixel indices -> crop pixel indices."""
+        off = xy.new_tensor([self.x0, self.y0]) if torch.is_tensor(xy) else np.array([self.x0, self.y0])
+        return (xy + 0.5 - off) * self.scale - 0.5
+
+    def to_original(self, xy: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+        """(..., 2) crop pixel indices -> original pixel indices."""
+        off = xy.new_tensor([self.x0, self.y0]) if torch.is_tensor(xy) else np.array([self.x0, self.y0])
+        return (xy + 0.5) / self.scale + off - 0.5
+
+    def as_array(self) -> np.ndarray:
+        return np.array([self.x0, self.y0, self.scale], dtype=np.float64)
+
+
+def crop_square(box: tuple[float, float, float, float], margin: float) -> tuple[float, float, float]:
+    """The square around a (left, top, width, height) box: centred on it, side = max(w, h) * (1 + 2 margin).
+
+    Returns (x0, y0, side) in continuous coordinates (the box covers pixels left..left+width inclusive).
+    """
+    left, top, width, height = box
+    cx, cy = left + (width + 1) / 2, top + (height + 1) / 2
+    side = max(width + 1, height + 1) * (1 + 2 * margin)
+    return cx - side / 2, cy - side / 2, side
+
+
+def crop_face(image: Image.Image | np.ndarray, box: tuple[float, float, float, float], size: int | tuple[int, int],
+              margin: float = 0.2, keypoints: np.ndarray | None = None):
+    """Crop the square around ``box`` (with ``margin``), resize to ``size`` and make it grayscale.
+
+    Args:
+        image: PIL image or (H, W[, 3]) uint8 array.
+        box: (left, top, width, height) in pixels of ``image``.
+        size: output side S (int; the crop is square).
+        margin: fraction of the box's larger side added on each side (0.2 -> side = 1.4 x box).
+        keypoints: optional (K, 2) pixel indices, carried into the crop.
+    Returns:
+        crop (S, S) uint8, keypoints (K, 2) float32 in crop pixels (or None), :class:`CropTransform`.
+    Parts of the square outside the image are black.
+    """
+    if isinstance(size, (tuple, list)):
+        if size[0] != size[1]:
+            raise ValueError(f"crops are square; got size={size}")
+        size = size[0]
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    gray = image.convert("L")
+    x0, y0, side = crop_square(box, margin)
+    ix0, iy0 = math.floor(x0), math.floor(y0)
+    ix1, iy1 = math.ceil(x0 + side), math.ceil(y0 + side)
+    region = gray.crop((ix0, iy0, ix1, iy1))  # PIL pads outside the image with 0
+    crop = region.resize((size, size), Image.Resampling.BILINEAR,
+                         box=(x0 - ix0, y0 - iy0, x0 - ix0 + side, y0 - iy0 + side))
+    tf = CropTransform(x0, y0, size / side)
+    kps = None if keypoints is None else tf.to_crop(np.asarray(keypoints, dtype=np.float64)).astype(np.float32)
+    return np.asarray(crop, dtype=np.uint8), kps, tf
+
+
+def load_image(path: str | os.PathLike) -> Image.Image:
+    """Open an image file with an error that says which face's file is missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image {path} does not exist; the XML's image paths are relative to the XML "
+                                f"file, so keep the images next to it (e.g. lfpw/trainset/...)")
+    try:
+        img = Image.open(path)
+        img.load()
+    except Exception as exc:  # truncated / not an image
+        raise ValueError(f"image {path} is unreadable ({type(exc).__name__}: {exc}); re-extract the dataset") from exc
+    return img
+
+
+@dataclass
+class FaceCrops:
+    """Grayscale face crops of a list of faces, all in memory (705 crops of 128^2 are 11 MB).
+
+    images: (N, 1, S, S) uint8; keypoints: (N, K, 2) float32 crop pixel indices; transforms: (N, 3) float64
+    rows (x0, y0, scale) of each crop's :class:`CropTransform`.
+    """
+    images: torch.Tensor
+    keypoints: torch.Tensor
+    transforms: np.ndarray
+    faces: list[Face]
+    size: int
+    margin: float
+
+    @classmethod
+    def from_faces(cls, faces: Sequence[Face], size: int = 128, margin: float = 0.2,
+                   boxes: Sequence[tuple[float, float, float, float]] | None = None) -> "FaceCrops":
+        """Crop every face (by its own box, or by ``boxes[i]`` if given, e.g. a detector's)."""
+        imgs, kps, tfs = [], [], []
+        cache: dict[Path, Image.Image] = {}
+        for i, f in enumerate(faces):
+            if f.image not in cache:
+                cache.clear()  # faces of one image are adjacent in the XML files
+                cache[f.image] = load_image(f.image)
+            crop, k, tf = crop_face(cache[f.image], boxes[i] if boxes is not None else f.box, size, margin,
+                                    f.keypoints)
+            imgs.append(crop)
+            kps.append(k)
+            tfs.append(tf.as_array())
+        return cls(images=torch.from_numpy(np.stack(imgs))[:, None], keypoints=torch.from_numpy(np.stack(kps)),
+                   transforms=np.stack(tfs), faces=list(faces), size=size, margin=margin)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def transform(self, i: int) -> CropTransform:
+        return CropTransform(*self.transforms[i])
+
+    def to_original(self, xy: torch.Tensor | np.ndarray, index: Sequence[int] | None = None) -> np.ndarray:
+        """(N, K, 2) crop pixel indices of crops ``index`` (default all) -> (N, K, 2) original pixel indices."""
+        xy = xy.detach().cpu().numpy() if torch.is_tensor(xy) else np.asarray(xy)
+        t = self.transforms if index is None else self.transforms[np.asarray(index)]
+        return (xy + 0.5) / t[:, None, 2:3] + t[:, None, 0:2] - 0.5
+
+    def original_keypoints(self) -> np.ndarray:
+        """(N, K, 2) the annotated keypoints in original pixels."""
+        return np.stack([f.keypoints for f in self.faces])
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 crops (..., H, W) -> float in [-0.5, 0.5] (the keypoint notebooks' input range)."""
+    return images.float() / 255.0 - 0.5
+
+
+class FaceDataset(torch.utils.data.Dataset):
+    """(image (1, S, S) float in [-0.5, 0.5], keypoints (K, 2) crop pixels) pairs from :class:`FaceCrops`.
+
+    ``augment`` (optional) is called as ``augment(image, keypoints) -> (image, keypoints)`` on each sample,
+    e.g. the torchvision-v2 pipeline of :mod:`cs180utils.keypoints.augment`.
+    """
+
+    def __init__(self, crops: FaceCrops, augment=None):
+        self.crops = crops
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, i: int):
+        img = to_float(self.crops.images[i])
+        kps = self.crops.keypoints[i].clone()
+        if self.augment is not None:
+            img, kps = self.augment(img, kps)
+        return img, kps
+
+
+# ---- the 300-W files in the data directory ----------------------------------------------------------------
+
+def labels_path(split: str, data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> Path | None:
+    """The ``labels_ibug_300W_{split}.xml`` of the 300-W folder if it is present, else None (with a notice)."""
+    from cs180utils import data  # noqa: PLC0415
+    folder = data.find_or_notice("ibug300w", path=path, data_dir=data_dir,
+                                 fallback="generated faces (cs180utils.keypoints.synthetic, 68 points)")
+    if folder is None:
+        return None
+    return folder / f"labels_ibug_300W_{split}.xml"

@@ -1,0 +1,66 @@
+"""Heatmap targets for a whole batch and their read-outs."""
+import pytest
+import torch
+
+from cs180utils.keypoints import heatmaps as hm
+
+
+def test_gaussian_matches_the_loop_and_hand_values():
+    kps = torch.tensor([[[3.0, 4.0], [10.25, 2.5]], [[-3.0, 20.0], [7.0, 7.0]]])      # (B=2, K=2, 2)
+    fast = hm.gaussian_heatmaps(kps, (12, 16), sigma=2.0)
+    assert fast.shape == (2, 2, 12, 16)
+    torch.testing.assert_close(fast, hm.gaussian_heatmaps_loop(kps, (12, 16), sigma=2.0))
+    assert fast[0, 0, 4, 3] == 1.0                                                  # peak at (x=3, y=4)
+    assert fast[0, 0, 4, 5].item() == pytest.approx(torch.exp(torch.tensor(-0.5)).item())  # 2 px = 1 sigma
+    with pytest.raises(ValueError, match="sigma"):
+        hm.gaussian_heatmaps(kps, (12, 16), sigma=0)
+    with pytest.raises(ValueError, match="B, K, 2"):
+        hm.gaussian_heatmaps(kps[0], (12, 16))
+
+
+def test_binary_one_pixel_per_keypoint():
+    kps = torch.tensor([[[3.4, 4.6], [15.0, 11.0], [16.0, 0.0]]])                   # last one off the map
+    b = hm.binary_heatmaps(kps, (12, 16))
+    assert b.shape == (1, 3, 12, 16)
+    assert b[0, 0, 5, 3] == 1 and b[0, 0].sum() == 1
+    assert b[0, 1, 11, 15] == 1 and b[0, 1].sum() == 1
+    assert b[0, 2].sum() == 0
+
+
+def test_argmax_and_soft_argmax_recover_a_planted_point():
+    truth = torch.tensor([[[12.3, 7.8], [30.6, 21.1]]])
+    h = hm.gaussian_heatmaps(truth, (32, 40), sigma=2.0)
+    am = hm.argmax_coords(h)
+    torch.testing.assert_close(am, torch.round(truth))                              # whole pixels
+    sa = hm.soft_argmax(h, normalize="sum")
+    assert (sa - truth).abs().max() < 0.01                                          # sub-pixel
+    # as logits: log of a Gaussian is a parabola, whose softmax is that Gaussian again
+    sa_logits = hm.soft_argmax(torch.log(h.clamp_min(1e-30)), normalize="softmax")
+    assert (sa_logits - truth).abs().max() < 0.01
+
+
+def test_ce_loss_is_lowest_at_the_target_and_ignores_off_map_points():
+    kps = torch.tensor([[[8.0, 8.0], [40.0, 40.0]]])                               # second point off a 16x16 map
+    t = hm.gaussian_heatmaps(kps, (16, 16), sigma=2.0)
+    good = torch.log(t.clamp_min(1e-30))
+    worse = torch.log(hm.gaussian_heatmaps(kps + 3, (16, 16), sigma=2.0).clamp_min(1e-30))
+    assert hm.heatmap_loss(good, t, "ce") < hm.heatmap_loss(worse, t, "ce")
+    assert torch.isfinite(hm.heatmap_loss(torch.zeros_like(t), t, "ce"))
+    with pytest.raises(ValueError, match="match"):
+        hm.heatmap_loss(good, t[:, :1], "ce")
+
+
+def test_read_out_methods():
+    truth = torch.tensor([[[5.0, 6.0]]])
+    logits = torch.log(hm.gaussian_heatmaps(truth, (16, 16), 1.5).clamp_min(1e-30))
+    for method in ("soft-argmax", "argmax"):
+        assert (hm.read_out(logits, method, "ce") - truth).abs().max() < 0.05
+    with pytest.raises(ValueError, match="read-out"):
+        hm.read_out(logits, "median")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_targets_are_made_on_the_device():
+    kps = torch.rand(4, 68, 2, device="cuda") * 64
+    assert hm.gaussian_heatmaps(kps, (64, 64)).device.type == "cuda"
+    assert hm.binary_heatmaps(kps, (64, 64)).device.type == "cuda"
