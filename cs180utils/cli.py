@@ -85,7 +85,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\nerror: unknown command {' '.join(argv[:2])!r}", file=sys.stderr)
         return 0 if asked_help else 2
     verb, target = argv[0], argv[1]
-    parser, module = build_parser(verb, target)
+    try:
+        parser, module = build_parser(verb, target)
+    except ImportError as exc:
+        print(f"error: '{verb} {target}' is unavailable: {exc}. Reinstall the workbook (make setup) or "
+              f"install the missing package.", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv[2:])
     try:
         result = module.run(args, f"{verb} {target}")

@@ -96,7 +96,12 @@ def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched, in order: ``data_dir``, ``$CS180_DATA_DIR``, the project's ``data/`` cache."""
     dirs = [Path(data_dir).expanduser()] if data_dir else []
     if os.environ.get("CS180_DATA_DIR"):
-        dirs.append(Path(os.environ["CS180_DATA_DIR"]).expanduser())
+        env = Path(os.environ["CS180_DATA_DIR"]).expanduser()
+        # a relative $CS180_DATA_DIR (CI: ../shared/data) means relative to where it was set; notebooks run in
+        # notebooks/, so fall back to reading it relative to the repository root
+        if not env.is_absolute() and not env.is_dir() and (config.REPO_ROOT / env).is_dir():
+            env = config.REPO_ROOT / env
+        dirs.append(env)
     dirs.append(config.data_dir())
     return dirs
 

@@ -61,3 +61,14 @@ def test_garbage_and_missing_and_wrong_type(tmp_path):
     with pytest.raises(CheckpointError, match="holds a list, not a cs180 checkpoint dict"):
         load_checkpoint(tmp_path / "list.pt")
     assert issubclass(CheckpointError, RuntimeError)   # the CLI turns it into one 'error:' line, exit 1
+
+
+def test_checkpoint_has_ordinary_permissions(tmp_path):
+    import os
+    from cs180utils.checkpoint import save_checkpoint
+    umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "c.pt", {"step": 1})
+    finally:
+        os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == 0o644

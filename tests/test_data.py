@@ -231,3 +231,17 @@ def test_data_fetch_tries_every_name_and_reports_all_failures(tmp_path, monkeypa
     assert "fox: " in capsys.readouterr().err
     args.names = ["fox"]
     assert data.run(args, "data fetch") == {"fox": str(tmp_path / "cache" / "fox.jpg")}
+
+
+def test_relative_data_dir_read_from_repo_root(monkeypatch, tmp_path):
+    """CI sets CS180_DATA_DIR=../shared/data relative to the checkout; notebooks run one folder deeper."""
+    import os
+    from cs180utils import config, data
+    target = tmp_path / "shared"
+    target.mkdir()
+    rel = os.path.relpath(target, config.REPO_ROOT)
+    sub = tmp_path / "elsewhere"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    monkeypatch.setenv("CS180_DATA_DIR", rel)
+    assert data.search_dirs()[0].resolve() == target.resolve()
