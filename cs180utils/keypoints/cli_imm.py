@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from cs180utils import config
 from cs180utils.keypoints import metrics
 from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation
-from cs180utils.keypoints.cnn import KeypointCNN
+from cs180utils.keypoints.cnn import KeypointCNN, predict_flip_averaged
 from cs180utils.keypoints.imm import ImmFaces, is_generated, layout_of, load_imm, split_by_person
 from cs180utils.keypoints.train import TrainConfig, fit, predict_all
 
@@ -54,6 +54,9 @@ class ImmExperiment:
     batch_norm: bool = False                 # BatchNorm after each conv
     dropout: float = 0.0                     # dropout before the last FC layer
     weight_decay: float = 0.0                # Adam weight decay
+    loss: str = "mse"                        # "mse" or "l1" on the [0, 1] coordinates
+    start_at_mean: bool = False              # initialise the output at the training mean shape
+    tta_flip: bool = False                   # evaluate as the mean of the image's and its mirror's prediction
     seed: int = 0                            # init, shuffling, augmentation
     device: str | None = None                # None = best available
 
@@ -112,16 +115,20 @@ def make_datasets(exp: ImmExperiment, data_dir=None, records=None) -> tuple[ImmF
         source = "generated" if is_generated(records) else layout_of(records).name
     train_rec, val_rec = split_by_person(records)
     points = "nose" if exp.task == "nose" else "all"
-    aug = None
+    train_set, val_set = ImmFaces(train_rec, exp.size, points), ImmFaces(val_rec, exp.size, points)
     if exp.augment:
-        perm = None
-        if exp.hflip > 0 and points == "all":
-            lay = layout_of(train_rec)
-            perm = flip_permutation(np.mean([r.points_rel for r in train_rec], axis=0), lay.eyes)
-        aug = KeypointAugment(AugmentConfig(brightness=exp.brightness, rotation=exp.rotation,
-                                            shift_px=exp.shift_px, scale=exp.scale, hflip=exp.hflip,
-                                            flip_perm=perm), normalized=True)
-    return (ImmFaces(train_rec, exp.size, points, augment=aug), ImmFaces(val_rec, exp.size, points), source)
+        perm = _flip_perm(train_set) if exp.hflip > 0 else None
+        train_set.augment = KeypointAugment(AugmentConfig(brightness=exp.brightness, rotation=exp.rotation,
+                                                          shift_px=exp.shift_px, scale=exp.scale, hflip=exp.hflip,
+                                                          flip_perm=perm), normalized=True)
+    return train_set, val_set, source
+
+
+def _flip_perm(train_set: ImmFaces) -> tuple[int, ...] | None:
+    """Left/right pairing of the predicted points from the training mean shape (None for a single point)."""
+    if len(train_set.indices) == 1:
+        return None
+    return flip_permutation(train_set.keypoints.mean(0), train_set.layout.eyes)
 
 
 def run_experiment(exp: ImmExperiment, data_dir=None, out_dir: str | Path | None = "auto", records=None,
@@ -150,11 +157,22 @@ def run_experiment(exp: ImmExperiment, data_dir=None, out_dir: str | Path | None
     cfg = TrainConfig(epochs=exp.epochs, lr=exp.lr, weight_decay=exp.weight_decay, lr_min_factor=exp.lr_min_factor,
                       seed=exp.seed,
                       device=exp.device, monitor="val_loss", progress=progress)
-    result = fit(model, train_loader, val_loader, cfg, nn.MSELoss(), out_dir, metric_fn=metric_fn,
+    if exp.start_at_mean:
+        model.head.start_at(train_set.keypoints.mean(0))
+    losses = {"mse": nn.MSELoss(), "l1": nn.L1Loss()}
+    if exp.loss not in losses:
+        raise ValueError(f"unknown loss {exp.loss!r}: use {' or '.join(losses)}")
+    result = fit(model, train_loader, val_loader, cfg, losses[exp.loss], out_dir, metric_fn=metric_fn,
                  extra_state={"experiment": dataclasses.asdict(exp), "layout": train_set.layout.name,
                               "indices": train_set.indices})
     model.cpu().eval()
     pred, true = predict_all(model, val_loader, device="cpu")
+    extra = {}
+    if exp.tta_flip:
+        extra["val_nme_single"] = round(metrics.nme(val_set.to_pixels(pred), val_set.to_pixels(true),
+                                                    norm=val_norm), 3)
+        perm = _flip_perm(train_set)
+        pred = torch.cat([predict_flip_averaged(model, x, perm) for x, _ in val_loader])
     pred_px, true_px = val_set.to_pixels(pred), val_set.to_pixels(true)
     train_px = train_set.to_pixels(train_set.keypoints)
     ev = metrics.evaluate(pred_px, true_px, norm=val_norm, train_points=train_px)
@@ -163,7 +181,7 @@ def run_experiment(exp: ImmExperiment, data_dir=None, out_dir: str | Path | None
                "seconds": round(time.perf_counter() - t0, 1), "train_seconds_this_call": round(result["seconds"], 1),
                "epochs": len(result["history"]["epoch"]), "final_train_loss": result["final"]["train_loss"],
                "n_train": len(train_set), "n_val": len(val_set), "layout": train_set.layout.name,
-               "data": source, "profile": config.get_profile(), "checkpoint": result["checkpoint"]}
+               "data": source, "profile": config.get_profile(), "checkpoint": result["checkpoint"], **extra}
     return ImmRun(exp, model, train_set, val_set, result["history"], pred_px, true_px, summary)
 
 
@@ -194,10 +212,14 @@ def add_arguments(parser, command: str) -> None:
     g.add_argument("--no-sigmoid", action="store_true", help="linear output instead of a sigmoid")
     g.add_argument("--no-augment", action="store_true", help="train without data augmentation")
     g.add_argument("--imm-dir", default=None, help="the IMM folder itself (default: found under --data-dir)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")
 
 
 def run(args, command: str) -> dict:
     task = "nose" if command.endswith("nose") else "keypoints"
+    if args.threads:
+        torch.set_num_threads(args.threads)
     over = {"seed": args.seed, "device": args.device}
     if args.epochs is not None:
         over["epochs"] = args.epochs

@@ -46,6 +46,16 @@ class CoordinateHead(nn.Module):
         out = self.fc(x).view(-1, self.n_points, 2)                  # (B, K, 2)
         return torch.sigmoid(out) if self.sigmoid else out
 
+    @torch.no_grad()
+    def start_at(self, mean_shape: torch.Tensor, weight_scale: float = 0.1) -> None:
+        """Make the untrained head answer (about) ``mean_shape`` (K, 2) in [0, 1]: the last layer's bias is
+        set to it (through the inverse sigmoid) and its weights shrunk, so training starts from the
+        mean-shape baseline instead of a random guess."""
+        last = self.fc[-1]
+        m = torch.as_tensor(mean_shape, dtype=last.bias.dtype).reshape(-1).clamp(1e-3, 1 - 1e-3)
+        last.bias.copy_(torch.logit(m) if self.sigmoid else m)
+        last.weight.mul_(weight_scale)
+
 
 class KeypointCNN(nn.Module):
     """A stack of :class:`ConvBlock` then a :class:`CoordinateHead`.
@@ -95,6 +105,18 @@ def NoseCNN(in_size: tuple[int, int] = (60, 80), channels: Sequence[int] = (12, 
     (B, 1, 60, 80) -> (B, 1, 2).
     """
     return KeypointCNN(1, in_size, channels, kernels, hidden, sigmoid)
+
+
+@torch.no_grad()
+def predict_flip_averaged(model: nn.Module, x: torch.Tensor, flip_perm: Sequence[int] | None = None) -> torch.Tensor:
+    """Test-time mirror averaging: the mean of the prediction on ``x`` and the un-mirrored prediction on the
+    mirror image. x (B, 1, H, W) -> (B, K, 2) in [0, 1]; ``flip_perm`` pairs left/right points (None: K = 1)."""
+    p = model(x)                                                    # (B, K, 2)
+    q = model(x.flip(-1)).clone()
+    q[..., 0] = 1.0 - q[..., 0]                                     # mirror back: u -> 1 - u
+    if flip_perm is not None:
+        q = q[:, list(flip_perm)]
+    return 0.5 * (p + q)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -24,7 +24,16 @@ def test_wrong_input_size_is_a_clear_error():
         KeypointCNN(5, (8, 8), channels=(4, 4, 4, 4))
 
 
-def test_a_few_steps_lower_the_loss():
+@pytest.fixture
+def one_thread():
+    """Small convolutions run faster on one thread, and far faster on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_a_few_steps_lower_the_loss(one_thread):
     torch.manual_seed(0)
     # a bright dot at the target position: learnable, and far from the sigmoid's starting guess 0.5
     y = 0.15 + 0.2 * torch.rand(16, 1, 2)
@@ -41,3 +50,12 @@ def test_a_few_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_start_at_mean_shape():
+    torch.manual_seed(0)
+    mean = torch.tensor([[0.3, 0.4], [0.7, 0.4], [0.5, 0.8]])
+    m = KeypointCNN(3, (32, 32), channels=(4, 8))
+    m.head.start_at(mean)
+    out = m(torch.randn(5, 1, 32, 32) * 0.2)
+    assert (out - mean).abs().max() < 0.05

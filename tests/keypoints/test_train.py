@@ -59,8 +59,10 @@ def test_train_nose_command_prints_json_and_resumes(tmp_path, capsys):
     from cs180utils import cli
     from cs180utils.keypoints.synthetic import write_imm_folder
 
+    threads = torch.get_num_threads()
     folder = write_imm_folder(tmp_path / "imm", "frontal73", n_people=12, per_person=2, size=(60, 80))
-    args = ["train", "nose", "--profile", "smoke", "--imm-dir", str(folder), "--out", str(tmp_path / "run")]
+    args = ["train", "nose", "--profile", "smoke", "--imm-dir", str(folder), "--out", str(tmp_path / "run"),
+            "--threads", "1"]
     assert cli.main(args + ["--epochs", "1"]) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"val_nme", "baseline_nme", "val_mae_px", "seconds", "checkpoint"} <= set(first)
@@ -70,3 +72,4 @@ def test_train_nose_command_prints_json_and_resumes(tmp_path, capsys):
     assert second["epochs"] == 2
     assert cli.main(args + ["--epochs", "2", "--no-sigmoid"]) == 1  # other settings, same --out: refused
     assert "other settings" in capsys.readouterr().err
+    torch.set_num_threads(threads)                                 # --threads 1 changed it for the process
