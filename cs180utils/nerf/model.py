@@ -59,6 +59,8 @@ class NeRF(nn.Module):
             t_near = torch.full((Rn,), st.near, dtype=rays_o.dtype, device=rays_o.device)
             t_far = torch.full_like(t_near, st.far)
             hit = torch.ones(Rn, dtype=torch.bool, device=rays_o.device)
+        if hasattr(self.field, "ray_bounds"):  # fields with an occupancy grid (fast) shrink [near, far] to
+            t_near, t_far, hit = self.field.ray_bounds(rays_o, rays_d, t_near, t_far, hit)  # occupied space
         bg = torch.as_tensor(st.background, dtype=rays_o.dtype, device=rays_o.device)
         out = {"rgb": bg.expand(Rn, 3).clone(), "depth": torch.zeros_like(t_near), "acc": torch.zeros_like(t_near)}
         if self.fine is not None and st.n_fine > 0:
