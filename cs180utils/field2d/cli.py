@@ -20,7 +20,7 @@ from cs180utils import config
 # profile -> defaults for the options left unset (the course's settings are the `full` ones)
 PROFILE_DEFAULTS = {
     "smoke": dict(max_side=64, L=10, width=64, depth=4, steps=100, batch=2048, lr=1e-2, eval_every=50),
-    "cpu": dict(max_side=None, L=10, width=256, depth=4, steps=1000, batch=10_000, lr=1e-2, eval_every=250),
+    "cpu": dict(max_side=None, L=10, width=256, depth=4, steps=800, batch=10_000, lr=1e-2, eval_every=200),
     "full": dict(max_side=None, L=10, width=256, depth=4, steps=3000, batch=10_000, lr=1e-2, eval_every=100),
 }
 
