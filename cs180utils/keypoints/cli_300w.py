@@ -78,7 +78,7 @@ def default_config(command: str = "resnet", profile: str | None = None, **overri
                           lr=1e-3)
     elif command in ("unet", "unet-binary"):
         cfg = TrainConfig(model="unet", target="binary" if command == "unet-binary" else "gaussian",
-                          size=config.by_profile(p, smoke=64, cpu=128, full=224),
+                          size=config.by_profile(p, smoke=64, cpu=96, full=224),
                           epochs=config.by_profile(p, smoke=2, cpu=40, full=100),
                           widths=config.by_profile(p, smoke=(8, 16, 32), cpu=(16, 32, 64, 128),
                                                    full=(32, 64, 128, 256)),
@@ -415,3 +415,27 @@ def run_eval(args: argparse.Namespace) -> dict:
     r = evaluate(model, cfg, crops, mean, method=args.method)
     return {"nme": r["nme"], "mae_px": r["mae_px"], "n_images": r["n_images"], "baseline_nme": r["baseline_nme"],
             "labels": str(labels), "checkpoint": str(args.checkpoint), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+# ---- helpers for the notebooks ------------------------------------------------------------------------------
+
+def predict_image(model: nn.Module, cfg: TrainConfig, image, box) -> np.ndarray:
+    """Keypoints (K, 2) in pixels of ``image`` (PIL or array) for the face in ``box`` (left, top, width, height),
+    a 300-W style box (e.g. from :func:`cs180utils.keypoints.detect.face_box`)."""
+    crop, _, tf = ibug.crop_face(image, box, cfg.size, cfg.margin)
+    pred = predict(model, cfg, torch.from_numpy(crop)[None, None])[0]        # (K, 2) crop pixels
+    return tf.to_original(pred.numpy().astype(np.float64))
+
+
+def write_submission(path: str | Path, pred: np.ndarray) -> Path:
+    """A Kaggle-style CSV of predictions (N, K, 2) in original-image pixels: ``Id,Predicted`` with one row per
+    coordinate, ``Id = image * 2K + 2 * keypoint + (0 for x, 1 for y)``, images in label-file order."""
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.ndim != 3 or pred.shape[-1] != 2:
+        raise ValueError(f"predictions must be (N, K, 2) pixels; got {pred.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat = pred.reshape(-1)
+    lines = ["Id,Predicted"] + [f"{i},{v:.2f}" for i, v in enumerate(flat)]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -12,6 +12,7 @@ Coordinates are pixel indices of the heatmap: pixel ``(x, y)`` has its centre at
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -44,18 +45,19 @@ def gaussian_heatmaps(kps: torch.Tensor, size: tuple[int, int], sigma: float = 2
 
 
 def gaussian_heatmaps_loop(kps: torch.Tensor, size: tuple[int, int], sigma: float = 2.0) -> torch.Tensor:
-    """The same heatmaps, one keypoint at a time with a meshgrid (the obvious way; slow). For reference."""
+    """The same heatmaps made the obvious way (as in a per-sample ``Dataset``): one keypoint at a time, each with
+    its own NumPy meshgrid and a 2-D ``exp``. Kept as the reference for tests and ``benchmarks/heatmaps.py``."""
     _check_kps(kps)
     H, W = size
-    B, K, _ = kps.shape
-    out = torch.zeros(B, K, H, W, dtype=torch.float32)
-    yy, xx = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32),
-                            indexing="ij")
+    pts = kps.detach().cpu().numpy()
+    B, K, _ = pts.shape
+    out = np.zeros((B, K, H, W), dtype=np.float32)
     for b in range(B):
         for k in range(K):
-            x, y = float(kps[b, k, 0]), float(kps[b, k, 1])
-            out[b, k] = torch.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2))
-    return out
+            xx, yy = np.meshgrid(np.arange(W), np.arange(H))
+            x, y = pts[b, k]
+            out[b, k] = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2))
+    return torch.from_numpy(out).to(kps.device)
 
 
 def binary_heatmaps(kps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
