@@ -77,9 +77,9 @@ def default_experiment(task: str = "nose", profile: str | None = None, **overrid
                             channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128)
     elif task == "keypoints":
         exp = ImmExperiment(task="keypoints", size=(120, 160),
-                            epochs=config.by_profile(profile, smoke=2, cpu=60, full=80),
+                            epochs=config.by_profile(profile, smoke=2, cpu=80, full=80),
                             batch_size=config.by_profile(profile, smoke=16, cpu=8, full=32),
-                            lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True,
+                            lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True, dropout=0.3, tta_flip=True,
                             channels=(16, 32, 48, 64, 96), kernels=(5, 3, 3, 3, 3), hidden=256)
     else:
         raise ValueError(f"unknown task {task!r}: use 'nose' or 'keypoints'")
