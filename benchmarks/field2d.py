@@ -1,0 +1,125 @@
+"""2-D neural field: positional encoding + MLP (the course's) vs a multiresolution grid encoding + small MLP.
+
+    python benchmarks/field2d.py            # fox (or hopper), 3 repeats of each, course hyperparameters
+    python benchmarks/field2d.py --quick    # one repeat, 300 steps
+
+Same machine, same image, one run; each fit in its own subprocess (so peak memory is its own).  Prints time per
+step, time to reach 25 dB and to reach the PE model's final PSNR, final PSNR, peak memory, and their ratios
+(medians over ``--repeats`` seeds), then one JSON line.  Uses ``cs180utils.field2d.fit_image`` with a
+``NeuralField2D`` whose ``encoding`` is a :class:`cs180utils.grid_encoding.GridEncoding`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def worker(args) -> dict:
+    import torch
+    from cs180utils.field2d.images import load_image
+    from cs180utils.field2d.model import NeuralField2D
+    from cs180utils.field2d.train import FitConfig, fit_image
+    from cs180utils.grid_encoding import GridEncoding
+
+    image, name = load_image(args.image, max_side=args.max_side, data_dir=args.data_dir)
+    h, w = image.shape[:2]
+    if args.worker == "pe":  # the course's: PE L=10, 4 layers of 256, Adam 1e-2, 10k pixels per step
+        cfg = FitConfig(steps=args.steps, eval_every=args.eval_every, seed=args.seed, snapshot_steps=())
+        torch.manual_seed(args.seed)
+        model = NeuralField2D(L=10, width=256, depth=4)
+    else:  # grid: 8 dense/hashed levels from 16 to the image's size, 2 features each, MLP 64 x 2 layers
+        cfg = FitConfig(steps=args.steps, eval_every=args.eval_every, seed=args.seed, snapshot_steps=(), width=64,
+                        depth=2)
+        torch.manual_seed(args.seed)
+        enc = GridEncoding(2, n_levels=8, features_per_level=2, base_resolution=16,
+                           finest_resolution=max(h, w), log2_hashmap_size=18, init_scale=1e-2)
+        model = NeuralField2D(encoding=enc, width=64, depth=2)
+    res = fit_image(image, cfg, model=model, device=args.device, progress=False)
+    hist = res.history
+    device = next(res.model.parameters()).device
+    peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2 ** 20
+    return {"image": name, "size": [h, w], "psnr": res.psnr, "seconds": res.seconds,
+            "step_s": res.seconds / max(cfg.steps, 1), "history": list(zip(hist["seconds"], hist["psnr"])),
+            "params": sum(p.numel() for p in res.model.parameters()), "peak_mb": peak, "device": str(device)}
+
+
+def _run(kind, args, seed) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind, "--seed", str(seed), "--steps", str(args.steps),
+           "--eval-every", str(args.eval_every), "--max-side", str(args.max_side), "--image", args.image]
+    for name in ("data_dir", "device"):
+        if getattr(args, name):
+            cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    out = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _time_to(history, db):
+    return next((s for s, p in history if p >= db), None)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="one repeat of 300 steps")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", type=int, default=2000, help="steps of each fit (course: 2000)")
+    p.add_argument("--eval-every", type=int, default=50)
+    p.add_argument("--image", default="fox", help="fox (falls back to hopper), hopper, terrain or a path")
+    p.add_argument("--max-side", type=int, default=512)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--worker", choices=("pe", "grid"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+    if args.quick:
+        args.repeats, args.steps = 1, 300
+    runs = {"pe": [], "grid": []}
+    for r in range(args.repeats):
+        for kind in runs:
+            print(f"{kind} fit {r + 1}/{args.repeats} ...", file=sys.stderr, flush=True)
+            runs[kind].append(_run(kind, args, args.seed + r))
+    target = statistics.median(x["psnr"] for x in runs["pe"])  # the PE model's final PSNR
+
+    def med(kind, f):
+        vals = [f(x) for x in runs[kind]]
+        return None if any(v is None for v in vals) else statistics.median(vals)
+
+    rows = {}
+    for kind in runs:
+        rows[kind] = {"step_s": med(kind, lambda x: x["step_s"]), "psnr": med(kind, lambda x: x["psnr"]),
+                      "to_25db": med(kind, lambda x: _time_to(x["history"], 25.0)),
+                      "to_pe_final": med(kind, lambda x: _time_to(x["history"], target)),
+                      "peak_mb": med(kind, lambda x: x["peak_mb"]), "params": runs[kind][0]["params"]}
+    pe, gr = rows["pe"], rows["grid"]
+    ratio = lambda a, b: None if (a is None or b is None or b == 0) else round(a / b, 2)  # noqa: E731
+    first = runs["pe"][0]
+    print(f"\nimage {first['image']} {first['size']}, {args.steps} steps, device {first['device']}, "
+          f"median of {args.repeats}")
+    print(f"{'':26s}{'PE + MLP':>12s}{'grid + MLP':>12s}{'PE / grid':>11s}")
+    for key, label in (("step_s", "time per step (s)"), ("to_25db", "time to 25 dB (s)"),
+                       ("to_pe_final", f"time to {target:.1f} dB (s)"), ("psnr", "final PSNR (dB)"),
+                       ("peak_mb", "peak memory (MB)"), ("params", "parameters")):
+        a, b = pe[key], gr[key]
+        fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
+        print(f"{label:26s}{fmt(a):>12s}{fmt(b):>12s}{fmt(ratio(a, b)):>11s}")
+    result = {"image": first["image"], "size": first["size"], "steps": args.steps, "repeats": args.repeats,
+              "device": first["device"], "pe": pe, "grid": gr,
+              "step_time_ratio": ratio(pe["step_s"], gr["step_s"]),
+              "speedup_to_pe_final_psnr": ratio(pe["to_pe_final"], gr["to_pe_final"]),
+              "speedup_to_25db": ratio(pe["to_25db"], gr["to_25db"])}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The fast NeRF field: a multiresolution grid encoding, two tiny MLPs, and an occupancy grid that skips empty space.
+
+Same contract as the vanilla field (``forward(points (N, 3), dirs (N, 3)) -> sigma (N,) >= 0, rgb (N, 3) in [0, 1]``),
+so it plugs into the same rays, samplers, volume rendering, video and depth code (``--model fast``).
+
+    points (N, 3) --occupancy.query--> M occupied points (M << N; the rest get sigma = 0, rgb = 0)
+      -> box coordinates [0, 1]^3 -> GridEncoding (L levels x F features)            # (M, L F)
+      -> density MLP -> sigma = exp(raw) (truncated), 15 geometry features            # (M,), (M, 15)
+      -> colour MLP (geometry features + PE(direction, L=4)) -> sigmoid -> rgb        # (M, 3)
+
+Why this design (measured on 2 CPU cores, see notebook 10 and ``benchmarks/nerf.py``): the course's 8x256 MLP spends
+~0.6 MFLOP per sample and evaluates every one of the 64 samples of every ray; here a sample costs a few grid
+lookups plus ~10 kFLOP of MLP, and the visual hull from the training silhouettes, refined by the field's own
+density, leaves only a few percent of the samples to evaluate at all.  Dense grids (not hashed) are used at the
+resolutions a 200x200 scene needs, because ``F.grid_sample`` reads them with PyTorch's compiled trilinear kernel,
+which is several times faster on a CPU than the gather that a hash table needs.
+
+Training hooks the loop calls: ``param_groups(lr)`` (grid tables at a higher learning rate, Adam eps 1e-15 as in
+Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every ``occupancy_every`` steps after a warm-up).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cs180utils.encodings import positional_encoding
+from cs180utils.grid_encoding import GridEncoding
+from cs180utils.nerf.occupancy import OccupancyGrid
+
+
+@dataclass
+class FastFieldConfig:
+    density_levels: int = 3  # density: a sum over this many dense 1-feature grids (coarse levels learn fast)
+    density_base: int = 32  # coarsest density grid (vertices per axis over the scene box)
+    density_finest: int = 160  # finest density grid (about one vertex per pixel footprint at 200x200)
+    n_levels: int = 3  # colour: grid resolutions from base to finest (geometric)
+    features_per_level: int = 4  # colour: learned numbers per grid vertex per level
+    base_resolution: int = 16  # colour: coarsest grid
+    finest_resolution: int = 96  # colour: finest grid
+    log2_hashmap_size: int | None = None  # None: every level dense; else hash levels finer than 2^this rows
+    hidden: int = 32  # width of the colour MLP (0: a linear map)
+    dir_freqs: int = 2  # PE frequencies of the view direction
+    density_bias: float = -2.0  # sigma = softplus(grid sum + this): starts almost transparent
+    color_alpha_skip: float = 1e-4  # colour is computed only where a sample's opacity exceeds this
+    occupancy_resolution: int = 128  # occupancy cells per axis over the scene box
+    occupancy_every: int = 16  # refresh the occupancy from the field's density every this many steps
+    occupancy_warmup: int = 128  # steps on the visual hull alone before density-based pruning
+    occupancy_alpha: float = 0.005  # a cell stays occupied while its opacity over one sample step exceeds this
+    grid_lr_scale: float = 10.0  # learning rate of the grid tables = lr x this (DVGO: 0.1 for a density grid)
+
+
+class FastField(nn.Module):
+    """Grid-based NeRF field with occupancy skipping.
+
+    Args:
+        occupancy: an :class:`OccupancyGrid` whose box ``aabb`` is also the grids' domain.
+        cfg: :class:`FastFieldConfig`.
+        step_size: the sampler's distance between samples (world units), used to turn density into the
+            opacity that the occupancy threshold and the colour skip are stated in.
+    """
+
+    def __init__(self, occupancy: OccupancyGrid, cfg: FastFieldConfig | None = None, step_size: float = 0.01):
+        super().__init__()
+        self.cfg = cfg = cfg or FastFieldConfig()
+        self.occupancy = occupancy
+        self.register_buffer("step_size", torch.tensor(float(step_size)))  # saved: the thresholds use it
+        self.density_grid = GridEncoding(3, cfg.density_levels, 1, cfg.density_base, cfg.density_finest, None)
+        self.color_grid = GridEncoding(3, cfg.n_levels, cfg.features_per_level, cfg.base_resolution,
+                                       cfg.finest_resolution, cfg.log2_hashmap_size)
+        in_dim = self.color_grid.out_dim + 3 * (2 * cfg.dir_freqs + 1)
+        if cfg.hidden > 0:
+            self.color_net = nn.Sequential(nn.Linear(in_dim, cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 3))
+        else:
+            self.color_net = nn.Linear(in_dim, 3)
+        self.skip_empty = True  # False evaluates every point (for the measured ablation)
+        self.last_eval_fraction = 1.0  # share of the last call's points whose density was evaluated
+        self.last_color_fraction = 1.0  # share whose colour was evaluated
+
+    # ---- the contract -----------------------------------------------------------------------------------
+    def forward(self, points: torch.Tensor, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """points (N, 3) world, dirs (N, 3) unit -> sigma (N,) >= 0, rgb (N, 3) in [0, 1]."""
+        if points.ndim != 2 or points.shape[-1] != 3 or dirs.shape != points.shape:
+            raise ValueError(f"FastField expects points and dirs of shape (N, 3), got {tuple(points.shape)} "
+                             f"and {tuple(dirs.shape)}")
+        n = points.shape[0]
+        if self.skip_empty:
+            keep = self.occupancy.query(points).nonzero()[:, 0]  # (M,) samples in occupied cells
+        else:
+            keep = torch.arange(n, device=points.device)
+        unit = self.occupancy.normalize(points[keep])  # (M, 3) in [0, 1]^3
+        sigma_m = self._sigma(unit)  # (M,)
+        # colour only where the sample can be seen at all (opacity over one step above color_alpha_skip)
+        alpha = 1.0 - torch.exp(-sigma_m.detach() * self.step_size)
+        lit = (alpha > self.cfg.color_alpha_skip).nonzero()[:, 0]  # (C,) indices into keep
+        rgb_c = self._rgb(unit[lit], dirs[keep[lit]])  # (C, 3)
+        self.last_eval_fraction = keep.numel() / max(n, 1)
+        self.last_color_fraction = lit.numel() / max(n, 1)
+        sigma = points.new_zeros(n).index_put((keep,), sigma_m)  # (N,) zero in empty cells
+        rgb = points.new_zeros(n, 3).index_put((keep[lit],), rgb_c)  # (N, 3)
+        return sigma, rgb
+
+    def ray_bounds(self, rays_o, rays_d, t_near, t_far, hit):
+        """Sampler hook (``NeRF.render_rays``): each ray's range shrunk to its occupied span (R,) x 3."""
+        return self.occupancy.ray_bounds(rays_o, rays_d, t_near, t_far, hit)
+
+    def _sigma(self, unit: torch.Tensor) -> torch.Tensor:  # (M, 3) in [0, 1]^3 -> (M,)
+        return F.softplus(self.density_grid(unit).sum(-1) + self.cfg.density_bias)
+
+    def _rgb(self, unit: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:  # (C, 3), (C, 3) -> (C, 3)
+        h = torch.cat([self.color_grid(unit), positional_encoding(dirs, self.cfg.dir_freqs)], dim=-1)
+        return torch.sigmoid(self.color_net(h))
+
+    def density(self, points: torch.Tensor) -> torch.Tensor:
+        """sigma (N,) at world points (N, 3), ignoring the occupancy mask (used to refresh it)."""
+        return self._sigma(self.occupancy.normalize(points))
+
+    # ---- training hooks -----------------------------------------------------------------------------------
+    def param_groups(self, lr: float) -> list[dict]:
+        """Grid tables and the MLP as separate Adam groups (tables: lr x grid_lr_scale, no weight decay)."""
+        # fused Adam: one kernel per tensor instead of ~10 passes over millions of grid entries
+        fused = all(p.device.type in ("cpu", "cuda") for p in self.parameters())
+        grids = list(self.density_grid.parameters()) + list(self.color_grid.parameters())
+        return [{"params": grids, "lr": lr * self.cfg.grid_lr_scale, "eps": 1e-15, "betas": (0.9, 0.99),
+                 "fused": fused},
+                {"params": list(self.color_net.parameters()), "lr": lr, "eps": 1e-15, "betas": (0.9, 0.99),
+                 "weight_decay": 1e-6, "fused": fused}]
+
+    @torch.no_grad()
+    def on_train_step(self, step: int) -> None:
+        """Refresh the occupancy grid from the field's density (after the warm-up, every few steps)."""
+        c = self.cfg
+        if step >= c.occupancy_warmup and step % c.occupancy_every == 0:
+            self.occupancy.update(self.density, float(self.step_size), alpha_threshold=c.occupancy_alpha)
+
+
+def field_config_dict(cfg: FastFieldConfig) -> dict:
+    return asdict(cfg)
+
+
+def field_config_from(mapping: dict | None) -> FastFieldConfig:
+    """A :class:`FastFieldConfig` from a dict, ignoring keys that are not its fields."""
+    names = {f.name for f in fields(FastFieldConfig)}
+    return FastFieldConfig(**{k: v for k, v in (mapping or {}).items() if k in names})
+
+
+# NerfConfig values of the fast model per profile (``cs180utils.nerf.train.config_for("fast", profile)``);
+# the field's own options go in ``extra`` (FastFieldConfig fields).
+PRESETS: dict[str, dict] = {
+    "smoke": dict(steps=60, rays_per_step=1024, n_samples=32, lr=1e-2, lr_final=2e-3, sample_in_aabb=True,
+                  image_size=50, val_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=8192,
+                  extra=dict(density_levels=2, density_base=16, density_finest=32, n_levels=2,
+                             features_per_level=2, base_resolution=8, finest_resolution=16,
+                             occupancy_resolution=32, occupancy_warmup=20, occupancy_every=8)),
+    "cpu": dict(steps=3000, rays_per_step=4096, n_samples=64, lr=1e-2, lr_final=1e-3, sample_in_aabb=True,
+                val_every=100, log_every=25, checkpoint_every=250, max_seconds=290, chunk=16384,
+                extra=dict()),
+    "full": dict(steps=5000, rays_per_step=16384, n_samples=128, lr=1e-2, lr_final=5e-4, sample_in_aabb=True,
+                 val_every=250, log_every=50, checkpoint_every=500, chunk=65536,
+                 extra=dict(density_levels=4, density_finest=320, n_levels=6, features_per_level=2,
+                            finest_resolution=512, log2_hashmap_size=19, hidden=64, dir_freqs=4)),
+}
+
+
+def build_field(cfg, scene=None) -> FastField:
+    """The fast field for a :class:`cs180utils.nerf.train.NerfConfig` (``cfg.extra`` holds the
+    :class:`FastFieldConfig` options) and a scene, whose training silhouettes give the occupancy grid's visual
+    hull and whose ``aabb()`` is the grid's box.  Without a scene (loading a checkpoint) the grid starts empty
+    of evidence and ``load_state_dict`` fills in the saved box, hull and mask."""
+    fcfg = field_config_from(getattr(cfg, "extra", None))
+    if scene is None:
+        occupancy = OccupancyGrid(torch.tensor([[-1.0] * 3, [1.0] * 3]), fcfg.occupancy_resolution)
+    else:
+        aabb = scene.aabb() if getattr(cfg, "sample_in_aabb", True) else None
+        occupancy = OccupancyGrid.from_silhouettes(scene.images, scene.c2ws, scene.focal, aabb=aabb,
+                                                   resolution=fcfg.occupancy_resolution,
+                                                   background=float(sum(cfg.background) / 3))
+    box = occupancy.aabb[1] - occupancy.aabb[0]
+    step = float(box.norm()) / max(int(cfg.n_samples), 1)  # the longest ray through the box, over S samples
+    return FastField(occupancy, fcfg, step_size=step)
