@@ -58,7 +58,7 @@ def run(args, command: str) -> dict:
                            lr=args.lr, hierarchical=args.hierarchical, max_seconds=args.max_seconds,
                            image_size=args.size, seed=args.seed, device=args.device)
         scene = _scene(args)
-        out = Path(args.out) if args.out else config.runs_dir(f"nerf_{args.model}_{profile}_{scene.name}")
+        out = Path(args.out) if args.out else T.default_run_dir(args.model, profile, scene.name)
         result = T.train_nerf(cfg, scene, out, resume=not args.fresh)
         result.pop("history")
         return {"profile": profile, **result}

@@ -354,9 +354,10 @@ def default_scene(path: str | os.PathLike | None = None, size: int | None = None
     with one notice); at ``size`` pixels when given."""
     if path is None:
         path = data.find_or_notice("lego", data_dir=data_dir, fallback="the generated scene (cs180utils.nerf.scene)")
-    if path is None:
-        cache = config.runs_dir("scenes") / "generated_200.npz"
-        scene = load_scene(cache) if cache.is_file() else generate_scene(cache)
+    if path is None:  # generated at the size asked for (cheaper than generating 200 px and shrinking)
+        n = size or 200
+        cache = config.runs_dir("scenes") / f"generated_{n}.npz"
+        scene = load_scene(cache) if cache.is_file() else generate_scene(cache, size=n)
         scene.name = "generated"
     else:
         scene = load_scene(path)

@@ -73,7 +73,8 @@ PRESETS: dict[str, dict] = {
     "smoke": dict(steps=60, rays_per_step=512, n_samples=24, width=64, depth=4, lr=2e-3, sample_in_aabb=True,
                   image_size=50, val_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=4096),
     "cpu": dict(steps=2600, rays_per_step=1024, n_samples=48, width=128, depth=8, lr=1e-3, lr_final=2e-4,
-                sample_in_aabb=True, val_every=250, log_every=50, checkpoint_every=200, max_seconds=870, chunk=4096),
+                sample_in_aabb=True, val_every=250, val_views=3, log_every=50, checkpoint_every=200, max_seconds=870,
+                chunk=4096),
     "full": dict(steps=2000, rays_per_step=10_000, n_samples=64, width=256, depth=8, lr=5e-4, lr_final=5e-5,
                  sample_in_aabb=False, val_every=100, log_every=25, checkpoint_every=250, chunk=8192),
 }
@@ -117,6 +118,12 @@ def build_model(cfg: NerfConfig, scene: Scene | None = None, aabb: torch.Tensor 
     field = build_field(cfg, scene)
     fine = build_field(cfg, scene) if cfg.hierarchical else None
     return NeRF(field, cfg.render_settings(aabb), fine)
+
+
+def default_run_dir(model: str, profile: str, scene_name: str) -> Path:
+    """``runs/nerf_{model}_{profile}_{scene}``: shared by the CLI and the notebooks, so a training done by one
+    is reused (or resumed) by the other."""
+    return cfg_mod.runs_dir(f"nerf_{model}_{profile}_{scene_name}")
 
 
 def prepare_scene(cfg: NerfConfig, scene: Scene) -> Scene:
