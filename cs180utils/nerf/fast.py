@@ -1,19 +1,21 @@
-"""The fast NeRF field: a multiresolution grid encoding, two tiny MLPs, and an occupancy grid that skips empty space.
+"""The fast NeRF field: multiresolution grids, a tiny colour MLP, and an occupancy grid that skips empty space.
 
 Same contract as the vanilla field (``forward(points (N, 3), dirs (N, 3)) -> sigma (N,) >= 0, rgb (N, 3) in [0, 1]``),
 so it plugs into the same rays, samplers, volume rendering, video and depth code (``--model fast``).
 
     points (N, 3) --occupancy.query--> M occupied points (M << N; the rest get sigma = 0, rgb = 0)
-      -> box coordinates [0, 1]^3 -> GridEncoding (L levels x F features)            # (M, L F)
-      -> density MLP -> sigma = exp(raw) (truncated), 15 geometry features            # (M,), (M, 15)
-      -> colour MLP (geometry features + PE(direction, L=4)) -> sigmoid -> rgb        # (M, 3)
+      -> box coordinates [0, 1]^3 -> density GridEncoding (1 feature per level), summed
+      -> sigma = softplus(sum + bias)                                                  # (M,)
+      -> where opacity > 1e-4: colour GridEncoding (L x F) + PE(direction)
+         -> MLP (32 hidden) -> sigmoid -> rgb                                          # (C, 3)
 
-Why this design (measured on 2 CPU cores, see notebook 10 and ``benchmarks/nerf.py``): the course's 8x256 MLP spends
-~0.6 MFLOP per sample and evaluates every one of the 64 samples of every ray; here a sample costs a few grid
-lookups plus ~10 kFLOP of MLP, and the visual hull from the training silhouettes, refined by the field's own
-density, leaves only a few percent of the samples to evaluate at all.  Dense grids (not hashed) are used at the
-resolutions a 200x200 scene needs, because ``F.grid_sample`` reads them with PyTorch's compiled trilinear kernel,
-which is several times faster on a CPU than the gather that a hash table needs.
+Why this design: the course's 8x256 MLP spends ~0.6 M multiply-adds on every one of the 64 samples of every ray;
+here a sample costs a few trilinear grid lookups plus a ~1.3 k multiply-add colour MLP (run only where the sample
+is visible at all), and the visual hull from the training silhouettes, refined by the field's own density, keeps
+most samples away from the network.  Density is read straight from dense grids (a sum over resolutions): the
+coarse levels learn the shape within tens of steps, and ``F.grid_sample`` (PyTorch's compiled trilinear kernel)
+reads dense 1-feature grids faster on a CPU than the gather a hash table needs.  Notebook 10 and
+``benchmarks/nerf.py`` measure it.
 
 Training hooks the loop calls: ``param_groups(lr)`` (grid tables at a higher learning rate, Adam eps 1e-15 as in
 Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every ``occupancy_every`` steps after a warm-up).
