@@ -255,8 +255,9 @@ def train_nerf(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None 
         elif step % cfg.checkpoint_every == 0:
             save()
     bar.close()
-    if not history["val"] or history["val"][-1][0] != step or cfg.val_views is not None:
-        validate(None)  # the final score is always over all validation images
+    if history.get("final_step") != step:  # the final score is always over all validation images (once)
+        validate(None)
+        history["final_step"] = step
         save()
     final = history["val"][-1][2]
     to23 = next((s for _, s, p in history["val"] if p >= 23.0), None)

@@ -1,0 +1,45 @@
+import json
+
+import pytest
+
+from cs180utils.cli import main
+from cs180utils.nerf.scene import generate_scene
+
+
+@pytest.fixture(scope="module")
+def scene_npz(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "gen.npz"
+    generate_scene(path, size=24, n_train=20, n_val=2, n_test=3)
+    return path
+
+
+def _last_json(capsys):
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_train_eval_render_round_trip(scene_npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "nerf", "--scene", str(scene_npz), "--profile", "smoke", "--steps", "4", "--size", "24",
+                 "--out", str(out)]) == 0
+    trained = _last_json(capsys)
+    assert trained["steps"] == 4 and trained["profile"] == "smoke" and "seconds_to_23db" in trained
+    assert 0 < trained["val_psnr"] < 60 and trained["seconds"] > 0
+    ckpt = trained["checkpoint"]
+    assert main(["eval", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz)]) == 0
+    ev = _last_json(capsys)
+    assert ev["views"] == 2 and abs(ev["psnr"] - trained["val_psnr"]) < 1e-2
+    assert main(["render", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz), "--size", "40", "--frames", "2",
+                 "--out", str(tmp_path / "video")]) == 0
+    rendered = _last_json(capsys)
+    assert rendered["frames"] == 2 and rendered["size"] == [40, 40]
+    for key in ("mp4", "depth_mp4", "gif", "depth_gif"):
+        assert (tmp_path / "video").joinpath(rendered[key].split("/")[-1]).stat().st_size > 100
+
+
+def test_clear_errors(scene_npz, tmp_path, capsys):
+    assert main(["eval", "nerf", "--checkpoint", str(tmp_path / "missing.pt"), "--scene", str(scene_npz)]) == 1
+    assert "train first" in capsys.readouterr().err
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nope")
+    assert main(["train", "nerf", "--scene", str(bad), "--profile", "smoke", "--steps", "1", "--out", str(tmp_path)]) == 1
+    assert "not a readable .npz" in capsys.readouterr().err
