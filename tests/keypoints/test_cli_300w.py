@@ -60,14 +60,22 @@ def test_train_resume_and_eval_cli(xmls, tmp_path, capsys):
     assert "different configuration" in capsys.readouterr().err
 
 
-def test_resume_after_interruption_equals_one_run(xmls, tmp_path):
+def test_resume_after_interruption_equals_one_run(xmls, tmp_path, monkeypatch):
     cfg = cli_300w.default_config("resnet", "smoke", size=32, epochs=2, batch_size=8)
     data = cli_300w.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
     full = cli_300w.train(cfg, data, out=tmp_path / "a", progress=False)
-    cli_300w.train(dataclasses.replace(cfg, epochs=1), data, out=tmp_path / "b", progress=False)
-    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)   # pretend it stopped after epoch 1
-    state["config"]["epochs"], state["finished"] = 2, False
-    torch.save(state, tmp_path / "b" / "checkpoint.pt")
+    # the same run, interrupted (Ctrl-C) right after its first epoch's checkpoint is written
+    real_save = cli_300w.save_checkpoint
+
+    def save_then_interrupt(path, state):
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_300w, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        cli_300w.train(cfg, data, out=tmp_path / "b", progress=False)
+    monkeypatch.setattr(cli_300w, "save_checkpoint", real_save)
+    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["epoch"] == 1
     resumed = cli_300w.train(cfg, data, out=tmp_path / "b", progress=False)
     assert resumed.result["val_nme"] == pytest.approx(full.result["val_nme"], rel=1e-5)
 
