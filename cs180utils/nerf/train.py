@@ -70,7 +70,7 @@ class NerfConfig:
 # Vanilla profiles. smoke: seconds on 2 cores; cpu: a laptop (a course-figure MLP shrunk to 8x128, samples
 # only inside the object's box, 1024 rays, Adam 1e-3, about 14 min here); full: the course's recipe (GPU).
 PRESETS: dict[str, dict] = {
-    "smoke": dict(steps=60, rays_per_step=512, n_samples=24, width=64, depth=4, lr=2e-3, sample_in_aabb=True,
+    "smoke": dict(steps=100, rays_per_step=512, n_samples=24, width=64, depth=4, lr=5e-4, sample_in_aabb=True,
                   image_size=50, val_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=4096),
     "cpu": dict(steps=2600, rays_per_step=1024, n_samples=48, width=128, depth=8, lr=1e-3, lr_final=2e-4,
                 sample_in_aabb=True, val_every=250, val_views=3, log_every=50, checkpoint_every=200, max_seconds=870,
