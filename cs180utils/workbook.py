@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -75,7 +76,8 @@ def run(only: list[str] | None = None, profile: str | None = None, timeout: int 
         try:
             client.execute()
         except CellExecutionError as exc:
-            status, error = "FAILED", str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()  # the kernel's traceback carries ANSI colours
+            status, error = "FAILED", text.splitlines()[-1] if text else repr(exc)
         except Exception as exc:  # kernel died, timeout, ...
             status, error = "FAILED", f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - t0

@@ -43,7 +43,8 @@ def test_run_executes_in_order_and_reports_failures(tmp_path, capsys):
     assert (nbs / "ran.txt").read_text() == str(nbs)  # kernel runs in the notebook's folder
     assert (out / "01_ok.ipynb").exists() and (out / "02_bad.ipynb").exists()
     text = capsys.readouterr().out
-    assert "FAILED" in text and "02_bad.ipynb" in text and "boom" in text
+    assert "FAILED" in text and "02_bad.ipynb" in text and "ValueError: boom" in text
+    assert "\x1b[" not in text  # the one-line summary carries no terminal colour codes
 
 
 def test_data_notice_names_missing_data(tmp_path, monkeypatch):
