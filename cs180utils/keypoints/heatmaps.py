@@ -7,10 +7,14 @@ straightforward per-keypoint version, kept as the reference for tests and ``benc
 Coordinates are pixel indices of the heatmap: pixel ``(x, y)`` has its centre at ``(x, y)``.
 
     >>> h = gaussian_heatmaps(kps, (H, W), sigma=2.0)    # kps (B, K, 2) -> (B, K, H, W), peak 1 at each point
+    >>> t = factored_targets(kps, (H, W), "gaussian")     # the same as two 1-D factors (B, K, H), (B, K, W)
+    >>> heatmap_loss(logits, t, "ce")                     # losses take either form; training uses factors
     >>> soft_argmax(logits)                               # (B, K, H, W) -> (B, K, 2), sub-pixel
     >>> argmax_coords(logits)                             # (B, K, H, W) -> (B, K, 2), whole pixels
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -89,15 +93,57 @@ def make_targets(kps: torch.Tensor, size: tuple[int, int], kind: str = "gaussian
     raise ValueError(f"unknown heatmap kind {kind!r}: use 'gaussian' or 'binary'")
 
 
+class Factored(NamedTuple):
+    """A batch of separable heatmaps ``gy[..., :, None] * gx[..., None, :]`` kept as its two 1-D factors.
+
+    Both target kinds are separable: a Gaussian is a product of two 1-D Gaussians and a one-pixel mask a
+    product of two one-hot vectors. The losses below take this form directly, so training never builds the
+    (B, K, H, W) target at all: making targets costs O(B K (H + W)) instead of O(B K H W).
+    """
+    gy: torch.Tensor  # (B, K, H)
+    gx: torch.Tensor  # (B, K, W)
+
+    def dense(self) -> torch.Tensor:
+        """The heatmaps (B, K, H, W) (for pictures and checks)."""
+        return self.gy[..., :, None] * self.gx[..., None, :]
+
+
+def factored_targets(kps: torch.Tensor, size: tuple[int, int], kind: str = "gaussian",
+                     sigma: float = 2.0) -> Factored:
+    """The targets of :func:`make_targets` as 1-D factors: ``factored_targets(...).dense()`` equals
+    ``make_targets(...)``. kps (B, K, 2) -> gy (B, K, H), gx (B, K, W), on ``kps.device``."""
+    _check_kps(kps)
+    H, W = size
+    kps = kps.float() if not kps.is_floating_point() else kps
+    xs = torch.arange(W, device=kps.device, dtype=kps.dtype)                 # (W,)
+    ys = torch.arange(H, device=kps.device, dtype=kps.dtype)                 # (H,)
+    if kind == "gaussian":
+        if sigma <= 0:
+            raise ValueError(f"sigma must be > 0 pixels; got {sigma} (use kind='binary' for one-pixel targets)")
+        return Factored(torch.exp(-(ys - kps[..., 1:2]) ** 2 / (2 * sigma ** 2)),
+                        torch.exp(-(xs - kps[..., 0:1]) ** 2 / (2 * sigma ** 2)))
+    if kind == "binary":
+        ij = torch.round(kps)                                                # (B, K, 2)
+        inside = ((ij[..., 0] >= 0) & (ij[..., 0] < W) & (ij[..., 1] >= 0) & (ij[..., 1] < H)).to(kps.dtype)
+        return Factored((ys == ij[..., 1:2]).to(kps.dtype) * inside[..., None],
+                        (xs == ij[..., 0:1]).to(kps.dtype))
+    raise ValueError(f"unknown heatmap kind {kind!r}: use 'gaussian' or 'binary'")
+
+
 # ---- read-out ---------------------------------------------------------------------------------------------
 
-def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature: float = 1.0) -> torch.Tensor:
+def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature: float = 1.0,
+                window: int | None = None) -> torch.Tensor:
     """Expected (x, y) under each heatmap, the weighted average of pixel coordinates (sub-pixel, differentiable).
 
     Args:
         heatmaps: (B, K, H, W). With ``normalize="softmax"`` they are logits (a network's output); with
             ``"sum"`` they are non-negative weights (e.g. target heatmaps), negatives are clipped to 0.
         temperature: softmax temperature (logits / temperature).
+        window: None averages over the whole map. An integer r averages only over the (2r+1)^2 pixels around
+            each map's largest pixel (a *local* soft-argmax): sub-pixel like the global one, but a second
+            blob or a faint haze far from the peak (an eyebrow mistaken for an eye, mass spread over the
+            background) no longer drags the estimate towards the middle of the map.
     Returns:
         (B, K, 2) float (x, y) in heatmap pixel coordinates.
     """
@@ -106,13 +152,21 @@ def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature:
     if normalize == "softmax":
         p = torch.softmax(flat / temperature, dim=-1)
     elif normalize == "sum":
-        flat = flat.clamp_min(0)
-        p = flat / flat.sum(-1, keepdim=True).clamp_min(1e-12)
+        p = flat.clamp_min(0)
     else:
         raise ValueError(f"normalize must be 'softmax' or 'sum'; got {normalize!r}")
-    p = p.view(B, K, H, W)
     xs = torch.arange(W, device=heatmaps.device, dtype=p.dtype)
     ys = torch.arange(H, device=heatmaps.device, dtype=p.dtype)
+    if window is not None:
+        if window < 0:
+            raise ValueError(f"window must be a radius >= 0 pixels (or None for the whole map); got {window}")
+        idx = flat.argmax(-1)                                                # (B, K)
+        px, py = (idx % W).to(p.dtype), torch.div(idx, W, rounding_mode="floor").to(p.dtype)
+        near_x = ((xs - px[..., None]).abs() <= window).to(p.dtype)          # (B, K, W)
+        near_y = ((ys - py[..., None]).abs() <= window).to(p.dtype)          # (B, K, H)
+        p = p * (near_y[..., :, None] * near_x[..., None, :]).reshape(B, K, H * W)
+    p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
+    p = p.view(B, K, H, W)
     x = (p.sum(2) * xs).sum(-1)                                              # (B, K)
     y = (p.sum(3) * ys).sum(-1)                                              # (B, K)
     return torch.stack([x, y], dim=-1)
@@ -133,8 +187,12 @@ def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, loss: str = "ce") -
     - ``"mse"``: per-pixel mean squared error between the raw outputs and the targets (the course's choice).
     - ``"bce"``: per-pixel binary cross-entropy with logits.
     Keypoints whose target is all zero (off the map) are ignored by ``ce``.
+    ``target`` may be a :class:`Factored` pair (from :func:`factored_targets`): the same loss, to rounding,
+    computed without the (B, K, H, W) target.
     """
     B, K, H, W = logits.shape
+    if isinstance(target, Factored):
+        return _factored_loss(logits, target, loss)
     if target.shape != logits.shape:
         raise ValueError(f"targets {tuple(target.shape)} must match the network output {tuple(logits.shape)}")
     if loss == "ce":
@@ -151,19 +209,43 @@ def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, loss: str = "ce") -
     raise ValueError(f"unknown heatmap loss {loss!r}: use 'ce', 'mse' or 'bce'")
 
 
-def read_out(heatmaps: torch.Tensor, method: str = "soft-argmax", loss: str = "ce") -> torch.Tensor:
+def _factored_loss(logits: torch.Tensor, t: Factored, loss: str) -> torch.Tensor:
+    """``heatmap_loss`` for a separable target: every term that pairs the target with the logits is the
+    bilinear form gy^T L gx (B, K), and the target's own sums factor into 1-D sums."""
+    B, K, H, W = logits.shape
+    if t.gy.shape != (B, K, H) or t.gx.shape != (B, K, W):
+        raise ValueError(f"factored targets {tuple(t.gy.shape)}, {tuple(t.gx.shape)} do not match the network "
+                         f"output {tuple(logits.shape)}: expected {(B, K, H)} and {(B, K, W)}")
+    L = logits.float()
+    cross = torch.einsum("bkh,bkhw,bkw->bk", t.gy, L, t.gx)                 # (B, K) sum of target * logits
+    if loss == "ce":  # -sum t/|t| log_softmax(L) = logsumexp(L) - sum t L / |t|
+        mass = t.gy.sum(-1) * t.gx.sum(-1)                                   # (B, K)
+        valid = (mass > 0).float()
+        lse = torch.logsumexp(L.reshape(B, K, H * W), dim=-1)                # (B, K)
+        per_kp = (lse - cross / mass.clamp_min(1e-12)) * valid
+        return per_kp.sum() / valid.sum().clamp_min(1.0)
+    if loss == "mse":  # sum (L - t)^2 = sum L^2 - 2 sum t L + sum t^2
+        tt = (t.gy ** 2).sum(-1) * (t.gx ** 2).sum(-1)
+        return ((L ** 2).sum() - 2 * cross.sum() + tt.sum()) / L.numel()
+    if loss == "bce":  # softplus(L) - t L, per pixel
+        return (F.softplus(L).sum() - cross.sum()) / L.numel()
+    raise ValueError(f"unknown heatmap loss {loss!r}: use 'ce', 'mse' or 'bce'")
+
+
+def read_out(heatmaps: torch.Tensor, method: str = "soft-argmax", loss: str = "ce",
+             window: int | None = None) -> torch.Tensor:
     """Keypoints (B, K, 2) from a network's heatmaps with ``soft-argmax`` or ``argmax``.
 
     For soft-argmax the heatmaps are read as logits after a ``ce`` loss, as sigmoid probabilities after
-    ``bce`` and as raw non-negative weights after ``mse``.
+    ``bce`` and as raw non-negative weights after ``mse``; ``window`` (pixels) makes it local to each peak
+    (see :func:`soft_argmax`).
     """
     if method == "argmax":
         return argmax_coords(heatmaps)
     if method != "soft-argmax":
         raise ValueError(f"unknown read-out {method!r}: use 'soft-argmax' or 'argmax'")
     if loss == "ce":
-        return soft_argmax(heatmaps, "softmax")
+        return soft_argmax(heatmaps, "softmax", window=window)
     if loss == "bce":
-        return soft_argmax(torch.sigmoid(heatmaps), "sum")
-    return soft_argmax(heatmaps, "sum")
-
+        return soft_argmax(torch.sigmoid(heatmaps), "sum", window=window)
+    return soft_argmax(heatmaps, "sum", window=window)

@@ -64,3 +64,47 @@ def test_targets_are_made_on_the_device():
     kps = torch.rand(4, 68, 2, device="cuda") * 64
     assert hm.gaussian_heatmaps(kps, (64, 64)).device.type == "cuda"
     assert hm.binary_heatmaps(kps, (64, 64)).device.type == "cuda"
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "binary"])
+def test_factored_targets_equal_the_dense_ones(kind):
+    kps = torch.tensor([[[3.3, 4.6], [15.0, 0.0], [-2.0, 5.0], [7.5, 11.4]]])   # one off the map
+    t = hm.factored_targets(kps, (12, 16), kind, sigma=1.5)
+    assert t.gy.shape == (1, 4, 12) and t.gx.shape == (1, 4, 16)
+    torch.testing.assert_close(t.dense(), hm.make_targets(kps, (12, 16), kind, sigma=1.5))
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "binary"])
+@pytest.mark.parametrize("loss", ["ce", "mse", "bce"])
+def test_losses_on_factored_targets_equal_the_dense_losses_and_gradients(kind, loss):
+    gen = torch.Generator().manual_seed(0)
+    kps = torch.rand(3, 5, 2, generator=gen) * 14
+    kps[0, 0] = torch.tensor([-4.0, 3.0])                                      # off the map: ignored by ce
+    a = torch.randn(3, 5, 12, 16, generator=gen, requires_grad=True)
+    b = a.detach().clone().requires_grad_(True)
+    dense = hm.heatmap_loss(a, hm.make_targets(kps, (12, 16), kind, 2.0), loss)
+    fact = hm.heatmap_loss(b, hm.factored_targets(kps, (12, 16), kind, 2.0), loss)
+    torch.testing.assert_close(fact, dense)
+    dense.backward()
+    fact.backward()
+    torch.testing.assert_close(b.grad, a.grad)
+
+
+def test_factored_targets_of_the_wrong_size_are_refused():
+    t = hm.factored_targets(torch.zeros(2, 3, 2), (8, 8))
+    with pytest.raises(ValueError, match="do not match"):
+        hm.heatmap_loss(torch.zeros(2, 3, 8, 9), t, "ce")
+
+
+def test_local_soft_argmax_ignores_a_second_blob_that_drags_the_global_one():
+    truth = torch.tensor([[[10.3, 12.6]]])
+    decoy = torch.tensor([[[40.0, 40.0]]])
+    h = hm.gaussian_heatmaps(truth, (48, 48), 2.0) + 0.6 * hm.gaussian_heatmaps(decoy, (48, 48), 2.0)
+    glob = hm.soft_argmax(h, normalize="sum")
+    local = hm.soft_argmax(h, normalize="sum", window=6)
+    assert (glob - truth).norm() > 5            # the decoy's mass pulls the global average far off
+    assert (local - truth).norm() < 0.05        # the window around the peak keeps it sub-pixel
+    # a window covering the whole map is the global soft-argmax
+    torch.testing.assert_close(hm.soft_argmax(h, "sum", window=48), glob)
+    with pytest.raises(ValueError, match="radius"):
+        hm.soft_argmax(h, window=-1)
