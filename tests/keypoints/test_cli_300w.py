@@ -80,6 +80,23 @@ def test_resume_after_interruption_equals_one_run(xmls, tmp_path, monkeypatch):
     assert resumed.result["val_nme"] == pytest.approx(full.result["val_nme"], rel=1e-5)
 
 
+def test_run_dir_is_one_folder_per_configuration(xmls):
+    cfg = cli_300w.default_config("unet", "smoke")
+    data = cli_300w.load_data(dataclasses.replace(cfg, size=32), train_xml=xmls[0], val_xml=xmls[1])
+    same = cli_300w.run_dir(dataclasses.replace(cfg), data)
+    assert same == cli_300w.run_dir(cfg, data) and same.name.startswith("unet-gaussian_")
+    assert cli_300w.run_dir(dataclasses.replace(cfg, sigma=4.0), data) != same
+    assert cli_300w.run_dir(dataclasses.replace(cfg, target="binary"), data) != same
+
+
+def test_unet_result_reports_every_read_out(xmls, tmp_path):
+    cfg = cli_300w.default_config("unet", "smoke", size=32, widths=(8, 16), epochs=1)
+    data = cli_300w.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    r = cli_300w.train(cfg, data, out=tmp_path, progress=False).result
+    assert r["window"] == 4 and {"val_nme", "val_nme_global", "val_nme_argmax"} <= set(r)
+    assert all(np.isfinite(r[k]) for k in ("val_nme", "val_nme_global", "val_nme_argmax"))
+
+
 def test_submission_csv(tmp_path):
     pred = np.arange(2 * 68 * 2, dtype=float).reshape(2, 68, 2)
     path = cli_300w.write_submission(tmp_path / "s.csv", pred)
