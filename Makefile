@@ -1,6 +1,6 @@
 # The workbook's two commands. Both set everything up on a fresh machine first (a .venv with the pinned
 # requirements and this package installed in editable mode), then do their job.
-#   make run    execute the nine notebooks headless, in order, writing figures/ (default profile)
+#   make run    execute the ten notebooks headless, in order, writing figures/ (default profile)
 #   make test   unit tests, then every notebook under nbval in the smoke profile
 PYTHON ?= python3
 VENV   ?= .venv

@@ -360,6 +360,10 @@ def default_scene(path: str | os.PathLike | None = None, size: int | None = None
         scene = load_scene(cache) if cache.is_file() else generate_scene(cache, size=n)
         scene.name = "generated"
     else:
+        path = Path(path)
+        if not path.exists() and path.parent == Path("."):  # a bare file name: look in the data folders too
+            found = [d / path for d in data.search_dirs(data_dir) if (d / path).is_file()]
+            path = found[0] if found else path
         scene = load_scene(path)
     return scene.resized(size) if size else scene
 

@@ -99,3 +99,14 @@ def test_real_lego_loads_and_box_is_plausible(real_data_dir):
     box = estimate_aabb(scene, res=48)
     assert (box[0] < torch.tensor([-0.5, -1.0, -0.3])).all() and (box[1] > torch.tensor([0.5, 1.0, 0.9])).all()
     assert ((box[1] - box[0]) < 3.2).all()
+
+
+def test_a_bare_scene_file_name_is_looked_up_in_the_data_folder(tmp_path, monkeypatch):
+    from cs180utils.nerf.scene import default_scene
+    folder = tmp_path / "data"
+    folder.mkdir()
+    generate_scene(folder / "my_scene.npz", size=16, n_train=4, n_val=1, n_test=1)
+    monkeypatch.chdir(tmp_path)                              # not where the file is
+    assert default_scene("my_scene.npz", data_dir=folder).W == 16
+    with pytest.raises(Exception, match="does not exist"):
+        default_scene("no_such_scene.npz", data_dir=folder)
