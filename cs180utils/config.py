@@ -41,14 +41,21 @@ def get_profile(profile: str | None = None) -> str:
 def by_profile(profile: str | None = None, **choices: T) -> T:
     """Pick a value by profile: ``by_profile(smoke=50, cpu=2000, full=20000)``.
 
-    A profile left out falls back to the next larger one (smoke -> cpu -> full).
+    A profile left out takes the next larger one given (smoke -> cpu -> full), and when no larger one is given,
+    the nearest smaller one: ``by_profile(smoke=1024, cpu=10_000)`` is 10 000 for ``full`` too, and
+    ``by_profile(smoke=64)`` is 64 everywhere.
     """
     name = get_profile(profile)
-    order = PROFILES[PROFILES.index(name):]
-    for candidate in order:
+    unknown = sorted(set(choices) - set(PROFILES))
+    if unknown:
+        raise KeyError(f"unknown profile names {unknown}; the profiles are {list(PROFILES)}")
+    if not choices:
+        raise KeyError("by_profile needs a value for at least one profile, e.g. by_profile(smoke=1, cpu=10)")
+    i = PROFILES.index(name)
+    for candidate in PROFILES[i:] + PROFILES[:i][::-1]:
         if candidate in choices:
             return choices[candidate]
-    raise KeyError(f"no value given for profile {name!r} (nor any larger profile) among {sorted(choices)}")
+    raise AssertionError("unreachable")
 
 
 def pick_device(device: str | None = None) -> torch.device:

@@ -39,10 +39,37 @@ def test_by_profile_falls_back_smoke_cpu_full():
     assert config.by_profile("smoke", smoke=1, cpu=2, full=3) == 1
     assert config.by_profile("smoke", cpu=2, full=3) == 2      # smoke -> cpu
     assert config.by_profile("smoke", full=3) == 3             # smoke -> cpu -> full
-    assert config.by_profile("cpu", smoke=1, full=3) == 3      # never falls back to a smaller profile
+    assert config.by_profile("cpu", smoke=1, full=3) == 3      # a larger profile first
     assert config.by_profile("full", smoke=1, cpu=2, full=3) == 3
-    with pytest.raises(KeyError, match="no value given for profile 'full'"):
-        config.by_profile("full", smoke=1, cpu=2)
+    # no larger value: the nearest smaller one ("cpu=10_000" means cpu and up; "smoke=64" means everywhere)
+    assert config.by_profile("full", smoke=1, cpu=2) == 2
+    assert config.by_profile("full", smoke=64) == 64 and config.by_profile("cpu", smoke=64) == 64
+    assert config.by_profile("cpu", smoke=None, cpu=None) is None
+    with pytest.raises(KeyError, match="unknown profile names"):
+        config.by_profile("cpu", smoke=1, gpu=2)
+    with pytest.raises(KeyError, match="at least one"):
+        config.by_profile("cpu")
+
+
+def test_every_notebook_parameter_resolves_in_every_profile():
+    """Each by_profile(...) line of the notebooks' parameters cells has a value for smoke, cpu and full."""
+    import ast
+    import json
+    from pathlib import Path
+    found = 0
+    for nb in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            code = "\n".join("pass" if line.lstrip().startswith(("%", "!")) else line
+                             for line in "".join(cell["source"]).splitlines())   # IPython magics
+            for node in ast.walk(ast.parse(code)):
+                if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "by_profile":
+                    kwargs = {k.arg for k in node.keywords}
+                    for profile in config.PROFILES:
+                        config.by_profile(profile, **{k: 0 for k in kwargs})   # raises if it cannot resolve
+                    found += 1
+    assert found > 30
 
 
 def draws(seed: int):
