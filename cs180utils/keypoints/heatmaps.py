@@ -39,13 +39,7 @@ def gaussian_heatmaps(kps: torch.Tensor, size: tuple[int, int], sigma: float = 2
     _check_kps(kps)
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0 pixels; got {sigma} (use binary_heatmaps for one-pixel targets)")
-    H, W = size
-    kps = kps.float() if not kps.is_floating_point() else kps
-    xs = torch.arange(W, device=kps.device, dtype=kps.dtype)                 # (W,)
-    ys = torch.arange(H, device=kps.device, dtype=kps.dtype)                 # (H,)
-    gx = torch.exp(-(xs - kps[..., 0:1]) ** 2 / (2 * sigma ** 2))            # (B, K, W)
-    gy = torch.exp(-(ys - kps[..., 1:2]) ** 2 / (2 * sigma ** 2))            # (B, K, H)
-    return gy[..., :, None] * gx[..., None, :]                               # (B, K, H, W)
+    return factored_targets(kps, size, "gaussian", sigma).dense()           # (B, K, H, W)
 
 
 def gaussian_heatmaps_loop(kps: torch.Tensor, size: tuple[int, int], sigma: float = 2.0) -> torch.Tensor:
@@ -73,15 +67,7 @@ def binary_heatmaps(kps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     Returns:
         (B, K, H, W) float tensor on ``kps.device``.
     """
-    _check_kps(kps)
-    H, W = size
-    B, K, _ = kps.shape
-    ij = torch.round(kps).long()                                             # (B, K, 2)
-    inside = (ij[..., 0] >= 0) & (ij[..., 0] < W) & (ij[..., 1] >= 0) & (ij[..., 1] < H)  # (B, K)
-    flat = (ij[..., 1].clamp(0, H - 1) * W + ij[..., 0].clamp(0, W - 1))    # (B, K)
-    out = torch.zeros(B, K, H * W, device=kps.device, dtype=torch.float32)
-    out.scatter_(2, flat[..., None], inside[..., None].float())
-    return out.view(B, K, H, W)
+    return factored_targets(kps, size, "binary").dense().float()            # (B, K, H, W)
 
 
 def make_targets(kps: torch.Tensor, size: tuple[int, int], kind: str = "gaussian", sigma: float = 2.0) -> torch.Tensor:
