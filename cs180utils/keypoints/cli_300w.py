@@ -72,7 +72,11 @@ class TrainConfig:
 
 
 def default_config(command: str = "resnet", profile: str | None = None, **overrides) -> TrainConfig:
-    """The profile's configuration for ``resnet``, ``unet`` or ``unet-binary``; keyword overrides win."""
+    """The profile's configuration for ``resnet``, ``unet`` or ``unet-binary``; keyword overrides win.
+
+    Overrides are taken as given, ``None`` included (``time_budget=None``: the epochs decide; ``window=None``:
+    soft-argmax over the whole map). The command line drops the options it was not given.
+    """
     p = config.get_profile(profile)
     if command == "resnet":
         cfg = TrainConfig(model="resnet",
@@ -94,7 +98,7 @@ def default_config(command: str = "resnet", profile: str | None = None, **overri
     cfg.time_budget = config.by_profile(p, smoke=None, cpu=1100 if command == "resnet" else 900, full=None)
     cfg.max_train = config.by_profile(p, smoke=64, cpu=None)
     cfg.max_val = config.by_profile(p, smoke=32, cpu=None)
-    return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
+    return dataclasses.replace(cfg, **overrides)
 
 
 # ---- data ---------------------------------------------------------------------------------------------------
@@ -402,19 +406,25 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                             help="soft-argmax radius around each peak in pixels (default 4; -1: the whole map)")
 
 
-def run(args: argparse.Namespace, command: str) -> dict:
-    if command == "eval keypoints":
-        return run_eval(args)
-    target = command.split()[1]
+def config_from_args(args: argparse.Namespace, target: str) -> TrainConfig:
+    """The TrainConfig of ``train resnet|unet|unet-binary``: the profile's defaults with the options given."""
     overrides = {k: getattr(args, k, None) for k in ("epochs", "size", "batch_size", "lr", "margin", "sigma", "loss",
                                                      "time_budget")}
     if getattr(args, "widths", None):
         overrides["widths"] = tuple(int(w) for w in args.widths.split(","))
     if getattr(args, "pretrained", False):
         overrides["pretrained"] = True
-    cfg = default_config(target, args.profile, **overrides)
-    if getattr(args, "window", None) is not None:  # -1 means None, which default_config would skip
-        cfg = dataclasses.replace(cfg, window=None if args.window < 0 else args.window)
+    overrides = {k: v for k, v in overrides.items() if v is not None}  # options not given keep the profile's
+    if getattr(args, "window", None) is not None:
+        overrides["window"] = None if args.window < 0 else args.window  # -1: the whole map
+    return default_config(target, args.profile, **overrides)
+
+
+def run(args: argparse.Namespace, command: str) -> dict:
+    if command == "eval keypoints":
+        return run_eval(args)
+    target = command.split()[1]
+    cfg = config_from_args(args, target)
     data = load_data(cfg, args.data_dir, args.train_xml, args.val_xml)
     out = Path(args.out) if args.out else config.runs_dir(f"train_{target}")
     res = train(cfg, data, out=out, seed=args.seed, device=args.device)

@@ -49,14 +49,22 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def train_config(args, profile: str):
+    """The NerfConfig of ``train nerf``: the profile's preset with the options that were given on top."""
+    from cs180utils.nerf import train as T  # noqa: PLC0415
+
+    given = dict(steps=args.steps, rays_per_step=args.rays, n_samples=args.samples, lr=args.lr,
+                 hierarchical=args.hierarchical, max_seconds=args.max_seconds, image_size=args.size,
+                 seed=args.seed, device=args.device)
+    return T.config_for(args.model, profile, **{k: v for k, v in given.items() if v is not None})
+
+
 def run(args, command: str) -> dict:
     from cs180utils.nerf import train as T  # noqa: PLC0415
 
     if command == "train nerf":
         profile = config.get_profile(args.profile)
-        cfg = T.config_for(args.model, profile, steps=args.steps, rays_per_step=args.rays, n_samples=args.samples,
-                           lr=args.lr, hierarchical=args.hierarchical, max_seconds=args.max_seconds,
-                           image_size=args.size, seed=args.seed, device=args.device)
+        cfg = train_config(args, profile)
         scene = _scene(args)
         out = Path(args.out) if args.out else T.default_run_dir(args.model, profile, scene.name)
         result = T.train_nerf(cfg, scene, out, resume=not args.fresh)

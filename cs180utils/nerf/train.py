@@ -81,7 +81,11 @@ PRESETS: dict[str, dict] = {
 
 
 def config_for(model: str = "vanilla", profile: str | None = None, **overrides) -> NerfConfig:
-    """The config of ``model`` for ``profile`` (smoke / cpu / full), with ``overrides`` (NerfConfig fields)."""
+    """The config of ``model`` for ``profile`` (smoke / cpu / full), with ``overrides`` (NerfConfig fields).
+
+    Every override is taken as given, ``None`` included: ``max_seconds=None`` removes the profile's time cap and
+    ``val_views=None`` validates on all images. (The command line drops the options it was not given.)
+    """
     profile = cfg_mod.get_profile(profile)
     if model == "vanilla":
         base = dict(PRESETS[profile])
@@ -90,7 +94,7 @@ def config_for(model: str = "vanilla", profile: str | None = None, **overrides) 
         base = dict(fast.PRESETS[profile])
     else:
         raise ValueError(f"unknown NeRF model {model!r}: choose 'vanilla' or 'fast'")
-    base.update({k: v for k, v in overrides.items() if v is not None})
+    base.update(overrides)
     names = {f.name for f in dataclasses.fields(NerfConfig)}
     unknown = sorted(set(base) - names)
     if unknown:

@@ -116,3 +116,18 @@ def test_real_data_baseline(real_data_dir):
     r = cli_300w.evaluate(model, cfg, data.val, cli_300w.mean_shape_units(data.train))
     assert r["nme"] == pytest.approx(r["baseline_nme"], rel=1e-4)
     assert 17.0 < r["baseline_nme"] < 21.0                   # the mean shape in the face box: about 18.8 %
+
+
+def test_none_overrides_and_command_line_options():
+    """default_config takes None as given; the command line keeps the profile's value for options not given."""
+    from cs180utils.cli import build_parser
+
+    assert cli_300w.default_config("unet", "cpu").time_budget == 900
+    cfg = cli_300w.default_config("unet", "cpu", time_budget=None, window=None)
+    assert cfg.time_budget is None and cfg.window is None
+    parser, _ = build_parser("train", "unet")
+    assert cli_300w.config_from_args(parser.parse_args(["--profile", "cpu"]), "unet") == \
+        cli_300w.default_config("unet", "cpu")
+    args = parser.parse_args(["--profile", "cpu", "--window", "-1", "--sigma", "3", "--widths", "8,16"])
+    cfg = cli_300w.config_from_args(args, "unet")
+    assert (cfg.window, cfg.sigma, cfg.widths, cfg.time_budget) == (None, 3.0, (8, 16), 900)

@@ -43,3 +43,14 @@ def test_clear_errors(scene_npz, tmp_path, capsys):
     bad.write_bytes(b"nope")
     assert main(["train", "nerf", "--scene", str(bad), "--profile", "smoke", "--steps", "1", "--out", str(tmp_path)]) == 1
     assert "not a readable .npz" in capsys.readouterr().err
+
+
+def test_train_options_not_given_keep_the_preset():
+    from cs180utils.cli import build_parser
+    from cs180utils.nerf.cli import train_config
+    from cs180utils.nerf.train import config_for
+
+    parser, _ = build_parser("train", "nerf")
+    assert train_config(parser.parse_args([]), "cpu") == config_for("vanilla", "cpu")
+    cfg = train_config(parser.parse_args(["--steps", "5", "--max-seconds", "12", "--hierarchical"]), "cpu")
+    assert (cfg.steps, cfg.max_seconds, cfg.hierarchical, cfg.rays_per_step) == (5, 12, True, 1024)

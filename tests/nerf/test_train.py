@@ -68,3 +68,11 @@ def test_config_for_profiles_and_errors():
         config_for("nope", "cpu")
     with pytest.raises(ValueError, match="unknown NerfConfig fields"):
         config_for("vanilla", "cpu", stepz=3)
+
+
+def test_config_for_takes_none_as_given():
+    """None is a value (no time cap, all validation views), not "keep the preset": the cpu preset has both set."""
+    preset = config_for("vanilla", "cpu")
+    assert preset.max_seconds == 870 and preset.val_views == 3
+    cfg = config_for("vanilla", "cpu", max_seconds=None, val_views=None)
+    assert cfg.max_seconds is None and cfg.val_views is None
