@@ -183,17 +183,23 @@ def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, loss: str = "ce") -
     if target.shape != logits.shape:
         raise ValueError(f"targets {tuple(target.shape)} must match the network output {tuple(logits.shape)}")
     if loss == "ce":
-        t = target.reshape(B, K, H * W)
-        mass = t.sum(-1, keepdim=True)                                       # (B, K, 1)
-        valid = (mass > 0).float()
-        logp = torch.log_softmax(logits.reshape(B, K, H * W).float(), dim=-1)
-        per_kp = -(t / mass.clamp_min(1e-12) * logp).sum(-1) * valid[..., 0]  # (B, K)
-        return per_kp.sum() / valid.sum().clamp_min(1.0)
+        L = logits.float()
+        return _cross_entropy(L, (target * L).sum((-2, -1)), target.sum((-2, -1)))
     if loss == "mse":
         return F.mse_loss(logits, target)
     if loss == "bce":
         return F.binary_cross_entropy_with_logits(logits, target)
     raise ValueError(f"unknown heatmap loss {loss!r}: use 'ce', 'mse' or 'bce'")
+
+
+def _cross_entropy(L: torch.Tensor, cross: torch.Tensor, mass: torch.Tensor) -> torch.Tensor:
+    """The ``ce`` loss from the logits L (B, K, H, W), sum(t * L) (B, K) and sum(t) (B, K) of each target t:
+    -sum t/|t| log_softmax(L) = logsumexp(L) - sum(t L)/|t|, averaged over the keypoints whose target is not
+    empty (off-map keypoints carry no loss)."""
+    valid = (mass > 0).float()                                               # (B, K)
+    lse = torch.logsumexp(L.flatten(2), dim=-1)                              # (B, K)
+    per_kp = (lse - cross / mass.clamp_min(1e-12)) * valid
+    return per_kp.sum() / valid.sum().clamp_min(1.0)
 
 
 def _factored_loss(logits: torch.Tensor, t: Factored, loss: str) -> torch.Tensor:
@@ -205,12 +211,8 @@ def _factored_loss(logits: torch.Tensor, t: Factored, loss: str) -> torch.Tensor
                          f"output {tuple(logits.shape)}: expected {(B, K, H)} and {(B, K, W)}")
     L = logits.float()
     cross = torch.einsum("bkh,bkhw,bkw->bk", t.gy, L, t.gx)                 # (B, K) sum of target * logits
-    if loss == "ce":  # -sum t/|t| log_softmax(L) = logsumexp(L) - sum t L / |t|
-        mass = t.gy.sum(-1) * t.gx.sum(-1)                                   # (B, K)
-        valid = (mass > 0).float()
-        lse = torch.logsumexp(L.reshape(B, K, H * W), dim=-1)                # (B, K)
-        per_kp = (lse - cross / mass.clamp_min(1e-12)) * valid
-        return per_kp.sum() / valid.sum().clamp_min(1.0)
+    if loss == "ce":
+        return _cross_entropy(L, cross, t.gy.sum(-1) * t.gx.sum(-1))
     if loss == "mse":  # sum (L - t)^2 = sum L^2 - 2 sum t L + sum t^2
         tt = (t.gy ** 2).sum(-1) * (t.gx ** 2).sum(-1)
         return ((L ** 2).sum() - 2 * cross.sum() + tt.sum()) / L.numel()

@@ -46,6 +46,13 @@ def test_ce_loss_is_lowest_at_the_target_and_ignores_off_map_points():
     worse = torch.log(hm.gaussian_heatmaps(kps + 3, (16, 16), sigma=2.0).clamp_min(1e-30))
     assert hm.heatmap_loss(good, t, "ce") < hm.heatmap_loss(worse, t, "ce")
     assert torch.isfinite(hm.heatmap_loss(torch.zeros_like(t), t, "ce"))
+    # by hand: flat logits give log(H*W) for any target; a one-hot target whose pixel has logit a, the rest 0,
+    # gives log(H*W - 1 + e^a) - a; the off-map keypoint adds nothing to the mean
+    assert float(hm.heatmap_loss(torch.zeros_like(t), t, "ce")) == pytest.approx(torch.log(torch.tensor(256.0)).item())
+    one_hot = hm.binary_heatmaps(kps, (16, 16))
+    a = 3.0
+    assert float(hm.heatmap_loss(one_hot * a, one_hot, "ce")) == pytest.approx(
+        torch.log(torch.tensor(255 + torch.e ** a)).item() - a, rel=1e-6)
     with pytest.raises(ValueError, match="match"):
         hm.heatmap_loss(good, t[:, :1], "ce")
 
