@@ -87,14 +87,23 @@ def run(only: list[str] | None = None, profile: str | None = None, timeout: int 
         except Exception as exc:  # kernel died, timeout, ...
             status, error = "FAILED", f"{type(exc).__name__}: {exc}"
         seconds = time.perf_counter() - t0
+        # Ctrl-C or SIGTERM during a cell: nbclient's own handler shuts the kernel down and the cell then fails
+        # like any other; without this check the run would go on with the next notebook.
+        interrupted = getattr(client, "_async_cleanup_kernel_future", None) is not None
+        if interrupted:
+            status, error = "STOPPED", "interrupted (Ctrl-C or SIGTERM); the notebooks after it were not run"
         nbformat.write(nb, out_dir / path.name)
         results.append((path.name, status, seconds, error))
         print(f"{status:>6}  {seconds:7.1f} s  {path.name}" + (f"  -- {error}" if error else ""), flush=True)
+        if interrupted:
+            break
     total = sum(r[2] for r in results)
-    failed = [r for r in results if r[1] != "ok"]
+    failed = [r for r in results if r[1] == "FAILED"]
+    stopped = results[-1][1] == "STOPPED"
     print(f"done in {total:.0f} s; executed notebooks in {out_dir}; figures in {config.figures_dir()}"
-          + (f"; {len(failed)} FAILED: {', '.join(r[0] for r in failed)}" if failed else ""), flush=True)
-    return 1 if failed else 0
+          + (f"; {len(failed)} FAILED: {', '.join(r[0] for r in failed)}" if failed else "")
+          + (f"; STOPPED in {results[-1][0]}, {len(books) - len(results)} not run" if stopped else ""), flush=True)
+    return 130 if stopped else 1 if failed else 0
 
 
 def strip(paths: list[Path] | None = None) -> int:

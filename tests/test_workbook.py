@@ -60,3 +60,41 @@ def test_data_notice_silent_with_real_data(real_data_dir, monkeypatch, tmp_path)
     monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path))
     (tmp_path / "fox.jpg").write_bytes(b"")  # the fox photo is not in the shared data; pretend it is cached
     assert workbook.data_notice() is None
+
+
+def test_sigterm_stops_the_run_and_its_kernel(tmp_path):
+    """SIGTERM (or Ctrl-C) during a cell ends the whole run with 130: the kernel is shut down and the next
+    notebook is not started (nbclient alone would let the cell fail and go on)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _write(nbs / "01_slow.ipynb", ["import os, time\nopen('kernel.pid', 'w').write(str(os.getpid()))\ntime.sleep(120)"])
+    _write(nbs / "02_next.ipynb", ["open('second.txt', 'w').write('ran')"])
+    code = (f"import sys; from pathlib import Path; from cs180utils import workbook; "
+            f"sys.exit(workbook.run(folder=Path({str(nbs)!r}), out_dir=Path({str(tmp_path / 'out')!r}), profile='smoke'))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    pid_file = nbs / "kernel.pid"
+    deadline = time.monotonic() + 90
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pid_file.exists(), "the first notebook never started"
+    kernel_pid = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "STOPPED" in out and "01_slow.ipynb" in out
+    assert not (nbs / "second.txt").exists()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(kernel_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"kernel {kernel_pid} still running after the run stopped")
