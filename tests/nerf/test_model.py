@@ -60,3 +60,26 @@ def test_box_sampling_and_hierarchical_render_the_analytic_scene():
 def test_hierarchical_needs_a_fine_field():
     with pytest.raises(ValueError, match="fine field"):
         NeRF(NerfField(width=16, depth=2, skip=1), RenderSettings(n_fine=8))
+
+
+class _Counting(torch.nn.Module):
+    """A field that counts the points it is asked about."""
+
+    def __init__(self, field):
+        super().__init__()
+        self.field, self.points = field, 0
+
+    def forward(self, pts, dirs):
+        self.points += pts.shape[0]
+        return self.field(pts, dirs)
+
+
+def test_hierarchical_evaluates_n_coarse_then_n_plus_n_fine_points_per_ray():
+    """The budget notebook 03's comparison is built on: N coarse + N fine costs 3N evaluations per ray
+    (the fine field sees the coarse samples again), the same as 3N uniform samples."""
+    coarse, fine = _Counting(AnalyticField()), _Counting(AnalyticField())
+    model = NeRF(coarse, RenderSettings(n_samples=8, n_fine=8), fine=fine)
+    o = torch.tensor([[0.0, 0.0, 4.0]]).repeat(5, 1)
+    d = torch.tensor([[0.0, 0.0, -1.0]]).repeat(5, 1)
+    model.render_rays(o, d)
+    assert (coarse.points, fine.points) == (5 * 8, 5 * 16)
