@@ -24,10 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--model", default="vanilla", choices=("vanilla", "fast"), help="which field")
         parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the profile's)")
         parser.add_argument("--rays", type=int, default=None, help="rays per step")
-        parser.add_argument("--samples", type=int, default=None, help="samples per ray")
+        parser.add_argument("--samples", type=int, default=None, help="samples per ray (hierarchical: coarse samples)")
         parser.add_argument("--lr", type=float, default=None, help="Adam learning rate")
         parser.add_argument("--hierarchical", action="store_true", default=None,
                             help="coarse-to-fine sampling with a second field")
+        parser.add_argument("--fine", type=int, default=None,
+                            help="extra samples per ray drawn from the coarse weights (with --hierarchical; "
+                                 "default 64); the fine field evaluates samples + fine points per ray")
         parser.add_argument("--max-seconds", type=float, default=None, help="stop after this much training time")
         parser.add_argument("--size", type=int, default=None, help="train at this image size (pixels, square)")
         parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --out")
@@ -53,7 +56,9 @@ def train_config(args, profile: str):
     """The NerfConfig of ``train nerf``: the profile's preset with the options that were given on top."""
     from cs180utils.nerf import train as T  # noqa: PLC0415
 
-    given = dict(steps=args.steps, rays_per_step=args.rays, n_samples=args.samples, lr=args.lr,
+    if args.fine is not None and not args.hierarchical:
+        raise ValueError("--fine N needs --hierarchical (it is the number of fine samples per ray)")
+    given = dict(steps=args.steps, rays_per_step=args.rays, n_samples=args.samples, n_fine=args.fine, lr=args.lr,
                  hierarchical=args.hierarchical, max_seconds=args.max_seconds, image_size=args.size,
                  seed=args.seed, device=args.device)
     return T.config_for(args.model, profile, **{k: v for k, v in given.items() if v is not None})

@@ -54,3 +54,7 @@ def test_train_options_not_given_keep_the_preset():
     assert train_config(parser.parse_args([]), "cpu") == config_for("vanilla", "cpu")
     cfg = train_config(parser.parse_args(["--steps", "5", "--max-seconds", "12", "--hierarchical"]), "cpu")
     assert (cfg.steps, cfg.max_seconds, cfg.hierarchical, cfg.rays_per_step) == (5, 12, True, 1024)
+    cfg = train_config(parser.parse_args(["--hierarchical", "--samples", "16", "--fine", "16"]), "cpu")
+    assert (cfg.hierarchical, cfg.n_samples, cfg.n_fine) == (True, 16, 16)
+    with pytest.raises(ValueError, match="--hierarchical"):
+        train_config(parser.parse_args(["--fine", "16"]), "cpu")
