@@ -18,6 +18,8 @@ import json
 import sys
 from typing import Sequence
 
+from cs180utils.settings import UNSET
+
 # VERB -> TARGET -> (module, one-line help)
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
     "train": {
@@ -60,11 +62,66 @@ def common_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("shared options")
     g.add_argument("--profile", choices=("smoke", "cpu", "full"), default=None,
                    help="run profile (default: $CS180_PROFILE, else full on CUDA, else cpu)")
-    g.add_argument("--data-dir", default=None, help="where the datasets are (default: $CS180_DATA_DIR, then data/)")
-    g.add_argument("--out", default=None, help="output folder for checkpoints and figures (default: runs/<command>)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
+    g.add_argument("--data-dir", default=None, help="a folder to look for the datasets in first (then "
+                                                     "$CS180_DATA_DIR, then data/)")
+    g.add_argument("--out", default=None, help="the run folder for checkpoint.pt and result.json (default: "
+                                                 "runs/<part>/<name>-<hash of the settings>, as the notebooks use)")
+    g.add_argument("--seed", type=int, default=UNSET, help="random seed (default 0)")
+    g.add_argument("--device", default=UNSET, help="cpu, cuda, cuda:N or mps (default: best available)")
     return p
+
+
+def add_training_options(parser: argparse.ArgumentParser, length: str = "steps") -> argparse._ArgumentGroup:
+    """The options every ``train`` command shares, in one vocabulary. Each defaults to UNSET: an option left
+    out keeps the profile's preset. ``length`` is ``"steps"`` or ``"epochs"``."""
+    g = parser.add_argument_group("training")
+    if length == "steps":
+        g.add_argument("--steps", type=positive_int, default=UNSET, help="optimizer steps (default: the profile's)")
+    else:
+        g.add_argument("--epochs", type=positive_int, default=UNSET,
+                       help="passes over the training set (default: the profile's)")
+    g.add_argument("--max-seconds", type=optional_seconds, default=UNSET,
+                   help="stop once training has taken this many seconds; the learning-rate schedule follows time "
+                        "then ('none': no cap; default: the profile's)")
+    g.add_argument("--batch-size", type=positive_int, default=UNSET,
+                   help="examples per optimizer step: pixels (field2d), rays (nerf), faces (keypoints)")
+    g.add_argument("--lr", type=positive_float, default=UNSET, help="learning rate (peak, where it is scheduled)")
+    g.add_argument("--fresh", action="store_true", help="start over, ignoring a checkpoint already in --out")
+    return g
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
+def optional_seconds(text: str) -> float | None:
+    """argparse type: seconds above 0, or ``none`` for no cap."""
+    return None if text.strip().lower() in ("none", "off", "0") else positive_float(text)
+
+
+def overrides(args: argparse.Namespace, names: dict[str, str] | Sequence[str]) -> dict:
+    """``{config field: value}`` of the options in ``names`` (``{option dest: field}`` or dests that are field
+    names), UNSET where not given (see :mod:`cs180utils.settings`)."""
+    pairs = names.items() if isinstance(names, dict) else ((n, n) for n in names)
+    return {field: getattr(args, dest, UNSET) for dest, field in pairs}
 
 
 def build_parser(verb: str, target: str) -> tuple[argparse.ArgumentParser, object]:
@@ -102,12 +159,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if result is not None:
         sys.stdout.flush()
-        print(json.dumps(result, default=_jsonable), flush=True)
+        from cs180utils.training import strict_json  # noqa: PLC0415
+        print(json.dumps(strict_json(result), default=str, allow_nan=False), flush=True)
     return 0
-
-
-def _jsonable(obj):
-    """JSON fallback for numpy scalars and paths."""
-    if hasattr(obj, "item"):
-        return obj.item()
-    return str(obj)

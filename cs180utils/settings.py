@@ -1,0 +1,128 @@
+"""One way to make an experiment's settings: a dataclass, its presets per profile, and overrides.
+
+    cfg = make_config(NerfConfig, PRESETS, "cpu", steps=500, max_seconds=None)
+
+- Every experiment is one ``@dataclass`` config with a comment per field; its ``PRESETS`` table gives, per
+  profile (smoke / cpu / full), the fields that differ from the dataclass defaults.
+- Overrides are taken as given, ``None`` included (``max_seconds=None`` means "no time cap", ``window=None``
+  "the whole map"), except :data:`UNSET`, which means "not given: keep the preset's value". The command line
+  uses ``UNSET`` as every option's default, so an option left out never overrides anything.
+- :func:`config_dict` turns a config into plain JSON values (what checkpoints store and run folders hash);
+  :func:`from_dict` turns it back; :func:`differences` names the settings in which two configs differ.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Iterable, Mapping, TypeVar
+
+from cs180utils import config as _config
+
+C = TypeVar("C")
+
+
+class _Unset:
+    """The type of :data:`UNSET`."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self):
+        return (_Unset, ())
+
+
+UNSET: Any = _Unset()
+"""An override that was not given (a command-line option left out): the preset's value stays."""
+
+
+def given(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` without the :data:`UNSET` ones."""
+    return {k: v for k, v in overrides.items() if v is not UNSET}
+
+
+def preset_for(presets: Mapping[str, Mapping[str, Any]], profile: str | None = None) -> dict[str, Any]:
+    """The preset of ``profile`` (default: the active one) from a table keyed by profile, with
+    :func:`cs180utils.config.by_profile`'s rule for a profile the table leaves out."""
+    return dict(_config.by_profile(profile, **presets))
+
+
+def make_config(cls: type[C], presets: Mapping[str, Mapping[str, Any]] | None = None, profile: str | None = None,
+                **overrides: Any) -> C:
+    """``cls`` with its defaults, then the profile's preset, then ``overrides`` (UNSET ones dropped).
+
+    An unknown field name raises ``ValueError`` listing the known ones.
+    """
+    values = preset_for(presets, profile) if presets else {}
+    values.update(given(overrides))
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} settings {unknown}; the settings are: {', '.join(names)}")
+    return cls(**values)
+
+
+def replace(cfg: C, **overrides: Any) -> C:
+    """A copy of ``cfg`` with ``overrides`` (UNSET ones dropped; unknown names raise ``ValueError``)."""
+    names = {f.name for f in dataclasses.fields(cfg)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown {type(cfg).__name__} settings {unknown}; the settings are: {', '.join(sorted(names))}")
+    return dataclasses.replace(cfg, **given(overrides))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return config_dict(value)
+    return value
+
+
+def config_dict(cfg: Any) -> dict[str, Any]:
+    """The config as plain JSON values (tuples become lists), field order kept."""
+    return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+
+
+def _restore(value: Any, hint: Any) -> Any:
+    """Lists back to tuples where the field's type is a tuple (``tuple[int, ...]``, ``tuple | None``...)."""
+    if not isinstance(value, list):
+        return value
+    types = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    for t in types:
+        if t is tuple or typing.get_origin(t) is tuple:
+            args = typing.get_args(t)
+            inner = args[0] if args else Any
+            return tuple(_restore(v, inner) for v in value)
+    return value
+
+
+def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
+    """The config ``cls`` from :func:`config_dict`'s output; keys that are not fields are ignored (older or newer
+    checkpoints), missing ones keep the dataclass defaults."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: _restore(v, hints.get(k)) for k, v in values.items() if k in names})
+
+
+def differences(saved: Mapping[str, Any], now: Mapping[str, Any], ignore: Iterable[str] = ()) -> dict[str, tuple]:
+    """``{setting: (saved value, value now)}`` for every setting that differs, ``ignore``'d ones left out."""
+    skip = set(ignore)
+    keys = [k for k in dict.fromkeys([*saved, *now]) if k not in skip]
+    return {k: (saved.get(k), now.get(k)) for k in keys if _plain(saved.get(k)) != _plain(now.get(k))}
+
+
+def describe_differences(diff: Mapping[str, tuple]) -> str:
+    """``"lr: 0.001 (saved) vs 0.01 (now); steps: ..."``."""
+    return "; ".join(f"{k}: {a!r} (saved) vs {b!r} (now)" for k, (a, b) in diff.items())

@@ -1,0 +1,179 @@
+"""The one training loop: schedules, time budget, evaluation, checkpoint/resume with named differences,
+non-finite losses, and a resumed run that equals an uninterrupted one."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from cs180utils import settings, training
+from cs180utils.training import (Cosine, Exponential, IncompatibleCheckpoint, LoopConfig, OneCycle,
+                                 TrainingDiverged, train_loop)
+
+
+def schedule_cases():
+    return [(Exponential(0.1), 0.0, 1.0), (Exponential(0.1), 0.5, math.sqrt(0.1)), (Exponential(0.1), 1.0, 0.1),
+            (Cosine(0.0), 0.5, 0.5), (Cosine(0.2), 1.0, 0.2), (OneCycle(0.1, 0.05), 0.0, 0.05),
+            (OneCycle(0.1, 0.05), 0.1, 1.0), (OneCycle(0.1, 0.05), 0.55, 0.5), (OneCycle(0.1, 0.05), 1.0, 0.0)]
+
+
+@pytest.mark.parametrize("schedule,progress,factor", schedule_cases())
+def test_schedules_by_hand(schedule, progress, factor):
+    assert schedule(progress) == pytest.approx(factor, abs=1e-12)
+
+
+def regression(seed=0):
+    """Fit y = 3x - 1 with a Linear(1, 1): (model, optimizer, step_fn, evaluate, generator)."""
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(1, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    gen = torch.Generator().manual_seed(seed)
+
+    def step_fn(step):
+        x = torch.rand(16, 1, generator=gen)
+        return torch.mean((model(x) - (3 * x - 1)) ** 2)
+
+    def evaluate(step):
+        x = torch.linspace(0, 1, 11)[:, None]
+        return {"mse": float(torch.mean((model(x) - (3 * x - 1)) ** 2))}
+
+    return model, opt, step_fn, evaluate, gen
+
+
+def test_loss_falls_and_evaluations_land_where_asked(tmp_path):
+    model, opt, step_fn, evaluate, gen = regression()
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=200, eval_every=50, log_every=10), evaluate=evaluate,
+                     checkpoint=tmp_path / "c.pt", rngs={"batches": gen}, progress=False)
+    assert [e["step"] for e in res.history["eval"]] == [50, 100, 150, 200]
+    assert res.history["eval"][-1]["mse"] < 0.05 * res.history["eval"][0]["mse"] or res.final["mse"] < 1e-3
+    assert len(res.history["train"]) == 20 and res.step == 200 and not res.stopped_at_max_seconds
+
+
+def test_schedule_sets_every_group_from_its_initial_rate(tmp_path):
+    model, opt, step_fn, _, _ = regression()
+    seen = []
+    train_loop(model, opt, lambda s: (seen.append(opt.param_groups[0]["lr"]), step_fn(s))[1],
+               LoopConfig(steps=4), schedule=Exponential(0.01), progress=False)
+    assert seen == pytest.approx([0.1 * 0.01 ** (s / 4) for s in range(4)])
+
+
+def test_resumed_run_equals_uninterrupted_one(tmp_path):
+    model, opt, step_fn, evaluate, gen = regression()
+    full = train_loop(model, opt, step_fn, LoopConfig(steps=60, eval_every=20), evaluate=evaluate,
+                      rngs={"g": gen}, progress=False)
+    ident = {"config": {"lr": 0.1, "steps": 30}, "data": "line"}
+    model, opt, step_fn, evaluate, gen = regression()
+    half = train_loop(model, opt, step_fn, LoopConfig(steps=30, eval_every=20), evaluate=evaluate,
+                      checkpoint=tmp_path / "c.pt", identity=ident, rngs={"g": gen}, progress=False)
+    assert half.step == 30
+    model, opt, step_fn, evaluate, gen = regression(seed=5)   # other init and generator: all restored from disk
+    ident["config"]["steps"] = 60                               # steps may grow
+    rest = train_loop(model, opt, step_fn, LoopConfig(steps=60, eval_every=20), evaluate=evaluate,
+                      checkpoint=tmp_path / "c.pt", identity=ident, rngs={"g": gen}, progress=False)
+    assert rest.resumed_from == 30 and rest.step == 60
+    assert rest.final["mse"] == pytest.approx(full.final["mse"], rel=1e-6)
+
+
+def test_finished_run_is_returned_without_training(tmp_path):
+    model, opt, step_fn, evaluate, gen = regression()
+    ident = {"config": {"lr": 0.1}, "data": "line"}
+    first = train_loop(model, opt, step_fn, LoopConfig(steps=10), evaluate=evaluate, checkpoint=tmp_path / "c.pt",
+                       identity=ident, progress=False)
+    calls = []
+    again = train_loop(model, opt, lambda s: calls.append(s), LoopConfig(steps=10), evaluate=evaluate,
+                       checkpoint=tmp_path / "c.pt", identity=ident, progress=False)
+    assert calls == [] and again.final == first.final and again.resumed_from == 10
+
+
+def test_resume_names_the_setting_that_differs(tmp_path):
+    model, opt, step_fn, _, _ = regression()
+    train_loop(model, opt, step_fn, LoopConfig(steps=5), checkpoint=tmp_path / "c.pt",
+               identity={"config": {"lr": 0.1, "width": 8}, "data": "a"}, progress=False)
+    with pytest.raises(IncompatibleCheckpoint, match=r"lr: 0\.1 \(saved\) vs 0\.5 \(now\)") as e:
+        train_loop(model, opt, step_fn, LoopConfig(steps=9), checkpoint=tmp_path / "c.pt",
+                   identity={"config": {"lr": 0.5, "width": 8}, "data": "a"}, progress=False)
+    assert "width" not in str(e.value) and "another --out" in str(e.value)
+    with pytest.raises(IncompatibleCheckpoint, match="the data: 'a' \\(saved\\) vs 'b'"):
+        train_loop(model, opt, step_fn, LoopConfig(steps=9), checkpoint=tmp_path / "c.pt",
+                   identity={"config": {"lr": 0.1, "width": 8}, "data": "b"}, progress=False)
+
+
+def test_time_budget_stops_and_ends_the_schedule(tmp_path):
+    model, opt, step_fn, _, _ = regression()
+    lrs = []
+
+    def slow(step):
+        lrs.append(opt.param_groups[0]["lr"])
+        import time
+        time.sleep(0.01)
+        return step_fn(step)
+
+    res = train_loop(model, opt, slow, LoopConfig(steps=10_000, max_seconds=0.2), schedule=Exponential(0.01),
+                     progress=False)
+    assert res.stopped_at_max_seconds and res.step < 10_000 and res.seconds >= 0.2
+    assert lrs[-1] < 0.1 * 0.01 ** 0.8   # the schedule followed the time, not the (few) steps
+
+
+def test_non_finite_loss_stops_without_saving_it(tmp_path):
+    model, opt, step_fn, _, _ = regression()
+    ckpt = tmp_path / "c.pt"
+    with pytest.raises(TrainingDiverged, match="became nan at step 7.*lower the learning rate.*checkpoint"):
+        train_loop(model, opt, lambda s: step_fn(s) * (float("nan") if s == 7 else 1.0),
+                   LoopConfig(steps=20, checkpoint_every=5), checkpoint=ckpt, identity={"data": 1}, progress=False)
+    state = torch.load(ckpt, weights_only=False)
+    assert state["step"] == 5 and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_epoch_batches_reseed_per_epoch_and_resume_mid_epoch():
+    loader = torch.utils.data.DataLoader(torch.arange(10), batch_size=3, shuffle=True)
+    it = training.epoch_batches(loader, steps_per_epoch=3, seed=4)
+    first = [next(it).tolist() for _ in range(7)]
+    later = training.epoch_batches(loader, steps_per_epoch=3, start_step=4, seed=4)
+    assert [next(later).tolist() for _ in range(3)] == first[4:7]
+
+
+def test_run_dir_is_one_folder_per_setting(tmp_path, monkeypatch):
+    from dataclasses import dataclass
+
+    monkeypatch.setenv("CS180_RUNS_DIR", str(tmp_path))
+
+    @dataclass
+    class Cfg:
+        lr: float = 1e-3
+        device: str | None = None
+
+    a = training.run_dir("part", "x", Cfg(), data="d")
+    assert a == training.run_dir("part", "x", Cfg(device="cuda"), data="d")   # the device is not a setting
+    assert a != training.run_dir("part", "x", Cfg(lr=1e-2), data="d")
+    assert a != training.run_dir("part", "x", Cfg(), data="e")
+    assert a.parent == tmp_path / "part" and a.name.startswith("x-")
+
+
+def test_strict_json_has_no_nan():
+    import json
+    out = json.dumps(training.strict_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": torch.tensor(2.0)}))
+    assert out == '{"a": null, "b": [null, 1.5], "c": 2.0}'
+
+
+# ---- settings -------------------------------------------------------------------------------------------------
+
+def test_make_config_presets_overrides_and_unset():
+    from dataclasses import dataclass
+
+    @dataclass
+    class Cfg:
+        steps: int = 10                     # a setting
+        max_seconds: float | None = None    # None is a value: no cap
+        widths: tuple[int, ...] = (1, 2)
+
+    presets = {"smoke": {"steps": 1}, "cpu": {"steps": 100, "max_seconds": 30.0}, "full": {"steps": 1000}}
+    assert settings.make_config(Cfg, presets, "cpu") == Cfg(100, 30.0)
+    assert settings.make_config(Cfg, presets, "cpu", max_seconds=None) == Cfg(100, None)
+    assert settings.make_config(Cfg, presets, "cpu", max_seconds=settings.UNSET, steps=5) == Cfg(5, 30.0)
+    with pytest.raises(ValueError, match="unknown Cfg settings \\['stepz'\\].*steps, max_seconds, widths"):
+        settings.make_config(Cfg, presets, "cpu", stepz=3)
+    d = settings.config_dict(Cfg(widths=(3, 4)))
+    assert d == {"steps": 10, "max_seconds": None, "widths": [3, 4]}
+    assert settings.from_dict(Cfg, {**d, "gone": 1}) == Cfg(widths=(3, 4))
+    assert settings.differences(d, {**d, "steps": 11}, ignore=()) == {"steps": (10, 11)}
