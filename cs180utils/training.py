@@ -236,7 +236,7 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
         final = {k: v for k, v in history["eval"][-1].items() if k not in ("step", "seconds")} if history["eval"] else {}
         return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})})
 
-    bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress, leave=False,
+    bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress, leave=True,
                file=sys.stderr)
     window: dict[str, list[float]] = {}
     model.train()
