@@ -1,7 +1,8 @@
 # The workbook's two commands. Both set everything up on a fresh machine first (a .venv with the pinned
 # requirements and this package installed in editable mode), then do their job.
 #   make run    execute the ten notebooks headless, in order, writing figures/ (default profile)
-#   make test   unit tests, then every notebook under nbval in the smoke profile
+#   make test   unit tests, every notebook under nbval, and the JupyterLab browser test, in the smoke profile
+#   make lab    JupyterLab on notebooks/ with this environment as its kernel (how students work)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -11,7 +12,7 @@ ifdef CS180_DATA_DIR
 export CS180_DATA_DIR := $(abspath $(CS180_DATA_DIR))
 endif
 
-.PHONY: run test setup clean-outputs bench
+.PHONY: run test test-browser lab setup clean-outputs bench
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +28,14 @@ run: setup
 
 test: setup
 	CS180_PROFILE=smoke $(PY) -m pytest tests notebooks
+
+# the browser test alone (needs Debian's chromium: apt-get install chromium)
+test-browser: setup
+	CS180_PROFILE=smoke $(PY) -m pytest tests/browser
+
+# JupyterLab for working through the notebooks (set CS180_PROFILE / CS180_DATA_DIR before, if you like)
+lab: setup
+	$(PY) -m jupyterlab notebooks/
 
 # strip outputs from notebooks before committing
 clean-outputs: setup

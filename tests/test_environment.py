@@ -4,7 +4,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # packages only one side may list, with why
-ONLY_IN_ENV = {"jupyterlab"}  # for users who open the workbook; make run/test execute headless without it
+ONLY_IN_ENV: set[str] = set()  # none: make lab and the browser test use the pinned JupyterLab too
 
 
 def _req(line: str) -> tuple[str, str | None]:
