@@ -102,7 +102,7 @@ def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
         if not env.is_absolute() and not env.is_dir() and (config.REPO_ROOT / env).is_dir():
             env = config.REPO_ROOT / env
         dirs.append(env)
-    dirs.append(config.data_dir())
+    dirs.append(config.cache_dir())
     return dirs
 
 

@@ -353,7 +353,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
     if name not in reg:
         raise KeyError(f"unknown dataset {name!r}; known: {', '.join(reg)}")
     ds = reg[name]
-    root = Path(data_dir) if data_dir else config.data_dir()
+    root = Path(data_dir) if data_dir else config.cache_dir()
     final = root / ds.filenames[0]
     if final.exists() and not force:
         check_dataset(ds, final)

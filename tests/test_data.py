@@ -70,7 +70,7 @@ def test_missing_everywhere_names_file_places_and_url():
         data.resolve("lego")
     msg = str(err.value)
     assert "lego_200x200.npz" in msg and "CS180_OFFLINE" in msg and data.REGISTRY["lego"].url in msg
-    assert str(config.data_dir() / "lego_200x200.npz") in msg and "data fetch lego" in msg
+    assert str(config.cache_dir() / "lego_200x200.npz") in msg and "data fetch lego" in msg
 
 
 def test_offline_env_stops_resolve_from_downloading(monkeypatch):
