@@ -39,8 +39,8 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "nerf": ("cs180utils.nerf.cli", "colour and depth videos of a NeRF checkpoint over the test cameras"),
     },
     "data": {
-        "fetch": ("cs180utils.data", "download a dataset into the cache (lego, imm, ibug300w, fox)"),
-        "where": ("cs180utils.data", "show where each dataset is found (or why not)"),
+        "fetch": ("cs180utils.data.cli", "download a dataset into the cache (lego, imm, ibug300w, fox)"),
+        "where": ("cs180utils.data.cli", "show where each dataset is found (or why not)"),
     },
 }
 

@@ -82,8 +82,9 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def data_dir() -> Path:
-    """The project's download cache, ``<repo>/data`` (or ``$CS180_CACHE_DIR``)."""
+def cache_dir() -> Path:
+    """The download cache, ``<repo>/data`` (or ``$CS180_CACHE_DIR``): where ``data fetch`` puts datasets and the
+    last folder searched for them (the ``data_dir=`` arguments and ``--data-dir`` name folders searched first)."""
     return Path(os.environ.get("CS180_CACHE_DIR") or REPO_ROOT / "data")
 
 

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from cs180utils import config
+from cs180utils import config, data
 
 NOTEBOOKS_DIR = config.REPO_ROOT / "notebooks"
 
@@ -36,8 +36,6 @@ def notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> li
 
 def data_notice() -> str | None:
     """One paragraph naming every dataset that is not present locally and how to get it, or None."""
-    from cs180utils import data  # noqa: PLC0415
-
     missing = []
     for name, used_by in DATA_USED_BY.items():
         if data.locate(name) is None:

@@ -104,9 +104,9 @@ def test_paths_follow_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path / "cache"))
     assert config.figures_dir("01_field") == tmp_path / "figs" / "01_field" and (tmp_path / "figs" / "01_field").is_dir()
     assert config.runs_dir("nerf") == tmp_path / "runs" / "nerf" and (tmp_path / "runs" / "nerf").is_dir()
-    assert config.data_dir() == tmp_path / "cache"
+    assert config.cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("CS180_CACHE_DIR")
-    assert config.data_dir() == config.REPO_ROOT / "data"
+    assert config.cache_dir() == config.REPO_ROOT / "data"
     assert (config.REPO_ROOT / "cs180utils" / "config.py").is_file()
 
 

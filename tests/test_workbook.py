@@ -58,7 +58,8 @@ def test_data_notice_names_missing_data(tmp_path, monkeypatch):
 
 def test_data_notice_silent_with_real_data(real_data_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path))
-    (tmp_path / "fox.jpg").write_bytes(b"")  # the fox photo is not in the shared data; pretend it is cached
+    from PIL import Image   # the fox photo is not in the shared data; cache a stand-in (an empty file is refused)
+    Image.new("RGB", (4, 3)).save(tmp_path / "fox.jpg")
     assert workbook.data_notice() is None
 
 

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cs180utils import download
-from cs180utils.data import DataCorruptError, DataNotFoundError, Dataset
-from cs180utils.download import DownloadError, download_url, extract_archive, fetch
+from cs180utils.data import DataCorruptError, DataNotFoundError, Dataset, download
+from cs180utils.data.download import DownloadError, download_url, extract_archive, fetch
 
 
 # ---- guard: only 127.0.0.1 -------------------------------------------------------------------------------
@@ -159,6 +158,14 @@ def leftovers(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
+def jpeg(colour=(255, 0, 0)) -> bytes:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 3), colour).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+JPG = jpeg()   # the content check opens a sample of a folder's images
 GOOD = {"myset/labels_train.xml": b"<dataset/>", "myset/img/a.jpg": b"jpegbytes", "myset/img/b.jpg": b"jpeg2"}
 
 
@@ -182,7 +189,7 @@ def test_good_tar_gz_extracts_verifies_and_cleans_up(server, tmp_path):
 
 
 def test_good_flat_zip_with_glob_expectations(server, tmp_path):
-    files = {f"{i:02d}-1m.asf": b"asf" for i in range(1, 4)} | {f"{i:02d}-1m.jpg": b"jpg" for i in range(1, 4)}
+    files = {f"{i:02d}-1m.asf": b"asf" for i in range(1, 4)} | {f"{i:02d}-1m.jpg": JPG for i in range(1, 4)}
     url = server.add("/faces.zip", Route(make_zip(files)))
     reg = dataset(url, "zip", filenames=("faces",), expect_glob=(("*.asf", 3), ("*.jpg", 3)))
     path = fetch("myset", tmp_path, registry=reg, progress=False)
@@ -249,6 +256,17 @@ def test_an_html_page_instead_of_the_photo_is_refused(server, tmp_path):
     Image.new("RGB", (4, 3), (255, 0, 0)).save(buf, format="JPEG")
     server.routes["/fox.jpg"].body = buf.getvalue()
     assert fetch("myset", tmp_path, registry=reg, progress=False).read_bytes() == buf.getvalue()
+
+
+def test_a_broken_copy_already_there_is_refused_without_downloading(server, tmp_path):
+    """The content check that lookup uses: an empty npz under the final name is not 'already present'."""
+    route = Route(b"never asked for")
+    url = server.add("/scene.npz", route)
+    (tmp_path / "scene.npz").write_bytes(b"")
+    reg = dataset(url, None, filenames=("scene.npz",), npz_keys=("images",))
+    with pytest.raises(DataCorruptError, match=r"scene.npz is not a usable copy: empty \(0 bytes\)\. Delete it"):
+        fetch("myset", tmp_path, registry=reg, progress=False)
+    assert route.hits == [] and (tmp_path / "scene.npz").read_bytes() == b""   # the user's file is not touched
 
 
 # ---- interrupted transfers ---------------------------------------------------------------------------------

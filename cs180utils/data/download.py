@@ -1,7 +1,7 @@
 """Download a dataset safely: verified, atomic, resumable, and extracted without escaping its folder.
 
-    >>> from cs180utils import download
-    >>> download.fetch("lego")                  # -> data/lego_200x200.npz (verified), or a clear error
+    >>> from cs180utils.data import download
+    >>> download.fetch("lego")                  # -> <cache>/lego_200x200.npz (verified), or a clear error
     >>> download.download_url(url, "x.npz", sha256="...")   # the lower-level step
 
 What can go wrong, and what the user sees instead of a traceback from urllib/socket/tarfile:
@@ -11,9 +11,10 @@ What can go wrong, and what the user sees instead of a traceback from urllib/soc
 - transfer cut short -> :class:`DownloadError`; the bytes so far stay in ``<file>.part`` and the next call
   resumes them with an HTTP ``Range`` request; nothing under the final name;
 - sha256 or size mismatch, an archive member that would land outside the target (absolute path, ``..``,
-  a link pointing outside, a device file), or an archive without the files the dataset must hold ->
-  :class:`~cs180utils.data.DataCorruptError`; the bad download is deleted, nothing is left under the final
-  name and nothing is written outside the target folder.
+  a link pointing outside, a device file), or a download the content check refuses (an archive without the
+  files the dataset must hold, an npz without its keys, an image that does not open:
+  :func:`cs180utils.data.files.problems`) -> :class:`~cs180utils.data.DataCorruptError`; the bad download is
+  deleted, nothing is left under the final name and nothing is written outside the target folder.
 
 The final file (or folder) appears only by one ``os.replace`` after every check has passed, so a file
 under its final name is always complete.  Set ``CS180_OFFLINE=1`` to forbid downloads altogether.
@@ -36,8 +37,8 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from cs180utils import config
-from cs180utils.data import (REGISTRY, DataCorruptError, DataNotFoundError, Dataset, _how_to_get, check_dataset,
-                             problems)
+from cs180utils.data.files import check_dataset, problems
+from cs180utils.data.registry import DataCorruptError, DataNotFoundError, Dataset, get, where_to_put
 
 CONNECT_TIMEOUT = 15.0   # seconds to open the connection (and wait for the response headers)
 READ_TIMEOUT = 60.0      # seconds without a single byte arriving before the transfer is abandoned
@@ -336,24 +337,23 @@ def _content_root(folder: Path) -> Path:
 
 # ---- a registered dataset, end to end ------------------------------------------------------------------
 
-def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True,
+def fetch(name: str, into: str | os.PathLike | None = None, *, force: bool = False, progress: bool = True,
           keep_archive: bool = False, registry: dict[str, Dataset] | None = None) -> Path:
-    """Download dataset ``name`` into ``data_dir`` (default: the project's ``data/`` cache) and return its path.
+    """Download dataset ``name`` into the folder ``into`` (default: the cache, :func:`config.cache_dir`) and
+    return its path.
 
     Tries the dataset's URL, then its mirrors.  A file or archive is verified (sha256 where known, then the
-    dataset's expected files or keys) before it appears under its final name; an archive is extracted into a
-    temporary folder inside ``data_dir`` and moved into place only when complete.  Already present (and not
-    ``force``): returned without any network access.
+    content check, :func:`cs180utils.data.files.problems`) before it appears under its final name; an archive
+    is extracted into a temporary folder inside ``into`` and moved into place only when complete.  Already
+    present (and not ``force``): checked the same way and returned without any network access (a copy the
+    check refuses is a DataCorruptError saying to delete it).
 
     Raises:
         DownloadError (a DataNotFoundError): offline, ``CS180_OFFLINE=1``, unreachable, HTTP error, cut short.
         DataCorruptError: checksum mismatch, unsafe archive, or the download is not the expected dataset.
     """
-    reg = REGISTRY if registry is None else registry
-    if name not in reg:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(reg)}")
-    ds = reg[name]
-    root = Path(data_dir) if data_dir else config.data_dir()
+    ds = get(name, registry)
+    root = Path(into) if into else config.cache_dir()
     final = root / ds.filenames[0]
     if final.exists() and not force:
         check_dataset(ds, final)
@@ -369,7 +369,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
             errors.append(exc)
     if offline():
         raise DownloadError(f"{name}: not found and downloads are disabled (CS180_OFFLINE is set). "
-                            f"{_how_to_get(ds, data_dir)}")
+                            f"{where_to_put(ds, into)}")
     for url in (ds.url, *ds.mirrors):   # a bad or unreachable source: try the next one
         try:
             return _fetch_from(ds, url, root, final, progress=progress, keep_archive=keep_archive, replace=force)
@@ -379,7 +379,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, *, force: bool =
     tried = "\n  ".join(str(e).rstrip(".") + "." for e in errors)
     sep = " " if len(errors) == 1 else "\n"
     raise kind(("" if len(errors) == 1 else f"{name}: every source failed:\n  ") + tried + sep
-               + _how_to_get(ds, data_dir)) from None
+               + where_to_put(ds, into)) from None
 
 
 def _archive_path(ds: Dataset, root: Path) -> Path | None:

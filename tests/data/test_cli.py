@@ -1,0 +1,94 @@
+"""python -m cs180utils data where | fetch: JSON on the last line, every failure explained, refused copies named."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cs180utils import config, data
+from cs180utils.data import DataNotFoundError, cli
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+REPO = config.REPO_ROOT
+
+
+def args(**kw):
+    return type("A", (), {"data_dir": None, "force": False, **kw})()
+
+
+def test_incomplete_folder_is_skipped_and_explained(tmp_path, capsys):
+    folder = tmp_path / "cache" / "imm_face_db"
+    folder.mkdir(parents=True)
+    (folder / "01-1m.asf").write_text("x")
+    assert data.locate("imm") is None
+    out = cli.run(args(), "data where")
+    assert out["imm"] is None
+    assert "imm_face_db: 1 files match '*.asf', expected at least 100" in capsys.readouterr().err
+
+
+def test_where_says_why_an_empty_npz_and_a_broken_jpg_are_not_found(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "lego_200x200.npz").write_bytes(b"")
+    (cache / "fox.jpg").write_bytes(b"12345678")
+    out = cli.run(args(), "data where")
+    assert out == {"lego": None, "imm": None, "ibug300w": None, "fox": None}
+    err = capsys.readouterr().err.splitlines()
+    assert f"lego: {cache / 'lego_200x200.npz'}: empty (0 bytes)" in err
+    assert any(line.startswith(f"fox: {cache / 'fox.jpg'}: not a readable image (UnidentifiedImageError: ")
+               for line in err)
+    assert any(line.startswith("imm: not found. Put imm_face_db") for line in err)
+    np.savez(cache / "lego_200x200.npz", **{k: np.zeros(1) for k in data.REGISTRY["lego"].npz_keys})
+    assert cli.run(args(), "data where")["lego"] == str(cache / "lego_200x200.npz")
+
+
+def test_fetch_names_a_broken_copy_in_the_cache(tmp_path):
+    """`data fetch` checks like lookup: a present but empty npz is not reported as fetched, and offline the
+    error says why it was refused (online, the downloader refuses it too: tests/data/test_download.py)."""
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "lego_200x200.npz").write_bytes(b"")
+    with pytest.raises(DataNotFoundError) as err:
+        cli.run(args(names=["lego"]), "data fetch")
+    assert (f"lego: lego: not found (present but unusable: {tmp_path / 'cache' / 'lego_200x200.npz'}: "
+            f"empty (0 bytes)) and downloads are disabled") in str(err.value)
+
+
+def test_data_where_finds_the_shared_data(real_data_dir, tmp_path):
+    env = {**os.environ, "CS180_DATA_DIR": str(real_data_dir), "CS180_CACHE_DIR": str(tmp_path / "cache"),
+           "CS180_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, "-m", "cs180utils", "data", "where"], capture_output=True, text=True,
+                         env=env, cwd=REPO, timeout=120)
+    assert res.returncode == 0, res.stderr
+    found = json.loads(res.stdout.strip().splitlines()[-1])
+    assert set(found) == set(data.REGISTRY)
+    assert found["lego"] == str(real_data_dir / "lego_200x200.npz")
+    assert Path(found["imm"]).parent == real_data_dir
+    assert found["ibug300w"] == str(real_data_dir / "ibug_300W_large_face_landmark_dataset")
+
+
+def test_data_fetch_offline_fails_cleanly(tmp_path):
+    env = {**os.environ, "CS180_CACHE_DIR": str(tmp_path / "cache"), "CS180_OFFLINE": "1"}
+    env.pop("CS180_DATA_DIR", None)
+    res = subprocess.run([sys.executable, "-m", "cs180utils", "data", "fetch", "lego"], capture_output=True,
+                         text=True, env=env, cwd=REPO, timeout=120)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+    assert "lego_200x200.npz" in res.stderr and data.REGISTRY["lego"].url in res.stderr
+
+
+def test_data_fetch_tries_every_name_and_reports_all_failures(tmp_path, capsys, put_fox):
+    put_fox(tmp_path / "cache")
+    a = args(names=["lego", "fox", "imm"])
+    with pytest.raises(DataNotFoundError) as err:
+        cli.run(a, "data fetch")
+    msg = str(err.value)
+    assert msg.startswith("2 of 3 datasets could not be had (fetched: fox):")
+    assert "lego: lego: not found" in msg and "imm: imm: not found" in msg
+    assert "fox: " in capsys.readouterr().err
+    a.names = ["fox"]
+    assert cli.run(a, "data fetch") == {"fox": str(tmp_path / "cache" / "fox.jpg")}
