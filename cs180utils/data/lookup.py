@@ -10,13 +10,13 @@ short of files) is skipped, and :func:`unusable` says why.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from cs180utils.data import download as _download   # resolve() has a `download` flag
 from cs180utils.data.files import problems
 from cs180utils.data.folders import search_dirs
 from cs180utils.data.registry import DataNotFoundError, get, how_to_get
+from cs180utils.notebook import notice
 
 def locate(name: str, path: str | os.PathLike | None = None,
            data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -76,12 +76,13 @@ _NOTICED: set[str] = set()
 
 def find_or_notice(name: str, path: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
                    download: bool = False, fallback: str = "a generated stand-in") -> Path | None:
-    """Like :func:`resolve` but returns None when the data cannot be had, printing once (per name and
-    process) that real data was not found, how to get it, and that ``fallback`` is used instead."""
+    """Like :func:`resolve` but returns None when the data cannot be had, saying once (per name and process) that
+    real data was not found, how to get it, and that ``fallback`` is used instead: a visible note in a notebook
+    (:func:`cs180utils.notebook.notice`, not the red stderr box), a ``NOTICE:`` line on stderr elsewhere."""
     try:
         return resolve(name, path, data_dir, download=download)
     except DataNotFoundError as exc:
         if name not in _NOTICED:
             _NOTICED.add(name)
-            print(f"NOTICE: real data '{name}' not found; using {fallback}. {exc}", file=sys.stderr)
+            notice(f"real data '{name}' not found; using {fallback}. {exc}", title="Notice")
         return None
