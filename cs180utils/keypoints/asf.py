@@ -32,7 +32,8 @@ class AsfShape:
     path: Path | None = None  # where it was read from
 
     def pixels(self, width: int, height: int) -> np.ndarray:
-        """Keypoints in pixels ``(K, 2)``, (x, y): relative coordinates times the image size."""
+        """Keypoints in pixels ``(K, 2)``, (x, y): relative coordinates times the image size, which are already
+        continuous pixel coordinates (the package's convention, see :mod:`cs180utils.keypoints`)."""
         return self.points * np.array([width, height], dtype=np.float64)
 
     @property

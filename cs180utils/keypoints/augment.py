@@ -6,10 +6,9 @@
     >>> imgs2, kps2 = aug(imgs, kps)    # a batch: (B, 1, H, W), (B, K, 2); each sample drawn independently
 
 Images are grayscale float tensors in the dataset's convention, pixel values in ``value_range`` (default
-[-0.5, 0.5]); brightness is applied in [0, 1] and mapped back. Keypoints are continuous pixel coordinates
-(pixel ``i`` covers ``[i, i + 1)``; torchvision's convention for ``KeyPoints`` under affine transforms), or
-fractions of the image size with ``normalized=True`` (the dataset's targets). Callers holding pixel *indices*
-(dlib: centre of pixel ``i`` at ``i``) add 0.5 before and subtract it after.
+[-0.5, 0.5]); brightness is applied in [0, 1] and mapped back. Keypoints are continuous pixel coordinates of
+the image (pixel ``i`` covers ``[i, i + 1)``, torchvision's convention for ``KeyPoints``): the package's one
+convention, stated in :mod:`cs180utils.keypoints`.
 
 A mirror (``hflip``) swaps left and right landmarks: :func:`flip_permutation` finds the pairs from a mean
 shape. It is done here (``x -> W - x``) rather than with ``v2.RandomHorizontalFlip``, whose keypoint
@@ -41,15 +40,14 @@ class KeypointAugment(nn.Module):
 
     forward(image, keypoints):
         image:     (C, H, W) or (B, C, H, W) float, values in ``cfg.value_range``
-        keypoints: (K, 2) or (B, K, 2), (x, y) pixels (or [0, 1] fractions when ``normalized``)
+        keypoints: (K, 2) or (B, K, 2), (x, y) continuous pixel coordinates of the image
     returns the transformed ``(image, keypoints)`` as plain tensors of the same shapes. Keypoints pushed
     outside the image are kept (not clamped) so the loss still sees where they went.
     """
 
-    def __init__(self, cfg: AugmentConfig | None = None, normalized: bool = False):
+    def __init__(self, cfg: AugmentConfig | None = None):
         super().__init__()
         self.cfg = cfg or AugmentConfig()
-        self.normalized = normalized
         self._geometric: v2.Transform | None = None
         self._size: tuple[int, int] | None = None
         self._photometric = v2.ColorJitter(brightness=self.cfg.brightness) if self.cfg.brightness > 0 else None
@@ -71,8 +69,7 @@ class KeypointAugment(nn.Module):
         h, w = image.shape[-2:]
         lo, hi = self.cfg.value_range
         x = tv_tensors.Image((image - lo) / (hi - lo))            # (C, H, W) in [0, 1]; fill 0 = black
-        pts = kp * kp.new_tensor([w, h]) if self.normalized else kp
-        k = tv_tensors.KeyPoints(pts, canvas_size=(h, w))
+        k = tv_tensors.KeyPoints(kp, canvas_size=(h, w))
         geo = self._affine(h, w)
         if geo is not None:
             x, k = geo(x, k)
@@ -89,8 +86,6 @@ class KeypointAugment(nn.Module):
             x = self._photometric(x)
         out = x.as_subclass(torch.Tensor) * (hi - lo) + lo
         kp_out = k.as_subclass(torch.Tensor)
-        if self.normalized:
-            kp_out = kp_out / kp_out.new_tensor([w, h])
         return out, kp_out.to(kp.dtype)
 
     def forward(self, image: torch.Tensor, keypoints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,12 +1,14 @@
-"""The IMM faces as a torch ``Dataset``: grayscale, pixel values in [-0.5, 0.5], resized, keypoints as
-fractions of the image size, split by person.
+"""The IMM faces as a torch ``Dataset``: grayscale, pixel values in [-0.5, 0.5], resized, keypoints in pixels
+of the resized image, split by person.
 
     >>> records, source = load_imm()                      # real IMM / IMM Frontal folder, else generated faces
     >>> train, val = split_by_person(records)             # Frontal: people 1-10 / 11-12; IMM: 1-32 / 33-40
     >>> ds = ImmFaces(train, size=(60, 80), points="nose")
-    >>> image, kp = ds[0]                                 # (1, 60, 80) float32, (1, 2) in [0, 1], (x, y)
+    >>> image, kp = ds[0]                                 # (1, 60, 80) float32, (1, 2) pixels (x, y) in [0, 80] x [0, 60]
 
-Both layouts are read by :mod:`cs180utils.keypoints.asf`; the layout (58 or 73 points) comes from the files.
+Keypoints follow the package's one coordinate convention (continuous pixel coordinates, pixel centres at
+``+ 0.5``; see :mod:`cs180utils.keypoints`). Both layouts are read by :mod:`cs180utils.keypoints.asf`; the layout
+(58 or 73 points) comes from the files.
 """
 from __future__ import annotations
 
@@ -165,7 +167,8 @@ class ImmFaces(Dataset):
         points: ``"all"``, ``"nose"`` (the layout's nose tip) or a list of indices.
         augment: a :class:`KeypointAugment` applied on the fly (training only), or None.
 
-    Item: ``(image (1, H, W) float32 in [-0.5, 0.5], keypoints (K, 2) float32 in [0, 1], (x, y))``.
+    Item: ``(image (1, H, W) float32 in [-0.5, 0.5], keypoints (K, 2) float32)``: (x, y) continuous pixel
+    coordinates of that image (it spans [0, W] x [0, H]; see :mod:`cs180utils.keypoints`).
     """
 
     def __init__(self, records: Sequence[ImmRecord], size: tuple[int, int] = (60, 80),
@@ -182,11 +185,10 @@ class ImmFaces(Dataset):
         else:
             self.indices = [int(i) for i in points]
         self.augment = augment
-        if augment is not None:
-            augment.normalized = True
         self.images = torch.from_numpy(np.stack([load_gray(r.image, self.size) for r in self.records]))[:, None]
-        self.keypoints = torch.tensor(np.stack([r.points_rel[self.indices] for r in self.records]),
-                                      dtype=torch.float32)                       # (N, K, 2) in [0, 1]
+        wh = np.array([self.size[1], self.size[0]], dtype=np.float64)
+        self.keypoints = torch.tensor(np.stack([r.points_rel[self.indices] * wh for r in self.records]),
+                                      dtype=torch.float32)                       # (N, K, 2) pixels of the input
 
     def __len__(self) -> int:
         return len(self.records)
@@ -198,8 +200,13 @@ class ImmFaces(Dataset):
         return img, kp
 
     @property
+    def input_size(self) -> torch.Tensor:
+        """(2,) float (W, H) of the network input: divide its pixel keypoints by it for [0, 1] fractions."""
+        return torch.tensor([self.size[1], self.size[0]], dtype=torch.float32)
+
+    @property
     def original_sizes(self) -> torch.Tensor:
-        """(N, 2) float (W, H) of the original images: multiply [0, 1] keypoints by it for original pixels."""
+        """(N, 2) float (W, H) of the original images."""
         return torch.tensor([[r.width, r.height] for r in self.records], dtype=torch.float32)
 
     @property
@@ -208,8 +215,11 @@ class ImmFaces(Dataset):
         i, j = self.layout.eyes
         return np.array([np.linalg.norm(r.points_px[i] - r.points_px[j]) for r in self.records])
 
-    def to_pixels(self, kp: torch.Tensor) -> torch.Tensor:
-        """[0, 1] keypoints (N, K, 2) of this dataset's faces -> original-image pixels."""
-        return kp * self.original_sizes[:, None, :]
+    def to_original(self, kp: torch.Tensor) -> torch.Tensor:
+        """Keypoints (N, K, 2) of this dataset's N faces, pixels of the network input -> pixels of the original
+        images (a plain scaling: both are continuous coordinates)."""
+        return kp * (self.original_sizes / self.input_size)[:, None, :]
 
-
+    def to_input(self, kp: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`to_original`: original-image pixels (N, K, 2) -> network-input pixels."""
+        return kp * (self.input_size / self.original_sizes)[:, None, :]

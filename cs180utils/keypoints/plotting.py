@@ -1,7 +1,8 @@
 """Figures of notebooks 05-06: faces with keypoints, loss curves, best/worst predictions, learned filters.
 
 Every function draws into new matplotlib axes and returns the figure (the caller saves, shows and closes it).
-Images are (H, W) or (1, H, W) arrays/tensors in [-0.5, 0.5] or [0, 255]; keypoints are pixels of that image.
+Images are (H, W) or (1, H, W) arrays/tensors in [-0.5, 0.5] or [0, 255]; keypoints are continuous pixel
+coordinates of that image (see :mod:`cs180utils.keypoints`): the image is drawn over [0, W] x [0, H].
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def show_faces(images: Sequence, keypoints: Sequence, titles: Sequence[str] | No
         ax.axis("off")
     for i in range(n):
         ax = axes.ravel()[i]
-        ax.imshow(_img(images[i]), cmap="gray")
+        im = _img(images[i])
+        ax.imshow(im, cmap="gray", extent=(0, im.shape[1], im.shape[0], 0))   # continuous pixel coordinates
         k = _pts(keypoints[i])
         ax.scatter(k[:, 0], k[:, 1], s=point_size, c="lime", label="truth")
         if len(highlight):
@@ -59,7 +61,8 @@ def show_faces(images: Sequence, keypoints: Sequence, titles: Sequence[str] | No
 
 def plot_history(histories: dict, keys: Sequence[str] = ("train_loss", "val_loss"), log: bool = True,
                  title: str = "MSE loss"):
-    """Loss curves of one or more runs: ``histories`` maps a label to a trainer history dict."""
+    """Loss curves of one or more runs: ``histories`` maps a label to a per-epoch history (lists under ``epoch``
+    and ``keys``, as :attr:`cs180utils.keypoints.experiment_imm.ImmRun.history`)."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, h in histories.items():
         for key, style in zip(keys, ("-", "--", ":")):

@@ -46,10 +46,11 @@ def test_mirror_swaps_left_and_right_points():
 def test_batches_draw_independent_transforms_and_keep_shapes():
     torch.manual_seed(0)
     imgs = _dot_image(40, 30)[None].repeat(4, 1, 1, 1)
-    kps = torch.tensor([[[0.5, 0.5]]]).repeat(4, 1, 1)
-    out, k = KeypointAugment(normalized=True)(imgs, kps)
+    kps = torch.tensor([[[40.5, 30.5]]]).repeat(4, 1, 1)              # the dot's centre, continuous pixels
+    out, k = KeypointAugment()(imgs, kps)
     assert out.shape == imgs.shape and k.shape == kps.shape
     assert len({tuple(v.tolist()) for v in k[:, 0].round(decimals=4)}) == 4
+    assert all((_centroid(o) - p[0]).norm() < 0.5 for o, p in zip(out, k))   # each dot followed by its point
     assert out.min() >= -0.5 - 1e-6 and out.max() <= 0.5 + 1e-6
 
 

@@ -36,11 +36,14 @@ def test_dataset_items(frontal_folder):
     img, kp = ds[0]
     assert img.shape == (1, 60, 80) and img.dtype == torch.float32
     assert -0.5 <= img.min() and img.max() <= 0.5 and img.std() > 0.05
-    assert kp.shape == (1, 2) and torch.allclose(kp, torch.tensor(recs[0].points_rel[[45]], dtype=torch.float32))
+    # pixels of the 80x60 network input: the relative coordinates times (W, H)
+    assert kp.shape == (1, 2) and torch.allclose(kp, torch.tensor(recs[0].points_rel[[45]] * [80, 60],
+                                                                   dtype=torch.float32))
     full = ImmFaces(recs, size=(120, 160), points="all")
     assert full[3][1].shape == (73, 2)
-    px = full.to_pixels(full.keypoints)
+    px = full.to_original(full.keypoints)
     np.testing.assert_allclose(px[0].numpy(), recs[0].points_px, rtol=1e-5)
+    torch.testing.assert_close(full.to_input(px), full.keypoints)
     assert (full.eye_distance_px > 20).all()
 
 

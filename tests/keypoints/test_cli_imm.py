@@ -1,0 +1,58 @@
+import json
+
+import torch
+
+from cs180utils import cli, training
+from cs180utils.keypoints import cli_imm, experiment_imm
+from cs180utils.keypoints.synthetic import write_imm_folder
+
+
+def _args(command, *argv):
+    parser, _ = cli.build_parser("train", command)
+    return parser.parse_args(list(argv))
+
+
+def test_options_left_out_keep_the_preset_of_the_asked_profile(monkeypatch):
+    monkeypatch.setenv("CS180_PROFILE", "cpu")
+    args = _args("keypoints", "--profile", "smoke")
+    cfg = experiment_imm.config("keypoints", args.profile, **cli.overrides(args, cli_imm.OPTIONS))
+    assert cfg == experiment_imm.config("keypoints", "smoke")
+    args = _args("nose", "--epochs", "3", "--no-sigmoid", "--augment", "--max-seconds", "none", "--lr", "0.01",
+                 "--batch-size", "4", "--seed", "2")
+    cfg = experiment_imm.config("nose", args.profile, **cli.overrides(args, cli_imm.OPTIONS))
+    assert cfg == experiment_imm.config("nose", "cpu", epochs=3, sigmoid=False, augment=True, max_seconds=None,
+                                        lr=0.01, batch_size=4, seed=2)
+
+
+def test_train_nose_command_prints_json_and_resumes(tmp_path, capsys):
+    threads = torch.get_num_threads()
+    folder = write_imm_folder(tmp_path / "imm", "frontal73", n_people=12, per_person=2, size=(60, 80))
+    args = ["train", "nose", "--profile", "smoke", "--imm-dir", str(folder), "--out", str(tmp_path / "run"),
+            "--threads", "1"]
+    assert cli.main(args + ["--epochs", "1"]) == 0
+    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"val_nme", "baseline_nme", "val_mae_px", "seconds", "checkpoint"} <= set(first)
+    assert first["epochs"] == 1 and first["n_val"] == 4 and first["baseline_nme"] > 0
+    assert first["profile"] == "smoke" and first["checkpoint"] == str(tmp_path / "run" / training.CHECKPOINT)
+    assert json.loads((tmp_path / "run" / training.RESULT).read_text())["val_nme"] == first["val_nme"]
+    assert cli.main(args + ["--epochs", "2"]) == 0                 # resumes after epoch 1
+    second = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert second["epochs"] == 2 and second["resumed_from_step"] == 1
+    assert cli.main(args + ["--epochs", "2", "--no-sigmoid"]) == 1  # other settings, same --out: refused
+    assert "other settings" in capsys.readouterr().err
+    assert cli.main(args + ["--epochs", "1", "--no-sigmoid", "--fresh"]) == 0   # --fresh starts over
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["resumed_from_step"] == 0
+    torch.set_num_threads(threads)                                 # --threads 1 changed it for the process
+
+
+def test_default_out_is_the_notebooks_run_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CS180_RUNS_DIR", str(tmp_path / "runs"))
+    threads = torch.get_num_threads()
+    folder = write_imm_folder(tmp_path / "imm", "frontal73", n_people=12, per_person=2, size=(60, 80))
+    assert cli.main(["train", "nose", "--profile", "smoke", "--imm-dir", str(folder), "--epochs", "1",
+                     "--threads", "1"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    records = experiment_imm.load_records(imm_dir=folder)[0]
+    expected = experiment_imm.run_folder(experiment_imm.config("nose", "smoke", epochs=1), records)
+    assert line["checkpoint"] == str(expected / training.CHECKPOINT)
+    torch.set_num_threads(threads)

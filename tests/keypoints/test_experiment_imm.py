@@ -1,0 +1,181 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cs180utils import settings, training
+from cs180utils.keypoints import experiment_imm as ex
+from cs180utils.keypoints.asf import write_asf
+from cs180utils.keypoints.augment import identity_augment
+from cs180utils.keypoints.imm import ImmFaces, read_imm_folder
+from cs180utils.keypoints.synthetic import write_imm_folder
+from cs180utils.settings import UNSET
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    return read_imm_folder(write_imm_folder(tmp_path_factory.mktemp("imm"), "frontal73", n_people=12,
+                                            per_person=2, size=(60, 80)))
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ---- presets and overrides ------------------------------------------------------------------------------------
+
+def test_presets_per_task_and_profile():
+    nose, kp = ex.config("nose", "cpu"), ex.config("keypoints", "full")
+    assert (nose.task, nose.size, nose.epochs, nose.batch_size, nose.channels) == ("nose", (60, 80), 100, 8,
+                                                                                 (12, 16, 24, 32))
+    assert (kp.task, kp.size, kp.epochs, kp.batch_size, kp.dropout, kp.tta_flip) == ("keypoints", (120, 160), 80,
+                                                                                   32, 0.3, True)
+    assert ex.config("keypoints", "cpu").batch_size == 8 and ex.config("nose", "smoke").epochs == 2
+    assert nose.lr_min_factor == 0.05 and nose.hflip == 0.5 and nose.max_seconds is None
+
+
+def test_overrides_win_and_unset_keeps_the_preset():
+    cfg = ex.config("nose", "cpu", epochs=5, lr=UNSET, sigmoid=False, max_seconds=None)
+    assert cfg.epochs == 5 and cfg.lr == 1e-3 and cfg.sigmoid is False and cfg.max_seconds is None
+    assert settings.replace(cfg, batch_size=UNSET) == cfg
+    with pytest.raises(ValueError, match="unknown ImmConfig settings.*epoch"):
+        ex.config("nose", "cpu", epoch=5)
+    with pytest.raises(ValueError, match="unknown task 'mouth'"):
+        ex.config("mouth")
+    with pytest.raises(ValueError, match="unknown loss"):
+        ex.config("nose", "cpu", loss="huber")
+
+
+def test_config_round_trips_through_json():
+    cfg = ex.config("keypoints", "cpu", scale=(0.9, 1.1))
+    assert settings.from_dict(ex.ImmConfig, settings.config_dict(cfg)) == cfg
+
+
+# ---- the pixel convention --------------------------------------------------------------------------------------
+
+class Brightest(nn.Module):
+    """A stand-in network that answers the centre of the brightest pixel, as the CNN does: (x, y) / (W, H)."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):                                       # (B, 1, H, W) -> (B, 1, 2) in [0, 1]
+        h, w = x.shape[-2:]
+        idx = x.flatten(1).argmax(1)
+        i, j = idx // w, idx % w
+        return torch.stack([(j + 0.5) / w, (i + 0.5) / h], -1)[:, None] + 0 * self.unused
+
+
+def test_a_keypoint_on_a_known_pixel_survives_dataset_augmentation_and_prediction(tmp_path):
+    # original 160x120 images with a 2x2 bright block at rows 2i..2i+1, columns 2j..2j+1: after the area
+    # resize to the 80x60 input it is the one pixel (i, j), whose centre is (j + 0.5, i + 0.5)
+    rng = np.random.default_rng(0)
+    cells = [(10, 20), (33, 57), (0, 79)]                       # (row i, column j) of the 60x80 input
+    for n, (i, j) in enumerate(cells, start=1):
+        img = np.zeros((120, 160), np.uint8)
+        img[2 * i:2 * i + 2, 2 * j:2 * j + 2] = 255
+        cv2.imwrite(str(tmp_path / f"01_{n:02d}.png"), img)
+        pts = rng.uniform(0.1, 0.9, (73, 2))
+        pts[45] = [(2 * j + 1) / 160, (2 * i + 1) / 120]        # the nose tip: the block's centre, relative
+        write_asf(tmp_path / f"01_{n:02d}.asf", pts, f"01_{n:02d}.png")
+    recs = read_imm_folder(tmp_path)
+    centres = torch.tensor([[[j + 0.5, i + 0.5]] for i, j in cells])            # (3, 1, 2)
+
+    ds = ImmFaces(recs, size=(60, 80), points="nose", augment=identity_augment())
+    for n in range(len(cells)):
+        img, kp = ds[n]
+        i, j = divmod(int(img.flatten().argmax()), 80)
+        assert (i, j) == cells[n]
+        torch.testing.assert_close(kp, centres[n], atol=1e-4, rtol=0)          # dataset + identity augment
+    torch.testing.assert_close(ds.to_original(ds.keypoints), torch.tensor(np.stack([r.points_px[[45]] for r in recs]),
+                                                                          dtype=torch.float32))
+
+    cfg = ex.config("nose", "smoke")
+    model = Brightest()
+    for flip in (False, True):                                  # the mirror average lands on the same pixel
+        torch.testing.assert_close(ex.predict(model, ds.images, cfg, tta_flip=flip), centres, atol=1e-5, rtol=0)
+    assert ex.evaluate(model, ds, cfg) == pytest.approx({"val_loss": 0.0, "val_nme": 0.0}, abs=1e-6)
+
+
+def test_predict_batches_and_keeps_the_order():
+    cfg = ex.config("nose", "smoke")
+    images = torch.full((70, 1, 60, 80), -0.5)
+    for n in range(70):
+        images[n, 0, n % 60, n] = 0.5
+    out = ex.predict(Brightest(), images, cfg)                  # more than one batch of EVAL_BATCH
+    assert out.shape == (70, 1, 2)
+    torch.testing.assert_close(out[:, 0], torch.stack([torch.arange(70) + 0.5, torch.arange(70) % 60 + 0.5], 1))
+
+
+# ---- training ---------------------------------------------------------------------------------------------------
+
+def _cfg(**kw):
+    return ex.config("nose", "smoke", batch_size=5, lr=3e-3, lr_min_factor=1.0, **kw)
+
+
+def test_training_lowers_the_loss_and_writes_one_run_folder(records, tmp_path, monkeypatch, one_thread):
+    monkeypatch.setenv("CS180_RUNS_DIR", str(tmp_path))
+    cfg = _cfg(epochs=3)
+    run = ex.train(cfg, records, progress=False)
+    folder = training.run_dir("imm", "nose", cfg, data="frontal73:24")
+    assert folder.parent == tmp_path / "imm" and folder.name.startswith("nose-")
+    assert run.summary["checkpoint"] == str(folder / training.CHECKPOINT)
+    assert sorted(p.name for p in folder.iterdir()) == [training.CHECKPOINT, training.RESULT]
+    h = run.history
+    assert h["epoch"] == [1, 2, 3] and run.summary["steps"] == 12 and run.summary["epochs"] == 3   # 20 faces / 5
+    assert h["train_loss"][-1] < h["train_loss"][0] and np.isfinite(h["val_nme"]).all()
+    assert run.summary["n_train"] == 20 and run.summary["n_val"] == 4 and run.summary["baseline_nme"] > 0
+    assert run.val_pred.shape == (4, 1, 2) and run.val_nme_per_image.shape == (4,)
+
+
+def test_resumed_run_equals_uninterrupted_one(records, tmp_path, one_thread):
+    straight = ex.train(_cfg(epochs=2), records, out=tmp_path / "straight", progress=False)
+    first = ex.train(_cfg(epochs=1), records, out=tmp_path / "resumed", progress=False)
+    assert first.summary["epochs"] == 1
+    resumed = ex.train(_cfg(epochs=2), records, out=tmp_path / "resumed", progress=False)
+    assert resumed.summary["resumed_from_step"] == 4 and resumed.summary["epochs"] == 2
+    assert resumed.history["val_loss"] == pytest.approx(straight.history["val_loss"], rel=1e-5)
+    assert resumed.summary["val_nme"] == pytest.approx(straight.summary["val_nme"], abs=1e-3)
+    again = ex.train(_cfg(epochs=2), records, out=tmp_path / "resumed", progress=False)   # finished: reused
+    assert again.summary["resumed_from_step"] == 8 and again.history == resumed.history
+    with pytest.raises(training.IncompatibleCheckpoint, match=r"sigmoid: True \(saved\) vs False \(now\)"):
+        ex.train(_cfg(epochs=2, sigmoid=False), records, out=tmp_path / "resumed", progress=False)
+    fresh = ex.train(_cfg(epochs=1, sigmoid=False), records, out=tmp_path / "resumed", resume=False,
+                     progress=False)
+    assert fresh.summary["resumed_from_step"] == 0
+
+
+def test_flip_averaged_keypoints_run(records, one_thread):
+    cfg = ex.config("keypoints", "smoke", size=(60, 80), channels=(4, 8), kernels=(3, 3), hidden=16, epochs=1,
+                    batch_size=10)
+    run = ex.train(cfg, records, out=None, progress=False)
+    assert run.val_pred.shape == (4, 73, 2) and run.summary["checkpoint"] is None
+    assert {"val_nme", "val_nme_single", "baseline_nme", "val_mae_px"} <= set(run.summary)
+
+
+@pytest.mark.parametrize("notebook,task,names", [
+    ("05_nose_tip_cnn", "nose", {"EPOCHS": "epochs", "BATCH_SIZE": "batch_size", "LR": "lr", "SIZE": "size",
+                                 "NO_SIGMOID_EPOCHS": "epochs", "SEED": "seed"}),
+    ("06_all_keypoints_augmentation", "keypoints", {"EPOCHS": "epochs", "BATCH_SIZE": "batch_size", "LR": "lr",
+                                                    "SIZE": "size", "ROTATION": "rotation", "SHIFT_PX": "shift_px",
+                                                    "BRIGHTNESS": "brightness", "NO_AUGMENT_EPOCHS": "epochs",
+                                                    "SEED": "seed"})])
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_notebook_parameters_are_the_presets(notebook, task, names, profile, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from cs180utils import config
+    monkeypatch.setenv("CS180_PROFILE", profile)
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / f"{notebook}.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    ns = {"config": config}
+    exec("".join(cell["source"]), ns)
+    preset = ex.config(task, profile)
+    assert {name: ns[name] for name in names} == {name: getattr(preset, f) for name, f in names.items()}
