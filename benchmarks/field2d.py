@@ -5,7 +5,7 @@
 
 Same machine, same image, one run; each fit in its own subprocess (so peak memory is its own).  Prints time per
 step, time to reach 25 dB and to reach the PE model's final PSNR, final PSNR, peak memory, and their ratios
-(medians over ``--repeats`` seeds), then one JSON line.  Uses ``cs180utils.field2d.fit_image`` with a
+(medians over ``--repeats`` seeds), then one JSON line.  Uses ``cs180utils.field2d.experiment.fit`` with a
 ``NeuralField2D`` whose ``encoding`` is a :class:`cs180utils.grid_encoding.GridEncoding`.
 """
 from __future__ import annotations
@@ -23,25 +23,25 @@ REPO = Path(__file__).resolve().parent.parent
 
 def worker(args) -> dict:
     import torch
-    from cs180utils.field2d.images import load_image
+    from cs180utils.field2d.experiment import FitConfig, fit, load
     from cs180utils.field2d.model import NeuralField2D
-    from cs180utils.field2d.train import FitConfig, fit_image
     from cs180utils.grid_encoding import GridEncoding
+    from cs180utils.settings import replace
 
-    image, name = load_image(args.image, max_side=args.max_side, data_dir=args.data_dir)
+    cfg = FitConfig(image_size=args.image_size, steps=args.steps, eval_every=args.eval_every, seed=args.seed,
+                    snapshot_steps=())
+    image, name = load(args.image, cfg, data_dir=args.data_dir)
     h, w = image.shape[:2]
     if args.worker == "pe":  # the course's: PE L=10, 4 layers of 256, Adam 1e-2, 10k pixels per step
-        cfg = FitConfig(steps=args.steps, eval_every=args.eval_every, seed=args.seed, snapshot_steps=())
         torch.manual_seed(args.seed)
         model = NeuralField2D(L=10, width=256, depth=4)
     else:  # grid: 8 dense/hashed levels from 16 to the image's size, 2 features each, MLP 64 x 2 layers
-        cfg = FitConfig(steps=args.steps, eval_every=args.eval_every, seed=args.seed, snapshot_steps=(), width=64,
-                        depth=2)
+        cfg = replace(cfg, width=64, depth=2)
         torch.manual_seed(args.seed)
         enc = GridEncoding(2, n_levels=8, features_per_level=2, base_resolution=16,
                            finest_resolution=max(h, w), log2_hashmap_size=18, init_scale=1e-2)
         model = NeuralField2D(encoding=enc, width=64, depth=2)
-    res = fit_image(image, cfg, model=model, device=args.device, progress=False)
+    res = fit(image, cfg, model=model, device=args.device, progress=False)
     hist = res.history
     device = next(res.model.parameters()).device
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
@@ -53,7 +53,7 @@ def worker(args) -> dict:
 
 def _run(kind, args, seed) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--seed", str(seed), "--steps", str(args.steps),
-           "--eval-every", str(args.eval_every), "--max-side", str(args.max_side), "--image", args.image]
+           "--eval-every", str(args.eval_every), "--image-size", str(args.image_size), "--image", args.image]
     for name in ("data_dir", "device"):
         if getattr(args, name):
             cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=2000, help="steps of each fit (course: 2000)")
     p.add_argument("--eval-every", type=int, default=50)
     p.add_argument("--image", default="fox", help="fox (falls back to hopper), hopper, terrain or a path")
-    p.add_argument("--max-side", type=int, default=512)
+    p.add_argument("--image-size", type=int, default=512, help="the image's longer side at most this many pixels")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)

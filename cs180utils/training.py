@@ -13,7 +13,8 @@ What it does, once for everyone:
   its schedule;
 - a time budget: training stops once its seconds (evaluation and checkpoint writing excluded) pass
   ``max_seconds``;
-- ``evaluate(step) -> {metric: float}`` every ``eval_every`` steps and always at the end;
+- ``evaluate(step) -> {metric: float}`` every ``eval_every`` steps, after the steps listed in ``eval_at`` and
+  always at the end;
 - an atomic checkpoint every ``checkpoint_every`` steps, at each evaluation and at the end, which the same call
   resumes from: it first compares the saved ``identity`` (the config and the data it was trained on) with the
   asked one and names every setting that differs (settings in ``may_change``, e.g. ``steps``, may);
@@ -66,6 +67,7 @@ class LoopConfig:
     eval_every: int = 0                # evaluate every this many steps (0: only at the end; always at the end)
     checkpoint_every: int = 0          # save every this many steps (0: at evaluations and the end only)
     log_every: int = 25                # mean training loss (and step logs) into the history every this many steps
+    eval_at: tuple[int, ...] = ()      # also evaluate after these steps (e.g. where a render is wanted)
 
     def __post_init__(self):
         if int(self.steps) < 1:
@@ -73,6 +75,9 @@ class LoopConfig:
         for name in ("eval_every", "checkpoint_every", "log_every"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if any(int(s) < 1 for s in self.eval_at):
+            raise ValueError(f"eval_at must list steps of at least 1, got {tuple(self.eval_at)}")
+        self.eval_at = tuple(sorted({int(s) for s in self.eval_at}))
         if self.max_seconds is not None and not self.max_seconds > 0:
             raise ValueError(f"max_seconds must be positive (or None for no cap), got {self.max_seconds}")
 
@@ -239,6 +244,7 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
     bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress, leave=True,
                file=sys.stderr)
     window: dict[str, list[float]] = {}
+    eval_at = frozenset(loop.eval_at)
     model.train()
     try:
         while step < loop.steps:
@@ -272,7 +278,8 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                 bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"})
                 window = {}
             evaluated = False
-            if loop.eval_every and step % loop.eval_every == 0 and step < loop.steps:
+            due = (loop.eval_every and step % loop.eval_every == 0) or step in eval_at
+            if due and step < loop.steps:
                 metrics = run_eval()
                 bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)})
                 evaluated = True

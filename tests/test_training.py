@@ -50,6 +50,15 @@ def test_loss_falls_and_evaluations_land_where_asked(tmp_path):
     assert len(res.history["train"]) == 20 and res.step == 200 and not res.stopped_at_max_seconds
 
 
+def test_eval_at_adds_evaluations_between_the_regular_ones():
+    model, opt, step_fn, evaluate, gen = regression()
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=100, eval_every=50, eval_at=(7, 50, 130, 3)),
+                     evaluate=evaluate, rngs={"batches": gen}, progress=False)
+    assert [e["step"] for e in res.history["eval"]] == [3, 7, 50, 100]   # 50 once; 130 is past the end
+    with pytest.raises(ValueError, match="eval_at"):
+        LoopConfig(steps=10, eval_at=(0, 5))
+
+
 def test_schedule_sets_every_group_from_its_initial_rate(tmp_path):
     model, opt, step_fn, _, _ = regression()
     seen = []

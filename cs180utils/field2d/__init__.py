@@ -2,14 +2,18 @@
 
 - ``images``: load an image (Grace Hopper by default, the course's fox, a terrain map, any path) and turn
   it into ``(u/W, v/H) -> RGB`` training pairs.
-- ``model``: ``NeuralField2D`` (encoding + MLP + sigmoid), chunked ``render``, ``mse_to_psnr``.
-- ``train``: ``FitConfig``, ``fit_image`` (random pixel batches, MSE, Adam; resumable), ``cached_fit``.
+- ``model``: ``NeuralField2D`` (encoding + MLP + sigmoid), chunked ``render``.
+- ``experiment``: ``FitConfig`` and its ``PRESETS`` per profile, ``config``, ``load``, ``build``, ``fit`` (random
+  pixel batches, MSE, Adam, on the one training loop; resumable), ``evaluate`` (whole-image PSNR),
+  ``run_folder`` and ``cached_fit`` (the run folder shared with the command line).
+- ``studies``: notebook 01's L x D grid and the fit on every other pixel.
 - ``precision``: what float32 does to positional-encoding frequencies 2^k pi for large k.
+- ``plots``: render strips, PSNR curves, the L x D grid.
 - ``cli``: ``python -m cs180utils train field2d``.
 """
+from cs180utils.field2d.experiment import FitConfig, FitResult, cached_fit, fit
 from cs180utils.field2d.images import image_to_targets, load_image, pixel_coords
-from cs180utils.field2d.model import NeuralField2D, mse_to_psnr, render
-from cs180utils.field2d.train import FitConfig, FitResult, cached_fit, fit_image
+from cs180utils.field2d.model import NeuralField2D, render
 
-__all__ = ["FitConfig", "FitResult", "NeuralField2D", "cached_fit", "fit_image", "image_to_targets",
-           "load_image", "mse_to_psnr", "pixel_coords", "render"]
+__all__ = ["FitConfig", "FitResult", "NeuralField2D", "cached_fit", "fit", "image_to_targets", "load_image",
+           "pixel_coords", "render"]

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cs180utils.images import to_uint8
+
 NAMED = ("hopper", "fox", "terrain")
 
 
@@ -72,61 +74,57 @@ def as_float_image(image) -> np.ndarray:
     return np.ascontiguousarray(a[..., :3])
 
 
-def resize_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
-    """Downscale ``(H, W, 3)`` float so that ``max(H, W) <= max_side`` (Lanczos, aspect kept). ``None``: as is."""
-    if not max_side or max(image.shape[:2]) <= max_side:
+def downscale(image: np.ndarray, image_size: int | None) -> np.ndarray:
+    """Downscale ``(H, W, 3)`` float so that ``max(H, W) <= image_size`` (Lanczos, aspect kept). ``None``: as is."""
+    if not image_size or max(image.shape[:2]) <= image_size:
         return image
     from PIL import Image  # noqa: PLC0415
 
     h, w = image.shape[:2]
-    s = max_side / max(h, w)
+    s = image_size / max(h, w)
     size = (max(2, round(w * s)), max(2, round(h * s)))
-    pil = Image.fromarray((image * 255.0 + 0.5).astype(np.uint8))
+    pil = Image.fromarray(to_uint8(image))
     return np.asarray(pil.resize(size, Image.LANCZOS), dtype=np.float32) / 255.0
 
 
-def read_image_file(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file -> ``(H, W, 3)`` float32 in ``[0, 1]``, with errors that say what went wrong."""
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+def _read(path: str | os.PathLike) -> np.ndarray:
+    """``cs180utils.data.read_image`` (the one image reader; ``~`` expanded) as ``(H, W, 3)`` float32 in ``[0, 1]``."""
+    from cs180utils import data  # noqa: PLC0415
 
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"image {p} does not exist: pass an existing jpg/png path, or one of {NAMED}")
     try:
-        with Image.open(p) as im:
-            return as_float_image(np.asarray(im.convert("RGB")))
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"{p} is not a readable image ({exc}); pass a jpg or png") from exc
+        return as_float_image(data.read_image(p, what="image"))
+    except data.DataNotFoundError as exc:
+        raise data.DataNotFoundError(f"{exc}: pass an existing jpg/png path, or one of {NAMED}") from None
 
 
-def load_image(source=None, max_side: int | None = None, data_dir: str | os.PathLike | None = None
+def load_image(source=None, image_size: int | None = None, data_dir: str | os.PathLike | None = None
                ) -> tuple[np.ndarray, str]:
     """Load an image by name (``hopper``, ``fox``, ``terrain``), path, or array.
 
     Returns ``(image, name)``: ``image`` is ``(H, W, 3)`` float32 in ``[0, 1]`` (downscaled so that its longer
-    side is at most ``max_side`` if given); ``name`` says what was loaded (``"fox"`` falls back to
+    side is at most ``image_size`` if given); ``name`` says what was loaded (``"fox"`` falls back to
     ``"hopper"`` with a notice when the fox is not available).
     """
     if source is None or (isinstance(source, str) and source.lower() in ("hopper", "grace_hopper", "default")):
-        image, name = read_image_file(hopper_path()), "hopper"
+        image, name = _read(hopper_path()), "hopper"
     elif isinstance(source, str) and source.lower() == "fox":
         from cs180utils import data  # noqa: PLC0415
 
         found = data.find_or_notice("fox", data_dir=data_dir, fallback="matplotlib's grace_hopper.jpg")
-        image, name = (read_image_file(found), "fox") if found else (read_image_file(hopper_path()), "hopper")
+        image, name = (_read(found), "fox") if found else (_read(hopper_path()), "hopper")
     elif isinstance(source, str) and source.lower() == "terrain":
         image, name = terrain_image(), "terrain"
     elif isinstance(source, (str, os.PathLike)):
-        image, name = read_image_file(source), Path(source).stem
+        image, name = _read(source), Path(source).stem
     else:
         image, name = as_float_image(source), "array"
-    return resize_max_side(image, max_side), name
+    return downscale(image, image_size), name
 
 
 def image_digest(image: np.ndarray) -> str:
     """A short content hash of an image (its shape and 8-bit pixels): the key of cached fits."""
-    a = np.asarray(image)
-    q = (np.clip(a, 0, 1) * 255.0 + 0.5).astype(np.uint8) if a.dtype != np.uint8 else a
+    q = to_uint8(image)
     h = hashlib.sha1(str(q.shape).encode())
     h.update(np.ascontiguousarray(q).tobytes())
     return h.hexdigest()[:16]

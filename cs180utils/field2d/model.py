@@ -8,8 +8,6 @@ e.g. a multiresolution grid (``benchmarks/field2d.py``).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -54,12 +52,6 @@ class NeuralField2D(nn.Module):
         if coords.ndim != 2 or coords.shape[-1] != 2:
             raise ValueError(f"NeuralField2D expects coordinates of shape (R, 2), got {tuple(coords.shape)}")
         return torch.sigmoid(self.mlp(self.encoding(coords)))  # (R, 3)
-
-
-def mse_to_psnr(mse: float | torch.Tensor) -> float:
-    """PSNR in dB of colours in ``[0, 1]``: ``10 log10(1 / MSE)`` (``inf`` when the MSE is 0)."""
-    mse = float(mse)
-    return math.inf if mse <= 0 else -10.0 * math.log10(mse)
 
 
 @torch.no_grad()

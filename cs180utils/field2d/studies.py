@@ -1,22 +1,23 @@
-"""The experiments of notebook 01, as functions: the L x D grid, and fitting on half the pixels to see what
-a field does between the pixels it was trained on (where float32's broken high frequencies show)."""
+"""The studies of notebook 01 built on :mod:`experiment`'s fits: the L x D grid, and fitting on every other pixel
+to see what a field does between the pixels it was trained on (where float32's broken high frequencies show).
+Every fit is a :func:`experiment.cached_fit`: trained once, then loaded from its run folder."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
+from cs180utils.field2d.experiment import FitConfig, FitResult, cached_fit
 from cs180utils.field2d.images import as_float_image
-from cs180utils.field2d.model import mse_to_psnr, render
-from cs180utils.field2d.train import FitConfig, FitResult, cached_fit, replace, to_uint8
+from cs180utils.field2d.model import render
+from cs180utils.images import mse_to_psnr, to_uint8
+from cs180utils.settings import replace
 
 
-def fit_grid(image, Ls, widths, base: FitConfig, cache_dir: str | os.PathLike | None = None,
+def fit_grid(image, Ls, widths, base: FitConfig, label: str = "grid",
              progress: bool = True) -> dict[tuple[int, int], FitResult]:
     """One cached fit per ``(L, D)`` in ``Ls x widths`` (everything else from ``base``)."""
-    return {(L, D): cached_fit(image, replace(base, L=L, width=D), cache_dir=cache_dir, progress=progress)
+    return {(L, D): cached_fit(image, replace(base, L=L, width=D), label, progress=progress)
             for L in Ls for D in widths}
 
 
@@ -55,11 +56,10 @@ def linear_fill(train: np.ndarray, height: int, width: int) -> np.ndarray:
     return out
 
 
-def fit_heldout(image, cfg: FitConfig, cache_dir: str | os.PathLike | None = None,
-                progress: bool = True) -> HeldOut:
+def fit_heldout(image, cfg: FitConfig, label: str = "heldout", progress: bool = True) -> HeldOut:
     """Fit on every other pixel in both directions; PSNR on those and on the 3/4 never seen."""
     train, full = split_even(image)
-    fit = cached_fit(train, cfg, cache_dir=cache_dir, progress=progress)
+    fit = cached_fit(train, cfg, label, progress=progress)
     h, w = full.shape[:2]
     model = fit.model
     out = render(model, h, w, chunk=cfg.chunk).double().cpu().numpy()  # (H, W, 3)
@@ -70,6 +70,3 @@ def fit_heldout(image, cfg: FitConfig, cache_dir: str | os.PathLike | None = Non
     return HeldOut(fit=fit, render=to_uint8(out), train_psnr=mse_to_psnr(err[seen].mean()),
                    heldout_psnr=mse_to_psnr(err[~seen].mean()), linear_psnr=mse_to_psnr(lin[~seen].mean()))
 
-
-def count_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
