@@ -4,7 +4,7 @@ Targets are made for a whole batch at once, on the tensor's device, by broadcast
 (the 2-D Gaussian is separable): no Python loop over images or keypoints. ``gaussian_heatmaps_loop`` is the
 straightforward per-keypoint version, kept as the reference for tests and ``benchmarks/heatmaps.py``.
 
-Coordinates are pixel indices of the heatmap: pixel ``(x, y)`` has its centre at ``(x, y)``.
+Coordinates are continuous pixels of the heatmap, the convention of :mod:`cs180utils.keypoints`.
 
     >>> h = gaussian_heatmaps(kps, (H, W), sigma=2.0)    # kps (B, K, 2) -> (B, K, H, W), peak 1 at each point
     >>> t = factored_targets(kps, (H, W), "gaussian")     # the same as two 1-D factors (B, K, H), (B, K, W)
@@ -52,14 +52,14 @@ def gaussian_heatmaps_loop(kps: torch.Tensor, size: tuple[int, int], sigma: floa
     out = np.zeros((B, K, H, W), dtype=np.float32)
     for b in range(B):
         for k in range(K):
-            xx, yy = np.meshgrid(np.arange(W), np.arange(H))
+            xx, yy = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)      # cell centres
             x, y = pts[b, k]
             out[b, k] = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2))
     return torch.from_numpy(out).to(kps.device)
 
 
 def binary_heatmaps(kps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Binary masks: 1 at each keypoint's nearest pixel, 0 elsewhere (all 0 if the point is off the map).
+    """Binary masks: 1 at the pixel holding each keypoint, 0 elsewhere (all 0 if the point is off the map).
 
     Args:
         kps: (B, K, 2) keypoints (x, y) in heatmap pixel coordinates.
@@ -101,8 +101,8 @@ def factored_targets(kps: torch.Tensor, size: tuple[int, int], kind: str = "gaus
     _check_kps(kps)
     H, W = size
     kps = kps.float() if not kps.is_floating_point() else kps
-    xs = torch.arange(W, device=kps.device, dtype=kps.dtype)                 # (W,)
-    ys = torch.arange(H, device=kps.device, dtype=kps.dtype)                 # (H,)
+    xs = torch.arange(W, device=kps.device, dtype=kps.dtype) + 0.5           # (W,) cell centres
+    ys = torch.arange(H, device=kps.device, dtype=kps.dtype) + 0.5           # (H,)
     if kind == "gaussian":
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0 pixels; got {sigma} (use kind='binary' for one-pixel targets)")
@@ -110,7 +110,7 @@ def factored_targets(kps: torch.Tensor, size: tuple[int, int], kind: str = "gaus
         dy, dx = ys - kps[..., 1:2], xs - kps[..., 0:1]                      # (B, K, H), (B, K, W)
         return Factored(dy.mul_(dy).mul_(c).exp_(), dx.mul_(dx).mul_(c).exp_())   # in place: 4 passes each
     if kind == "binary":
-        ij = torch.round(kps)                                                # (B, K, 2)
+        ij = torch.floor(kps) + 0.5                                          # (B, K, 2) centre of the cell holding it
         inside = ((ij[..., 0] >= 0) & (ij[..., 0] < W) & (ij[..., 1] >= 0) & (ij[..., 1] < H)).to(kps.dtype)
         return Factored((ys == ij[..., 1:2]).to(kps.dtype) * inside[..., None],
                         (xs == ij[..., 0:1]).to(kps.dtype))
@@ -142,13 +142,13 @@ def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature:
         p = flat.clamp_min(0)
     else:
         raise ValueError(f"normalize must be 'softmax' or 'sum'; got {normalize!r}")
-    xs = torch.arange(W, device=heatmaps.device, dtype=p.dtype)
-    ys = torch.arange(H, device=heatmaps.device, dtype=p.dtype)
+    xs = torch.arange(W, device=heatmaps.device, dtype=p.dtype) + 0.5        # (W,) cell centres
+    ys = torch.arange(H, device=heatmaps.device, dtype=p.dtype) + 0.5        # (H,)
     if window is not None:
         if window < 0:
             raise ValueError(f"window must be a radius >= 0 pixels (or None for the whole map); got {window}")
         idx = flat.argmax(-1)                                                # (B, K)
-        px, py = (idx % W).to(p.dtype), torch.div(idx, W, rounding_mode="floor").to(p.dtype)
+        px, py = (idx % W).to(p.dtype) + 0.5, torch.div(idx, W, rounding_mode="floor").to(p.dtype) + 0.5
         near_x = ((xs - px[..., None]).abs() <= window).to(p.dtype)          # (B, K, W)
         near_y = ((ys - py[..., None]).abs() <= window).to(p.dtype)          # (B, K, H)
         p = p * (near_y[..., :, None] * near_x[..., None, :]).reshape(B, K, H * W)
@@ -160,10 +160,10 @@ def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature:
 
 
 def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:
-    """(x, y) of each heatmap's largest pixel: (B, K, H, W) -> (B, K, 2) float (whole pixels)."""
+    """(x, y) of the centre of each heatmap's largest pixel: (B, K, H, W) -> (B, K, 2) float."""
     B, K, H, W = heatmaps.shape
     idx = heatmaps.reshape(B, K, H * W).argmax(-1)                           # (B, K)
-    return torch.stack([idx % W, idx // W], dim=-1).float()
+    return torch.stack([idx % W, idx // W], dim=-1).float() + 0.5
 
 
 def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, loss: str = "ce") -> torch.Tensor:

@@ -5,13 +5,16 @@
     >>> crops.images.shape, crops.keypoints.shape                  # (N, 1, H, W) uint8, (N, K, 2) crop pixels
     >>> crops.to_original(pred_crop_px)                            # (N, K, 2) pixels of the original images
 
-Pixel convention: a keypoint ``(x, y)`` is a pixel *index* (dlib's integers, 0-based), so pixel ``i`` covers
-the continuous interval ``[i, i + 1)`` and its centre is ``i + 0.5``. A crop maps the continuous square
-``[x0, x0 + side) x [y0, y0 + side)`` of the original onto ``[0, S) x [0, S)``, hence
+Keypoints and boxes follow the package's one convention, continuous pixel coordinates (see
+:mod:`cs180utils.keypoints`). The files hold pixel *indices* (dlib's integers, 0-based; ``.pts``: 1-based), so
+the readers add 0.5 (``.pts``: subtract 0.5) and the writer subtracts it again: a part at x = 10 reads as 10.5
+and is written back as 10. dlib's box rectangles (pixels ``left .. left + width - 1``) already are the regions
+``[left, left + width]`` of the convention, so boxes are read and written as they are. A crop maps the square
+``[x0, x0 + side] x [y0, y0 + side]`` of the original onto ``[0, S] x [0, S]``, hence
 
-    crop_index = (index + 0.5 - x0) * S / side - 0.5          and back          index = (crop_index + 0.5) * side / S + x0 - 0.5
+    crop = (xy - (x0, y0)) * S / side          and back          xy = crop * side / S + (x0, y0)
 
-which :class:`CropTransform` applies exactly (the round trip is the identity).
+which :class:`CropTransform` applies (the round trip is the identity).
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ class Face:
     """One annotated face: the image file, its face box and its keypoints in original-image pixels."""
     image: Path                        # absolute path of the image file
     box: tuple[float, float, float, float]  # (left, top, width, height) in pixels
-    keypoints: np.ndarray              # (K, 2) float, (x, y) pixel indices; NaN where a part is missing
+    keypoints: np.ndarray              # (K, 2) float, (x, y) continuous pixels; NaN where a part is missing
     meta: dict = field(default_factory=dict)  # anything else read from the file (e.g. the XML's name)
 
     @property
@@ -53,6 +56,7 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
     Each ``<image file=...>`` may hold several ``<box top left width height>``; each box with ``<part name x y>``
     children is one :class:`Face`. Image paths are relative to the XML file. Boxes marked ``ignore='1'`` and
     boxes without parts are skipped. ``num_keypoints`` (default 68) is checked; pass None to accept any.
+    Parts are pixel indices in the file and pixel centres here: ``x='10'`` reads as 10.5.
 
     Raises FileNotFoundError / ValueError with the file and the element at fault.
     """
@@ -91,8 +95,8 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
                 raise ValueError(f"{path}: image {rel!r} has part {max(named)}, more than the {k} keypoints "
                                  f"expected; pass num_keypoints=None to read other layouts")
             kps = np.full((k, 2), np.nan, dtype=np.float32)
-            for i, xy in named.items():
-                kps[i] = xy
+            for i, (x, y) in named.items():
+                kps[i] = (x + 0.5, y + 0.5)                              # index -> the pixel's centre
             faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
                               keypoints=kps, meta={"file": rel}))
     if not faces:
@@ -103,8 +107,8 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
 def read_pts(path: str | os.PathLike, image: str | os.PathLike | None = None) -> Face:
     """Read a 300-W ``.pts`` file (``version: 1 / n_points: 68 / { x y ... }``, 1-based Matlab pixels).
 
-    The points are converted to 0-based pixel indices; the box is their tight bounding box; the image is
-    ``image`` or the ``.jpg``/``.png`` next to the file with the same stem.
+    The 1-based points (Matlab: the centre of pixel 1 is at 1) become continuous pixels, ``x - 0.5``; the box is
+    their tight bounding box; the image is ``image`` or the ``.jpg``/``.png`` next to the file with the same stem.
     """
     path = Path(path)
     text = path.read_text().split("{", 1)
@@ -112,7 +116,7 @@ def read_pts(path: str | os.PathLike, image: str | os.PathLike | None = None) ->
     try:
         n = int(header["n_points"])
         values = text[1].split("}", 1)[0].split()
-        kps = np.asarray(values, dtype=np.float32).reshape(n, 2) - 1.0
+        kps = np.asarray(values, dtype=np.float32).reshape(n, 2) - 0.5      # 1-based centres -> continuous
     except (KeyError, IndexError, ValueError) as exc:
         raise ValueError(f"{path} is not a 300-W .pts file (n_points header and '{{ x y ... }}' block); "
                          f"{type(exc).__name__}: {exc}") from exc
@@ -123,7 +127,7 @@ def read_pts(path: str | os.PathLike, image: str | os.PathLike | None = None) ->
 
 
 def tight_box(keypoints: np.ndarray) -> tuple[float, float, float, float]:
-    """(left, top, width, height) of the points' bounding box (the 300-W set's face boxes are these)."""
+    """(left, top, width, height) of the points' bounding box (the 300-W set's face boxes are about these)."""
     lo, hi = np.nanmin(keypoints, axis=0), np.nanmax(keypoints, axis=0)
     return float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])
 
@@ -131,6 +135,7 @@ def tight_box(keypoints: np.ndarray) -> tuple[float, float, float, float]:
 def write_dlib_xml(path: str | os.PathLike, faces: Sequence[Face], name: str = "faces") -> Path:
     """Write faces to a dlib imglab XML file (images relative to it; integer pixels, as dlib writes them).
 
+    Keypoints go back to pixel indices (``x - 0.5``, rounded: 10.5 is written as 10); boxes are rounded.
     Faces of the same image are grouped under one ``<image>``. Returns the path.
     """
     path = Path(path)
@@ -147,7 +152,7 @@ def write_dlib_xml(path: str | os.PathLike, faces: Sequence[Face], name: str = "
             lines.append(f"    <box top='{top}' left='{left}' width='{width}' height='{height}'>")
             for i, (x, y) in enumerate(np.asarray(f.keypoints)):
                 if np.isfinite(x) and np.isfinite(y):
-                    lines.append(f"      <part name='{i:02d}' x='{int(round(x))}' y='{int(round(y))}'/>")
+                    lines.append(f"      <part name='{i:02d}' x='{int(round(x - 0.5))}' y='{int(round(y - 0.5))}'/>")
             lines.append("    </box>")
         lines.append("  </image>")
     lines += ["</images>", "</dataset>", ""]
@@ -163,20 +168,20 @@ def _esc(s: str) -> str:
 
 @dataclass(frozen=True)
 class CropTransform:
-    """Maps original-image pixel indices to crop pixel indices and back (see the module docstring)."""
-    x0: float      # left edge of the crop square in the original (continuous coordinates)
+    """Maps original-image pixels to crop pixels and back (see the module docstring)."""
+    x0: float      # left edge of the crop square in the original
     y0: float      # top edge
     scale: float   # crop pixels per original pixel (S / side)
 
     def to_crop(self, xy: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """(..., 2) original pixel indices -> crop pixel indices."""
+        """(..., 2) original pixels -> crop pixels."""
         off = xy.new_tensor([self.x0, self.y0]) if torch.is_tensor(xy) else np.array([self.x0, self.y0])
-        return (xy + 0.5 - off) * self.scale - 0.5
+        return (xy - off) * self.scale
 
     def to_original(self, xy: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-        """(..., 2) crop pixel indices -> original pixel indices."""
+        """(..., 2) crop pixels -> original pixels."""
         off = xy.new_tensor([self.x0, self.y0]) if torch.is_tensor(xy) else np.array([self.x0, self.y0])
-        return (xy + 0.5) / self.scale + off - 0.5
+        return xy / self.scale + off
 
     def as_array(self) -> np.ndarray:
         return np.array([self.x0, self.y0, self.scale], dtype=np.float64)
@@ -185,11 +190,11 @@ class CropTransform:
 def crop_square(box: tuple[float, float, float, float], margin: float) -> tuple[float, float, float]:
     """The square around a (left, top, width, height) box: centred on it, side = max(w, h) * (1 + 2 margin).
 
-    Returns (x0, y0, side) in continuous coordinates (the box covers pixels left..left+width inclusive).
+    Returns (x0, y0, side) of the square ``[x0, x0 + side] x [y0, y0 + side]``.
     """
     left, top, width, height = box
-    cx, cy = left + (width + 1) / 2, top + (height + 1) / 2
-    side = max(width + 1, height + 1) * (1 + 2 * margin)
+    cx, cy = left + width / 2, top + height / 2
+    side = max(width, height) * (1 + 2 * margin)
     return cx - side / 2, cy - side / 2, side
 
 
@@ -202,7 +207,7 @@ def crop_face(image: Image.Image | np.ndarray, box: tuple[float, float, float, f
         box: (left, top, width, height) in pixels of ``image``.
         size: output side S (int; the crop is square).
         margin: fraction of the box's larger side added on each side (0.2 -> side = 1.4 x box).
-        keypoints: optional (K, 2) pixel indices, carried into the crop.
+        keypoints: optional (K, 2) pixels, carried into the crop.
     Returns:
         crop (S, S) uint8, keypoints (K, 2) float32 in crop pixels (or None), :class:`CropTransform`.
     Parts of the square outside the image are black.
@@ -243,7 +248,7 @@ def load_image(path: str | os.PathLike) -> Image.Image:
 class FaceCrops:
     """Grayscale face crops of a list of faces, all in memory (705 crops of 128^2 are 11 MB).
 
-    images: (N, 1, S, S) uint8; keypoints: (N, K, 2) float32 crop pixel indices; transforms: (N, 3) float64
+    images: (N, 1, S, S) uint8; keypoints: (N, K, 2) float32 crop pixels; transforms: (N, 3) float64
     rows (x0, y0, scale) of each crop's :class:`CropTransform`.
     """
     images: torch.Tensor
@@ -278,10 +283,10 @@ class FaceCrops:
         return CropTransform(*self.transforms[i])
 
     def to_original(self, xy: torch.Tensor | np.ndarray, index: Sequence[int] | None = None) -> np.ndarray:
-        """(N, K, 2) crop pixel indices of crops ``index`` (default all) -> (N, K, 2) original pixel indices."""
+        """(N, K, 2) crop pixels of crops ``index`` (default all) -> (N, K, 2) original pixels."""
         xy = xy.detach().cpu().numpy() if torch.is_tensor(xy) else np.asarray(xy)
         t = self.transforms if index is None else self.transforms[np.asarray(index)]
-        return (xy + 0.5) / t[:, None, 2:3] + t[:, None, 0:2] - 0.5
+        return xy / t[:, None, 2:3] + t[:, None, 0:2]
 
     def original_keypoints(self) -> np.ndarray:
         """(N, K, 2) the annotated keypoints in original pixels."""

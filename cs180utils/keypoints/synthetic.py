@@ -9,6 +9,10 @@ contrast, blur and noise. The three layouts put the nose tip and the outer eye c
     >>> faces = make_faces(24, "frontal73", size=(240, 320), seed=0)   # size is (H, W)
     >>> faces.images.shape, faces.points.shape, faces.persons.shape    # (24, 240, 320) uint8, (24, 73, 2), (24,)
     >>> write_imm_folder("runs/synthetic_imm", layout="frontal73")     # PP_II.jpg + PP_II.asf, like the real DB
+    >>> write_300w_folder("runs/synthetic_300w")                       # (train.xml, test.xml) + images, dlib XML
+
+Points are continuous pixel coordinates (the convention of :mod:`cs180utils.keypoints`); OpenCV draws with the
+centre of pixel i at i, so a feature drawn at i is returned at i + 0.5.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from cs180utils.keypoints.metrics import get_layout
 @dataclass
 class Faces:
     images: np.ndarray    # (N, H, W) uint8 grayscale
-    points: np.ndarray    # (N, K, 2) float32, (x, y) pixels
+    points: np.ndarray    # (N, K, 2) float32, (x, y) continuous pixels
     persons: np.ndarray   # (N,) int, person id starting at 1
     layout: str           # layout name
 
@@ -192,7 +196,7 @@ def _render(p: dict, to_px, size: tuple[int, int], unit: float, rng: np.random.G
 def make_faces(n: int, layout: str = "frontal73", size: "int | tuple[int, int]" = (240, 320), seed: int = 0,
                n_people: int | None = None, pose: float = 1.0) -> Faces:
     """``n`` generated faces of ``layout`` at ``size`` (H, W), or (size, size) for an int: :class:`Faces` with
-    uint8 images and pixel points (pixel indices as in dlib: the centre of pixel i is at i).
+    uint8 images and points in continuous pixels (the centre of pixel i at i + 0.5).
 
     Faces are split evenly among ``n_people`` persons (default: ``n // 10``, at least 1). ``pose`` scales the
     random rotation (+-10 deg), scale (+-10 %) and shift (+-8 % of the size); 0 gives the average pose.
@@ -227,7 +231,7 @@ def make_faces(n: int, layout: str = "frontal73", size: "int | tuple[int, int]" 
         img = cv2.GaussianBlur(img, (k, k), 0)
         img = img + rng.normal(0, 0.02, img.shape).astype(np.float32)
         images[i] = np.clip(img * 255 + 0.5, 0, 255).astype(np.uint8)
-        points[i] = to_px(template(lay.name, p))
+        points[i] = to_px(template(lay.name, p)) + 0.5       # OpenCV's pixel-centre coordinates -> continuous
         persons[i] = pid + 1
     return Faces(images=images, points=points, persons=persons, layout=lay.name)
 
@@ -255,6 +259,29 @@ def write_imm_folder(folder: str | os.PathLike, layout: str = "frontal73", n_peo
         cv2.imwrite(str(folder / f"{stem}.jpg"), faces.images[i], [cv2.IMWRITE_JPEG_QUALITY, 92])
         write_asf(folder / f"{stem}.asf", faces.points[i] / np.array([w, h]), f"{stem}.jpg", paths=paths)
     return folder
+
+
+def write_300w_folder(folder: str | os.PathLike, n_train: int = 160, n_val: int = 40, size: int = 256,
+                      seed: int = 0) -> tuple[Path, Path]:
+    """Write generated 68-point faces like the 300-W set: ``train/face_NNNN.png`` and ``test/...`` images with
+    ``train.xml`` and ``test.xml`` in the dlib imglab format, each face's box the tight box of its points.
+    Reading them back goes through the real reader (:func:`cs180utils.keypoints.ibug.read_dlib_xml`).
+    Returns the two XML paths (training faces drawn with ``seed``, test faces with ``seed + 1``)."""
+    from PIL import Image  # noqa: PLC0415
+    from cs180utils.keypoints import ibug  # noqa: PLC0415
+    folder = Path(folder)
+    paths = folder / "train.xml", folder / "test.xml"
+    for path, n, s in ((paths[0], n_train, seed), (paths[1], n_val, seed + 1)):
+        faces = make_faces(n, layout="300w68", size=size, seed=s)
+        img_dir = folder / path.stem
+        img_dir.mkdir(parents=True, exist_ok=True)
+        records = []
+        for i, (img, kps) in enumerate(zip(faces.images, faces.points)):
+            f = img_dir / f"face_{i:04d}.png"
+            Image.fromarray(img).save(f)
+            records.append(ibug.Face(image=f, box=ibug.tight_box(kps), keypoints=kps))
+        ibug.write_dlib_xml(path, records, name=f"generated 68-point faces ({path.stem})")
+    return paths
 
 
 def _paths(layout: str) -> np.ndarray:

@@ -1,133 +1,93 @@
-"""Training/evaluation of the 300-W models on generated faces written as dlib XML (and the CLI around them)."""
-import dataclasses
+"""`train resnet|unet|unet-binary` and `eval keypoints` on generated faces written as dlib XML."""
+import argparse
 import json
 
 import numpy as np
 import pytest
-import torch
 
-from cs180utils import cli
-from cs180utils.keypoints import cli_300w, ibug
+from cs180utils import cli, training
+from cs180utils.keypoints import cli_300w, synthetic
+from cs180utils.keypoints import experiment_300w as exp
 
 
 @pytest.fixture(scope="module")
 def xmls(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gen300w")
-    return cli_300w.generated_xmls(folder, n_train=24, n_val=8, size=96)
+    return synthetic.write_300w_folder(tmp_path_factory.mktemp("gen300w"), n_train=24, n_val=8, size=96)
 
 
-def test_generated_faces_go_through_the_real_reader(xmls):
-    train = ibug.read_dlib_xml(xmls[0])
-    assert len(train) == 24 and train[0].keypoints.shape == (68, 2) and train[0].image.exists()
-
-
-@pytest.mark.parametrize("command", ["resnet", "unet", "unet-binary"])
-def test_a_few_steps_lower_the_loss(xmls, command):
-    cfg = cli_300w.default_config(command, "smoke", size=32, widths=(8, 16))
-    data = cli_300w.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
-    torch.manual_seed(0)
-    model = cli_300w.build_model(cfg, cli_300w.mean_shape_units(data.train))
-    x, k = ibug.to_float(data.train.images[:8]), data.train.keypoints[:8]
-    opt = torch.optim.Adam(model.parameters(), 1e-4 if command == "resnet" else 1e-2)
-    losses = []
-    for _ in range(20):
-        loss = cli_300w.step_loss(model, cfg, x, k)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.9 * losses[0]
+def _last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
 def test_train_resume_and_eval_cli(xmls, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "resnet", "--profile", "smoke", "--train-xml", str(xmls[0]), "--val-xml", str(xmls[1]),
-            "--out", str(out), "--epochs", "2", "--size", "32"]
+            "--out", str(out), "--epochs", "2", "--crop-size", "32"]
     assert cli.main(args) == 0
-    first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    first = _last_json(capsys)
     assert {"val_nme", "baseline_nme", "seconds", "checkpoint"} <= set(first) and first["epochs"] == 2
-    assert np.isfinite(first["val_nme"]) and first["n_val"] == 8
-    assert (out / "checkpoint.pt").exists() and (out / "history.json").exists()
+    assert np.isfinite(first["val_nme"]) and first["n_val"] == 8 and first["crop_size"] == 32
+    assert (out / training.CHECKPOINT).exists() and (out / training.RESULT).exists()
     assert cli.main(args) == 0                               # finished: resumes, trains nothing, same numbers
-    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    again = _last_json(capsys)
     assert again["val_nme"] == pytest.approx(first["val_nme"])
     # eval on the same faces through the XML reader gives the training's validation NME
-    assert cli.main(["eval", "keypoints", "--checkpoint", str(out / "checkpoint.pt"), "--labels", str(xmls[1])]) == 0
-    ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert cli.main(["eval", "keypoints", "--checkpoint", str(out / training.CHECKPOINT), "--labels", str(xmls[1])]) == 0
+    ev = _last_json(capsys)
     assert ev["n_images"] == 8 and ev["nme"] == pytest.approx(first["val_nme"], rel=1e-4)
-    # a different configuration in the same folder is refused with advice
-    assert cli.main(args[:-2] + ["--size", "48"]) == 1
-    assert "different configuration" in capsys.readouterr().err
+    # a different configuration in the same folder is refused with advice naming the setting
+    assert cli.main(args[:-2] + ["--crop-size", "48"]) == 1
+    err = capsys.readouterr().err
+    assert "other settings" in err and "crop_size: 32 (saved) vs 48 (now)" in err
+    # --fresh starts over in the same folder
+    assert cli.main(args[:-2] + ["--crop-size", "48", "--fresh"]) == 0
+    assert _last_json(capsys)["crop_size"] == 48
 
 
-def test_resume_after_interruption_equals_one_run(xmls, tmp_path, monkeypatch):
-    cfg = cli_300w.default_config("resnet", "smoke", size=32, epochs=2, batch_size=8)
-    data = cli_300w.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
-    full = cli_300w.train(cfg, data, out=tmp_path / "a", progress=False)
-    # the same run, interrupted (Ctrl-C) right after its first epoch's checkpoint is written
-    real_save = cli_300w.save_checkpoint
-
-    def save_then_interrupt(path, state):
-        real_save(path, state)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(cli_300w, "save_checkpoint", save_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        cli_300w.train(cfg, data, out=tmp_path / "b", progress=False)
-    monkeypatch.setattr(cli_300w, "save_checkpoint", real_save)
-    assert torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)["epoch"] == 1
-    resumed = cli_300w.train(cfg, data, out=tmp_path / "b", progress=False)
-    assert resumed.result["val_nme"] == pytest.approx(full.result["val_nme"], rel=1e-5)
+def test_cli_default_out_is_the_notebooks_run_folder(xmls, tmp_path, monkeypatch, capsys):
+    """Without --out, the CLI trains in experiment_300w.run_dir(cfg, data), where a notebook asking for the same
+    settings finds the finished model (and does not train it again)."""
+    monkeypatch.setenv("CS180_RUNS_DIR", str(tmp_path / "runs"))
+    assert cli.main(["train", "unet-binary", "--profile", "smoke", "--train-xml", str(xmls[0]), "--val-xml",
+                     str(xmls[1]), "--epochs", "1", "--crop-size", "32", "--widths", "8,16"]) == 0
+    line = _last_json(capsys)
+    cfg = exp.config("unet-binary", "smoke", epochs=1, crop_size=32, widths=(8, 16))
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    run = exp.run_dir(cfg, data)
+    assert line["checkpoint"] == str(run / training.CHECKPOINT)
+    assert run.parent == tmp_path / "runs" / "300w" and run.name.startswith("unet-binary-")
+    nb = exp.train(cfg, data, progress=False)                 # the notebook's call: loaded, not trained
+    assert nb.run == run and nb.result["val_nme"] == pytest.approx(line["val_nme"])
+    assert nb.result["seconds"] == line["seconds"]
 
 
-def test_run_dir_is_one_folder_per_configuration(xmls):
-    cfg = cli_300w.default_config("unet", "smoke")
-    data = cli_300w.load_data(dataclasses.replace(cfg, size=32), train_xml=xmls[0], val_xml=xmls[1])
-    same = cli_300w.run_dir(dataclasses.replace(cfg), data)
-    assert same == cli_300w.run_dir(cfg, data) and same.name.startswith("unet-gaussian_")
-    assert cli_300w.run_dir(dataclasses.replace(cfg, sigma=4.0), data) != same
-    assert cli_300w.run_dir(dataclasses.replace(cfg, target="binary"), data) != same
+def test_options_default_unset_and_none_is_a_value():
+    """Options left out keep the profile's preset; --window none and --max-seconds none mean None."""
+    parser, _ = cli.build_parser("train", "unet")
+    assert cli_300w.config_from_args(parser.parse_args(["--profile", "cpu"]), "train unet") == \
+        exp.config("unet", "cpu")
+    args = parser.parse_args(["--profile", "cpu", "--window", "none", "--sigma", "3", "--widths", "8,16"])
+    cfg = cli_300w.config_from_args(args, "train unet")
+    assert (cfg.window, cfg.sigma, cfg.widths, cfg.max_seconds) == (None, 3.0, (8, 16), 900)
+    args = parser.parse_args(["--profile", "cpu", "--window", "0", "--max-seconds", "none", "--crop-size", "48"])
+    cfg = cli_300w.config_from_args(args, "train unet")
+    assert (cfg.window, cfg.max_seconds, cfg.crop_size) == (0, None, 48)
+    resnet, _ = cli.build_parser("train", "resnet")
+    assert cli_300w.config_from_args(resnet.parse_args(["--pretrained"]), "train resnet").pretrained is True
+    assert cli_300w.config_from_args(resnet.parse_args(["--no-pretrained"]), "train resnet").pretrained is False
 
 
-def test_unet_result_reports_every_read_out(xmls, tmp_path):
-    cfg = cli_300w.default_config("unet", "smoke", size=32, widths=(8, 16), epochs=1)
-    data = cli_300w.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
-    r = cli_300w.train(cfg, data, out=tmp_path, progress=False).result
-    assert r["window"] == 4 and {"val_nme", "val_nme_global", "val_nme_argmax"} <= set(r)
-    assert all(np.isfinite(r[k]) for k in ("val_nme", "val_nme_global", "val_nme_argmax"))
+@pytest.mark.parametrize("option,text,message", [("--window", "-1", "0 or more"), ("--window", "all", "'none'"),
+                                                 ("--widths", "16", "two levels"), ("--crop-size", "0", "at least 1")])
+def test_bad_options_are_refused_with_what_to_do(option, text, message, capsys):
+    parser, _ = cli.build_parser("train", "unet")
+    with pytest.raises(SystemExit):
+        parser.parse_args([option, text])
+    assert message in capsys.readouterr().err
 
 
-def test_submission_csv(tmp_path):
-    pred = np.arange(2 * 68 * 2, dtype=float).reshape(2, 68, 2)
-    path = cli_300w.write_submission(tmp_path / "s.csv", pred)
-    lines = path.read_text().splitlines()
-    assert lines[0] == "Id,Predicted" and len(lines) == 1 + 272
-    assert lines[1 + 136 + 2 * 5 + 1] == f"{136 + 11},{pred[1, 5, 1]:.2f}"      # image 1, keypoint 5, y
-    with pytest.raises(ValueError, match="N, K, 2"):
-        cli_300w.write_submission(tmp_path / "t.csv", pred[0])
-
-
-def test_real_data_baseline(real_data_dir):
-    cfg = cli_300w.default_config("resnet", "smoke", size=64)
-    cfg.max_train, cfg.max_val = None, None
-    data = cli_300w.load_data(cfg, data_dir=real_data_dir)
-    assert data.source == "300-W" and len(data.train) == 705 and len(data.val) == 100
-    model = cli_300w.build_model(cfg, cli_300w.mean_shape_units(data.train))   # untrained = mean shape
-    r = cli_300w.evaluate(model, cfg, data.val, cli_300w.mean_shape_units(data.train))
-    assert r["nme"] == pytest.approx(r["baseline_nme"], rel=1e-4)
-    assert 17.0 < r["baseline_nme"] < 21.0                   # the mean shape in the face box: about 18.8 %
-
-
-def test_none_overrides_and_command_line_options():
-    """default_config takes None as given; the command line keeps the profile's value for options not given."""
-    from cs180utils.cli import build_parser
-
-    assert cli_300w.default_config("unet", "cpu").time_budget == 900
-    cfg = cli_300w.default_config("unet", "cpu", time_budget=None, window=None)
-    assert cfg.time_budget is None and cfg.window is None
-    parser, _ = build_parser("train", "unet")
-    assert cli_300w.config_from_args(parser.parse_args(["--profile", "cpu"]), "unet") == \
-        cli_300w.default_config("unet", "cpu")
-    args = parser.parse_args(["--profile", "cpu", "--window", "-1", "--sigma", "3", "--widths", "8,16"])
-    cfg = cli_300w.config_from_args(args, "unet")
-    assert (cfg.window, cfg.sigma, cfg.widths, cfg.time_budget) == (None, 3.0, (8, 16), 900)
+def test_window_type_by_hand():
+    assert cli_300w.window_radius("none") is None and cli_300w.window_radius("None") is None
+    assert cli_300w.window_radius("4") == 4 and cli_300w.window_radius("0") == 0
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli_300w.window_radius("-1")

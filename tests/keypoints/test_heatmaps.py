@@ -1,4 +1,5 @@
-"""Heatmap targets for a whole batch and their read-outs."""
+"""Heatmap targets for a whole batch and their read-outs, in continuous pixels: cell (row i, column j) is
+centred at (j + 0.5, i + 0.5)."""
 import pytest
 import torch
 
@@ -6,11 +7,11 @@ from cs180utils.keypoints import heatmaps as hm
 
 
 def test_gaussian_matches_the_loop_and_hand_values():
-    kps = torch.tensor([[[3.0, 4.0], [10.25, 2.5]], [[-3.0, 20.0], [7.0, 7.0]]])      # (B=2, K=2, 2)
+    kps = torch.tensor([[[3.5, 4.5], [10.75, 3.0]], [[-2.5, 20.5], [7.5, 7.5]]])      # (B=2, K=2, 2)
     fast = hm.gaussian_heatmaps(kps, (12, 16), sigma=2.0)
     assert fast.shape == (2, 2, 12, 16)
     torch.testing.assert_close(fast, hm.gaussian_heatmaps_loop(kps, (12, 16), sigma=2.0))
-    assert fast[0, 0, 4, 3] == 1.0                                                  # peak at (x=3, y=4)
+    assert fast[0, 0, 4, 3] == 1.0                                     # peak in the cell (row 4, col 3) at (3.5, 4.5)
     assert fast[0, 0, 4, 5].item() == pytest.approx(torch.exp(torch.tensor(-0.5)).item())  # 2 px = 1 sigma
     with pytest.raises(ValueError, match="sigma"):
         hm.gaussian_heatmaps(kps, (12, 16), sigma=0)
@@ -19,10 +20,10 @@ def test_gaussian_matches_the_loop_and_hand_values():
 
 
 def test_binary_one_pixel_per_keypoint():
-    kps = torch.tensor([[[3.4, 4.6], [15.0, 11.0], [16.0, 0.0]]])                   # last one off the map
+    kps = torch.tensor([[[3.9, 5.1], [15.5, 11.5], [16.5, 0.5]]])                   # last one off the map
     b = hm.binary_heatmaps(kps, (12, 16))
     assert b.shape == (1, 3, 12, 16)
-    assert b[0, 0, 5, 3] == 1 and b[0, 0].sum() == 1
+    assert b[0, 0, 5, 3] == 1 and b[0, 0].sum() == 1                               # the cell holding (3.9, 5.1)
     assert b[0, 1, 11, 15] == 1 and b[0, 1].sum() == 1
     assert b[0, 2].sum() == 0
 
@@ -31,7 +32,7 @@ def test_argmax_and_soft_argmax_recover_a_planted_point():
     truth = torch.tensor([[[12.3, 7.8], [30.6, 21.1]]])
     h = hm.gaussian_heatmaps(truth, (32, 40), sigma=2.0)
     am = hm.argmax_coords(h)
-    torch.testing.assert_close(am, torch.round(truth))                              # whole pixels
+    torch.testing.assert_close(am, torch.tensor([[[12.5, 7.5], [30.5, 21.5]]]))     # the nearest cell centres
     sa = hm.soft_argmax(h, normalize="sum")
     assert (sa - truth).abs().max() < 0.01                                          # sub-pixel
     # as logits: log of a Gaussian is a parabola, whose softmax is that Gaussian again
@@ -58,7 +59,7 @@ def test_ce_loss_is_lowest_at_the_target_and_ignores_off_map_points():
 
 
 def test_read_out_methods():
-    truth = torch.tensor([[[5.0, 6.0]]])
+    truth = torch.tensor([[[5.5, 6.5]]])                                            # a cell's centre
     logits = torch.log(hm.gaussian_heatmaps(truth, (16, 16), 1.5).clamp_min(1e-30))
     for method in ("soft-argmax", "argmax"):
         assert (hm.read_out(logits, method, "ce") - truth).abs().max() < 0.05

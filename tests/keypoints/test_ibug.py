@@ -1,4 +1,5 @@
-"""dlib XML / .pts reading and writing, crops and the way back to original pixels."""
+"""dlib XML / .pts reading and writing (pixel indices in the files, continuous pixels here), crops and the way
+back to original pixels."""
 import numpy as np
 import pytest
 import torch
@@ -30,8 +31,9 @@ def test_read_dlib_xml_fixture(tmp_path):
     a, b = faces
     assert a.image == (tmp_path / "imgs" / "a.png").resolve()
     assert a.box == (20.0, 10.0, 30.0, 40.0)                 # (left, top, width, height)
-    np.testing.assert_array_equal(a.keypoints, [[20, 10], [50, 50], [35, 30]])
-    assert np.isnan(b.keypoints[0]).all() and b.keypoints[1].tolist() == [3, 4]   # missing part 00 -> NaN
+    # pixel indices in the file, the centres of those pixels here
+    np.testing.assert_array_equal(a.keypoints, [[20.5, 10.5], [50.5, 50.5], [35.5, 30.5]])
+    assert np.isnan(b.keypoints[0]).all() and b.keypoints[1].tolist() == [3.5, 4.5]   # missing part 00 -> NaN
 
 
 def test_read_dlib_xml_errors(tmp_path):
@@ -45,23 +47,33 @@ def test_read_dlib_xml_errors(tmp_path):
         ibug.read_dlib_xml(tmp_path / "three.xml", num_keypoints=2)
 
 
+def test_a_point_at_index_10_reads_as_10_5_and_writes_back_as_10(tmp_path):
+    (tmp_path / "one.xml").write_text(XML.replace("x='20' y='10'", "x='10' y='10'"))
+    face = ibug.read_dlib_xml(tmp_path / "one.xml", num_keypoints=3)[0]
+    assert face.keypoints[0].tolist() == [10.5, 10.5]
+    ibug.write_dlib_xml(tmp_path / "back.xml", [face])
+    assert "<part name='00' x='10' y='10'/>" in (tmp_path / "back.xml").read_text()
+    assert "<box top='10' left='20' width='30' height='40'>" in (tmp_path / "back.xml").read_text()  # boxes as they are
+
+
 def test_write_then_read_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    kps = rng.integers(0, 200, size=(68, 2)).astype(np.float32)
-    face = ibug.Face(image=tmp_path / "pics" / "x y.jpg", box=ibug.tight_box(kps), keypoints=kps)
+    kps = rng.integers(0, 200, size=(68, 2)).astype(np.float32) + 0.5      # pixel centres: what the files can hold
+    box = ibug.tight_box(kps - 0.5)                          # whole pixels, as the files hold them
+    face = ibug.Face(image=tmp_path / "pics" / "x y.jpg", box=box, keypoints=kps)
     path = ibug.write_dlib_xml(tmp_path / "out" / "faces.xml", [face, face])
     back = ibug.read_dlib_xml(path)
     assert len(back) == 2
     assert back[0].image == face.image.resolve()             # written relative to the XML, read back absolute
     np.testing.assert_array_equal(back[0].keypoints, kps)
-    assert back[0].box == ibug.tight_box(kps)
+    assert back[0].box == box
 
 
 def test_read_pts(tmp_path):
     (tmp_path / "f.pts").write_text("version: 1\nn_points:  3\n{\n1 1\n10.5 20\n3 4\n}\n")
     face = ibug.read_pts(tmp_path / "f.pts")
-    np.testing.assert_allclose(face.keypoints, [[0, 0], [9.5, 19], [2, 3]])   # 1-based -> 0-based
-    assert face.box == (0.0, 0.0, 9.5, 19.0)
+    np.testing.assert_allclose(face.keypoints, [[0.5, 0.5], [10, 19.5], [2.5, 3.5]])   # 1-based centres -> continuous
+    assert face.box == (0.5, 0.5, 9.5, 19.0)
     (tmp_path / "g.pts").write_text("version: 1\n{ 1 2 }")
     with pytest.raises(ValueError, match="not a 300-W .pts"):
         ibug.read_pts(tmp_path / "g.pts")
@@ -69,8 +81,9 @@ def test_read_pts(tmp_path):
 
 def test_crop_transform_round_trip_and_hand_values():
     tf = ibug.CropTransform(x0=10.0, y0=20.0, scale=0.5)
-    # the pixel whose centre (x + 0.5) sits at the crop's left/top edge + 2 original px -> crop centre 1 px
-    np.testing.assert_allclose(tf.to_crop(np.array([11.5, 21.5])), [0.5, 0.5])
+    # 2 original px right of and below the crop's corner -> 1 crop px from it; the corner itself -> 0
+    np.testing.assert_allclose(tf.to_crop(np.array([12.0, 22.0])), [1.0, 1.0])
+    np.testing.assert_allclose(tf.to_crop(np.array([10.0, 20.0])), [0.0, 0.0])
     xy = np.random.default_rng(1).uniform(-50, 300, size=(7, 2))
     np.testing.assert_allclose(tf.to_original(tf.to_crop(xy)), xy, atol=1e-9)
     t = torch.tensor(xy)
@@ -79,17 +92,20 @@ def test_crop_transform_round_trip_and_hand_values():
 
 def test_crop_face_keeps_a_bright_dot_under_its_keypoint():
     img = np.zeros((300, 400), np.uint8)
-    dots = np.array([[150.0, 120.0], [210.0, 180.0], [170.0, 200.0]])
+    dots = np.array([[150.5, 120.5], [210.5, 180.5], [170.5, 200.5]])   # centres of pixels (row 120, column 150)...
     for x, y in dots.astype(int):
         img[y - 2:y + 3, x - 2:x + 3] = 255                  # 5x5 bright squares centred on the points
     box = ibug.tight_box(dots)
     crop, kps, tf = ibug.crop_face(img, box, size=64, margin=0.3, keypoints=dots)
     assert crop.shape == (64, 64) and crop.dtype == np.uint8
-    for x, y in kps:                                         # the crop is brightest at each carried keypoint
-        assert crop[int(round(y)), int(round(x))] > 100
+    for x, y in kps:                                         # the crop is bright at the pixel holding each keypoint
+        assert crop[int(y), int(x)] > 100
     np.testing.assert_allclose(tf.to_original(kps), dots, atol=1e-3)
-    side = max(box[2] + 1, box[3] + 1) * 1.6
-    assert tf.scale == pytest.approx(64 / side)
+    assert box == (150.5, 120.5, 60.0, 80.0)
+    side = max(box[2], box[3]) * 1.6                         # 128 original px onto 64 crop px
+    assert tf.scale == pytest.approx(64 / 128)
+    assert (tf.x0, tf.y0) == pytest.approx((150.5 + 30 - 64, 120.5 + 40 - 64))   # centred on the box
+    assert side == pytest.approx(128)
 
 
 def test_face_crops_from_files_and_back_mapping(tmp_path):

@@ -28,6 +28,29 @@ def test_same_seed_same_faces_and_the_nose_is_visible():
     assert np.array_equal(a.images, b.images) and np.array_equal(a.points, b.points)
     assert not np.array_equal(a.images, make_faces(4, "frontal73", seed=8).images)
     # the drawn nose tip is brighter than the face around it (a learnable feature)
-    x, y = np.round(a.points[0, 45]).astype(int)
+    x, y = np.floor(a.points[0, 45]).astype(int)                   # the pixel holding the tip
     patch = a.images[0, y - 12:y + 13, x - 12:x + 13].astype(float)
     assert a.images[0, y, x] > np.median(patch)
+
+
+def test_points_are_where_the_features_are_drawn_in_continuous_pixels():
+    """The bright nose tip's centre of mass, with pixel (row i, column j) at (j + 0.5, i + 0.5), lies on the
+    returned point: within 0.25 px across the face (OpenCV's integer coordinates would be 0.5 px off)."""
+    f = make_faces(6, "300w68", size=256, seed=0, pose=0.0)
+    for img, pts in zip(f.images, f.points):
+        x, y = pts[30]                                              # the nose tip, on the face's midline
+        j0, i0, r = int(x), int(y), 6
+        win = img[i0 - r:i0 + r + 1, j0 - r:j0 + r + 1].astype(float)
+        w = np.clip(win - np.percentile(win, 60), 0, None)          # the bright tip
+        centres = np.arange(j0 - r, j0 + r + 1) + 0.5
+        assert abs((w.sum(0) * centres).sum() / w.sum() - x) < 0.25
+
+
+def test_300w_folder_goes_through_the_real_reader(tmp_path):
+    from cs180utils.keypoints import ibug, synthetic
+    train_xml, test_xml = synthetic.write_300w_folder(tmp_path, n_train=6, n_val=2, size=64)
+    train, test = ibug.read_dlib_xml(train_xml), ibug.read_dlib_xml(test_xml)
+    assert len(train) == 6 and len(test) == 2 and train[0].image.exists()
+    faces = make_faces(6, "300w68", size=64, seed=0)                # the same faces, before the file
+    # the file holds pixel indices: each point comes back as the centre of the pixel holding it
+    np.testing.assert_array_equal(train[0].keypoints, np.floor(faces.points[0]) + 0.5)

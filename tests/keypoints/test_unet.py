@@ -32,7 +32,7 @@ def test_unet_errors_and_widths():
 def test_a_few_steps_lower_the_heatmap_loss():
     torch.manual_seed(0)
     net = UNet(1, 2, widths=(8, 16))
-    kps = torch.tensor([[[5.0, 9.0], [11.0, 4.0]]]).repeat(4, 1, 1)
+    kps = torch.tensor([[[5.5, 9.5], [11.5, 4.5]]]).repeat(4, 1, 1)       # the centres of the two marked pixels
     x = torch.zeros(4, 1, 16, 16)
     x[:, 0, 9, 5] = 1.0
     x[:, 0, 4, 11] = -1.0

@@ -1,0 +1,371 @@
+"""68-point keypoints on iBUG 300-W: ResNet18 regression and U-Net heatmaps (notebooks 07-09 and
+``python -m cs180utils train resnet|unet|unet-binary``).
+
+    cfg = config("unet", max_seconds=480)          # the profile's preset, then overrides
+    data = load_data(cfg)                          # crops of the 300-W train and test faces (or generated ones)
+    res = train(cfg, data)                         # in run_dir(cfg, data); resumes; res.model, res.result
+    ev = evaluate(res.model, cfg, data.val, res.mean_shape)   # NME, MAE, baseline, predictions (original pixels)
+
+Training uses ``labels_ibug_300W_train.xml`` and validates on ``labels_ibug_300W_test.xml`` (the 100 test
+faces), both from the 300-W folder of the data directory; without it, generated faces written as dlib XML
+(:func:`cs180utils.keypoints.synthetic.write_300w_folder`, with a notice). Every reported number is in
+original-image pixels: predictions on the crop are mapped back. Training runs on the workbook's one loop
+(:func:`cs180utils.training.train_loop`): AdamW, a one-cycle schedule on max(step, time) progress, validation
+every ``eval_every`` epochs and at the end, a checkpoint after every epoch in the run folder, which the same
+call resumes. A notebook and the command line asking for the same settings share the run folder
+(:func:`run_dir`), so neither trains a finished model again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from cs180utils import config as _config
+from cs180utils import settings, training
+from cs180utils.checkpoint import load_checkpoint
+from cs180utils.keypoints import heatmaps as hm
+from cs180utils.keypoints import ibug, metrics
+from cs180utils.keypoints.resnet import KeypointResNet
+from cs180utils.keypoints.unet import UNet
+
+COMMANDS = ("resnet", "unet", "unet-binary")   # the experiments, named as the `train` commands
+PART = "300w"                                  # runs/300w/<name>-<hash>
+GENERATED = "generated_300w-v2"                # runs/ folder of the generated stand-in faces (bump on a change)
+
+
+@dataclass
+class Config300W:
+    """One 300-W experiment. :func:`config` fills it from :data:`PRESETS` by profile."""
+    model: str = "resnet"                 # "resnet" (regression, L1 in crop units) or "unet" (heatmaps)
+    target: str = "gaussian"              # unet: heatmap targets, "gaussian" or "binary"
+    crop_size: int = 128                  # side of the square face crop in pixels, the network's input (course: 224)
+    margin: float = 0.2                   # crop = face box grown by this fraction of its larger side on each side
+    epochs: int = 60                      # passes over the training faces
+    max_seconds: float | None = None      # stop after this many training seconds, the schedule following time
+                                          # (None: the epochs decide)
+    batch_size: int = 32                  # faces per optimizer step
+    lr: float = 1e-3                      # AdamW peak learning rate (one-cycle: warm-up, then cosine to 0)
+    weight_decay: float = 1e-4            # AdamW decoupled weight decay
+    sigma: float = 2.0                    # unet, gaussian targets: standard deviation in heatmap pixels
+    loss: str = "ce"                      # unet: "ce" (spatial softmax), "mse" or "bce"
+    window: int | None = 4                # unet soft-argmax: average within this many pixels of each peak
+                                          # (None: over the whole map)
+    widths: tuple[int, ...] = (16, 32, 64, 128)  # unet channels per level, finest first
+    pretrained: bool = False              # resnet: start from ImageNet weights when they can be downloaded
+    rotation: float = 15.0                # augmentation: rotation range in degrees
+    shift: float = 0.06                   # augmentation: shift range as a fraction of the crop side
+    scale: tuple[float, float] = (0.9, 1.1)  # augmentation: zoom range
+    brightness: float = 0.3               # augmentation: brightness factor range 1 +- this
+    max_train: int | None = None          # use only the first N training faces (None: all)
+    max_val: int | None = None            # use only the first N validation faces (None: all)
+    eval_every: int = 1                   # validate every N epochs (and always at the end)
+    seed: int = 0                         # seeds the initialisation, the shuffling and the augmentation
+    device: str | None = None             # "cpu", "cuda", "mps"; None: the best available
+
+    def __post_init__(self):
+        for name, value, allowed in (("model", self.model, ("resnet", "unet")),
+                                     ("target", self.target, ("gaussian", "binary")),
+                                     ("loss", self.loss, ("ce", "mse", "bce"))):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
+        if self.window is not None and self.window < 0:
+            raise ValueError(f"window must be a radius of 0 pixels or more, or None for the whole map; got {self.window}")
+        self.widths, self.scale = tuple(self.widths), tuple(self.scale)
+
+    @property
+    def name(self) -> str:
+        """The experiment's name: its `train` command (``resnet``, ``unet``, ``unet-binary``)."""
+        return "resnet" if self.model == "resnet" else "unet" if self.target == "gaussian" else "unet-binary"
+
+
+_SMOKE = dict(epochs=2, batch_size=16, max_train=64, max_val=32)
+_UNET = {"smoke": dict(_SMOKE, model="unet", crop_size=64, widths=(8, 16, 32), lr=2e-3, max_train=48, max_val=24),
+         # cpu: the time budget ends a laptop run when promised (the schedule follows time)
+         "cpu": dict(model="unet", crop_size=96, epochs=40, widths=(16, 32, 64, 128), lr=2e-3, max_seconds=900),
+         "full": dict(model="unet", crop_size=224, epochs=100, widths=(32, 64, 128, 256), lr=2e-3)}
+
+# experiment -> profile -> the fields that differ from Config300W's defaults
+PRESETS: dict[str, dict[str, dict]] = {
+    "resnet": {"smoke": dict(_SMOKE, crop_size=64),
+               "cpu": dict(crop_size=128, epochs=60, max_seconds=1100),
+               "full": dict(crop_size=224, epochs=100)},
+    "unet": _UNET,
+    "unet-binary": {profile: dict(preset, target="binary") for profile, preset in _UNET.items()},
+}
+
+
+def config(command: str = "resnet", profile: str | None = None, **overrides) -> Config300W:
+    """The configuration of ``command`` (``resnet``, ``unet``, ``unet-binary``) in ``profile`` (default: the
+    active one), with ``overrides`` (None is a value, e.g. ``max_seconds=None``; UNSET ones are dropped)."""
+    if command not in PRESETS:
+        raise ValueError(f"unknown 300-W experiment {command!r}: use one of {', '.join(COMMANDS)}")
+    return settings.make_config(Config300W, PRESETS[command], profile, **overrides)
+
+
+# ---- data ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Data300W:
+    """Training and validation crops plus where they came from."""
+    train: ibug.FaceCrops
+    val: ibug.FaceCrops
+    source: str                           # "300-W", "generated" or "dlib XML" (files given by the caller)
+    train_xml: Path
+    val_xml: Path
+
+    def fingerprint(self) -> dict:
+        """What the data is, for the run folder and the checkpoint: source, label files and face counts."""
+        name = (lambda p: str(p)) if self.source == "dlib XML" else (lambda p: p.name)
+        return {"source": self.source, "train": name(self.train_xml), "val": name(self.val_xml),
+                "n_train": len(self.train), "n_val": len(self.val)}
+
+
+def generated_xmls() -> tuple[Path, Path]:
+    """The generated stand-in for 300-W (train.xml, test.xml) under ``runs/``: written once, then reused."""
+    from cs180utils.keypoints import synthetic  # noqa: PLC0415
+    folder = _config.runs_dir(GENERATED)
+    paths = folder / "train.xml", folder / "test.xml"
+    return paths if all(p.exists() for p in paths) else synthetic.write_300w_folder(folder)
+
+
+def load_data(cfg: Config300W, data_dir=None, train_xml=None, val_xml=None) -> Data300W:
+    """Crops (``cfg.crop_size``, ``cfg.margin``) of the faces of ``train_xml`` and ``val_xml`` (dlib XML); each
+    left out is the 300-W train / test file of the data directory, or the generated faces without it."""
+    source = "dlib XML"
+    if train_xml is None or val_xml is None:
+        found = ibug.labels_path("train", data_dir=data_dir)
+        if found is None:
+            source, defaults = "generated", generated_xmls()
+        else:
+            source, defaults = "300-W", (found, ibug.labels_path("test", data_dir=data_dir))
+        train_xml, val_xml = train_xml or defaults[0], val_xml or defaults[1]
+    train_faces = ibug.read_dlib_xml(train_xml)[: cfg.max_train]
+    val_faces = ibug.read_dlib_xml(val_xml)[: cfg.max_val]
+    return Data300W(train=ibug.FaceCrops.from_faces(train_faces, cfg.crop_size, cfg.margin),
+                    val=ibug.FaceCrops.from_faces(val_faces, cfg.crop_size, cfg.margin),
+                    source=source, train_xml=Path(train_xml), val_xml=Path(val_xml))
+
+
+def run_dir(cfg: Config300W, data: Data300W) -> Path:
+    """``runs/300w/<name>-<hash>``: the run folder of these settings and data (:func:`training.run_dir`), the
+    one the command line uses by default, so notebooks and the CLI find each other's finished models."""
+    return training.run_dir(PART, cfg.name, cfg, data.fingerprint())
+
+
+def make_augment(cfg: Config300W):
+    """The torchvision-v2 augmentation of notebook 06 with this experiment's ranges."""
+    from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment  # noqa: PLC0415
+    return KeypointAugment(AugmentConfig(brightness=cfg.brightness, rotation=cfg.rotation,
+                                         shift_px=cfg.shift * cfg.crop_size, scale=tuple(cfg.scale)))
+
+
+# ---- models -------------------------------------------------------------------------------------------------
+
+def mean_shape(crops: ibug.FaceCrops) -> torch.Tensor:
+    """(K, 2) mean training shape in crop units (0 at the crop's left/top edge, 1 at its right/bottom edge):
+    the mean-shape baseline, and the ResNet's starting prediction."""
+    return (crops.keypoints / crops.size).mean(0)
+
+
+def build_model(cfg: Config300W, mean_shape: torch.Tensor | None = None, num_keypoints: int = 68) -> nn.Module:
+    """The network of ``cfg``: ResNet18 (B, 1, S, S) -> (B, K, 2) crop units, or U-Net -> (B, K, S, S) logits."""
+    if cfg.model == "resnet":
+        return KeypointResNet(num_keypoints, 1, mean_shape=mean_shape, pretrained=cfg.pretrained)
+    return UNet(1, num_keypoints, widths=cfg.widths)
+
+
+def step_loss(model: nn.Module, cfg: Config300W, images: torch.Tensor, kps: torch.Tensor) -> torch.Tensor:
+    """Training loss of one batch: images (B, 1, S, S), keypoints (B, K, 2) crop pixels."""
+    out = model(images)
+    if cfg.model == "resnet":
+        return (out - kps / cfg.crop_size).abs().mean()                      # L1 in crop units
+    target = hm.factored_targets(kps, out.shape[-2:], cfg.target, cfg.sigma)  # (B, K, H), (B, K, W) on the device
+    return hm.heatmap_loss(out, target, cfg.loss)
+
+
+def _outputs(model: nn.Module, images: torch.Tensor, batch_size: int, device=None):
+    """The model's outputs on crops (N, 1, S, S) (uint8, or float in [-0.5, 0.5]), batch by batch, in eval mode."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, images.shape[0], batch_size):
+            x = images[i:i + batch_size]
+            x = ibug.to_float(x) if x.dtype == torch.uint8 else x
+            yield model(x.to(device))
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, cfg: Config300W, images: torch.Tensor, method: str = "soft-argmax",
+            batch_size: int = 64, return_heatmaps: bool = False):
+    """Keypoints (N, K, 2) in crop pixels for crops (N, 1, S, S) (uint8 or float in [-0.5, 0.5]).
+
+    U-Nets read out with ``method`` (``soft-argmax``, within ``cfg.window`` of the peak, or ``argmax``);
+    ``return_heatmaps`` also returns the (N, K, S, S) heatmap logits (on the CPU).
+    """
+    preds, maps = [], []
+    for out in _outputs(model, images, batch_size):
+        if cfg.model == "resnet":
+            preds.append((out * cfg.crop_size).cpu())                        # crop units -> crop pixels
+        else:
+            preds.append(hm.read_out(out, method, cfg.loss, window=cfg.window).cpu())
+            if return_heatmaps:
+                maps.append(out.cpu())
+    p = torch.cat(preds)
+    return (p, torch.cat(maps)) if return_heatmaps else p
+
+
+def evaluate(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops, mean_shape: torch.Tensor,
+             method: str = "soft-argmax") -> dict:
+    """On ``crops``: ``nme`` (%, outer eye corners), ``mae_px`` and ``n_images`` in original pixels, the
+    mean-shape baseline's ``baseline_nme``, and the predictions ``pred`` and ``baseline`` (N, K, 2) in
+    original pixels."""
+    pred = crops.to_original(predict(model, cfg, crops.images, method=method))
+    truth = crops.original_keypoints()
+    base = baseline(crops, mean_shape)
+    out = metrics.evaluate(pred, truth, layout="300w68")
+    out["baseline_nme"] = metrics.nme(base, truth, layout="300w68")
+    out["pred"], out["baseline"] = pred, base
+    return out
+
+
+def baseline(crops: ibug.FaceCrops, mean_shape: torch.Tensor) -> np.ndarray:
+    """The mean shape (K, 2) crop units placed in every crop: (N, K, 2) original pixels."""
+    return crops.to_original((mean_shape * crops.size).expand(len(crops), -1, -1))
+
+
+@torch.no_grad()
+def validation_metrics(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops) -> dict:
+    """``val_nme`` and ``val_mae_px`` (the configured read-out) and, for U-Nets, ``val_nme_argmax`` and
+    ``val_nme_global`` (soft-argmax over the whole map), from one pass of the network."""
+    reads = {"": []} if cfg.model == "resnet" else {"": [], "_argmax": [], "_global": []}
+    for out in _outputs(model, crops.images, 64):
+        if cfg.model == "resnet":
+            reads[""].append((out * cfg.crop_size).cpu())
+            continue
+        reads[""].append(hm.read_out(out, "soft-argmax", cfg.loss, window=cfg.window).cpu())
+        reads["_argmax"].append(hm.read_out(out, "argmax").cpu())
+        reads["_global"].append(hm.read_out(out, "soft-argmax", cfg.loss, window=None).cpu())
+    truth = crops.original_keypoints()
+    result = {}
+    for suffix, parts in reads.items():
+        pred = crops.to_original(torch.cat(parts))
+        result[f"val_nme{suffix}"] = metrics.nme(pred, truth, layout="300w68")
+        if not suffix:
+            result["val_mae_px"] = metrics.mae_px(pred, truth)
+    return result
+
+
+# ---- training -----------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    model: nn.Module                       # the trained network (eval mode), on cfg.device
+    cfg: Config300W
+    result: dict                           # the JSON line (also run folder / result.json)
+    history: dict                          # the loop's: "train" rows {step, loss} once per epoch, "eval" rows
+                                           # {step, seconds, val_nme, ...}
+    mean_shape: torch.Tensor               # (K, 2) mean training shape, crop units
+    steps_per_epoch: int
+    run: Path                              # the run folder (checkpoint.pt, result.json)
+
+    def curve(self, key: str = "val_nme") -> tuple[list[float], list[float]]:
+        """(epochs, values) of ``key``: ``"loss"`` (training, per epoch) or an evaluation metric."""
+        rows = self.history["train"] if key == "loss" else self.history["eval"]
+        rows = [r for r in rows if key in r]
+        return [r["step"] / self.steps_per_epoch for r in rows], [r[key] for r in rows]
+
+
+def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progress: bool = True,
+          fresh: bool = False) -> TrainResult:
+    """Train ``cfg`` on ``data`` in the run folder ``out`` (default :func:`run_dir`): a checkpoint after every
+    epoch, resumed by the same call (``fresh``: start over); a finished run is loaded, not trained again."""
+    run = Path(out) if out is not None else run_dir(cfg, data)
+    device = _config.pick_device(cfg.device)
+    _config.seed_everything(cfg.seed)
+    mean = mean_shape(data.train)
+    model = build_model(cfg, mean).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loader = torch.utils.data.DataLoader(ibug.FaceDataset(data.train, make_augment(cfg)), batch_size=cfg.batch_size,
+                                         shuffle=True, drop_last=len(data.train) > cfg.batch_size)
+    per_epoch = len(loader)
+    batches = None
+
+    def step_fn(step: int) -> torch.Tensor:
+        nonlocal batches
+        if batches is None:   # from the step the loop starts (or resumes) at, reseeded per epoch
+            batches = training.epoch_batches(loader, per_epoch, start_step=step, seed=cfg.seed)
+        images, kps = next(batches)                         # (B, 1, S, S), (B, K, 2) crop pixels
+        return step_loss(model, cfg, images.to(device), kps.to(device))
+
+    loop = training.LoopConfig(steps=cfg.epochs * per_epoch, max_seconds=cfg.max_seconds,
+                               eval_every=cfg.eval_every * per_epoch, checkpoint_every=per_epoch, log_every=per_epoch)
+    res = training.train_loop(
+        model, opt, step_fn, loop, schedule=training.OneCycle(),
+        evaluate=lambda step: validation_metrics(model, cfg, data.val), checkpoint=run / training.CHECKPOINT,
+        identity={"config": settings.config_dict(cfg), "data": data.fingerprint()},
+        extra={"mean_shape": mean.tolist(), "steps_per_epoch": per_epoch}, resume=not fresh, progress=progress,
+        desc=f"train {cfg.name}")
+    model.eval()
+    truth = data.val.original_keypoints()
+    result = {"model": cfg.name, "val_nme": res.final["val_nme"],
+              "baseline_nme": metrics.nme(baseline(data.val, mean), truth, layout="300w68"),
+              "val_mae_px": res.final["val_mae_px"], "n_val": len(data.val), "n_train": len(data.train),
+              "data": data.source, "val_set": f"{data.val_xml.name} ({len(data.val)} faces)",
+              "epochs": round(res.step / per_epoch, 2), "steps": res.step, "crop_size": cfg.crop_size,
+              "stopped_at_max_seconds": res.stopped_at_max_seconds}
+    if cfg.model == "unet":
+        result.update(val_nme_argmax=res.final["val_nme_argmax"], val_nme_global=res.final["val_nme_global"],
+                      window=cfg.window)
+    result.update(seconds=round(res.seconds, 1), checkpoint=str(run / training.CHECKPOINT))
+    training.write_result(run, result)
+    return TrainResult(model=model, cfg=cfg, result=result, history=res.history, mean_shape=mean,
+                       steps_per_epoch=per_epoch, run=run)
+
+
+def load_model(path: str | Path, device=None) -> tuple[nn.Module, Config300W, torch.Tensor]:
+    """(model in eval mode, config, mean shape (K, 2) crop units) from a checkpoint of :func:`train` (or its
+    run folder)."""
+    path = Path(path)
+    path = path / training.CHECKPOINT if path.is_dir() else path
+    state = load_checkpoint(path)
+    if not isinstance(state.get("config"), dict) or "mean_shape" not in (state.get("extra") or {}):
+        raise ValueError(f"{path} is not a 300-W keypoint checkpoint (no config / mean shape); train one with "
+                         f"python -m cs180utils train resnet|unet|unet-binary")
+    cfg = settings.from_dict(Config300W, state["config"])
+    mean = torch.tensor(state["extra"]["mean_shape"], dtype=torch.float32)
+    model = build_model(cfg, mean).to(_config.pick_device(device))
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, cfg, mean
+
+
+# ---- helpers for the notebooks ------------------------------------------------------------------------------
+
+def predict_image(model: nn.Module, cfg: Config300W, image, box) -> np.ndarray:
+    """Keypoints (K, 2) in pixels of ``image`` (PIL or array) for the face in ``box`` (left, top, width, height),
+    a 300-W style box (e.g. from :func:`cs180utils.keypoints.detect.face_box`)."""
+    crop, _, tf = ibug.crop_face(image, box, cfg.crop_size, cfg.margin)
+    pred = predict(model, cfg, torch.from_numpy(crop)[None, None])[0]        # (K, 2) crop pixels
+    return tf.to_original(pred.numpy().astype(np.float64))
+
+
+def write_submission(path: str | Path, pred: np.ndarray) -> Path:
+    """A Kaggle-style CSV of predictions (N, K, 2) in original-image pixels: ``Id,Predicted`` with one row per
+    coordinate, ``Id = image * 2K + 2 * keypoint + (0 for x, 1 for y)``, images in label-file order."""
+    pred = np.asarray(pred, dtype=np.float64)
+    if pred.ndim != 3 or pred.shape[-1] != 2:
+        raise ValueError(f"predictions must be (N, K, 2) pixels; got {pred.shape}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat = pred.reshape(-1)
+    lines = ["Id,Predicted"] + [f"{i},{v:.2f}" for i, v in enumerate(flat)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+

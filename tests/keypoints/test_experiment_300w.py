@@ -1,0 +1,160 @@
+"""The 300-W experiment on generated faces written as dlib XML: presets, training, resume, run folders, read-outs."""
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cs180utils import config as cfg_mod
+from cs180utils import training
+from cs180utils.keypoints import experiment_300w as exp
+from cs180utils.keypoints import ibug, synthetic
+from cs180utils.settings import UNSET
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def xmls(tmp_path_factory):
+    return synthetic.write_300w_folder(tmp_path_factory.mktemp("gen300w"), n_train=24, n_val=8, size=96)
+
+
+def test_presets_per_profile_and_overrides():
+    assert exp.config("resnet", "cpu").max_seconds == 1100 and exp.config("unet", "cpu").max_seconds == 900
+    assert exp.config("unet", "full").max_seconds is None and exp.config("unet", "full").widths == (32, 64, 128, 256)
+    smoke = exp.config("unet-binary", "smoke")
+    assert (smoke.model, smoke.target, smoke.crop_size, smoke.epochs, smoke.name) == ("unet", "binary", 64, 2,
+                                                                                      "unet-binary")
+    assert exp.config("unet", "cpu") == dataclasses.replace(exp.config("unet-binary", "cpu"), target="gaussian")
+    # None is a value (no cap, whole map); UNSET keeps the preset
+    cfg = exp.config("unet", "cpu", max_seconds=None, window=None, sigma=UNSET)
+    assert (cfg.max_seconds, cfg.window, cfg.sigma) == (None, None, 2.0)
+    with pytest.raises(ValueError, match="settings are"):
+        exp.config("unet", "cpu", size=64)
+    with pytest.raises(ValueError, match="resnet, unet, unet-binary"):
+        exp.config("vgg")
+    with pytest.raises(ValueError, match="unknown loss"):
+        exp.config("unet", loss="l2")
+
+
+def _parameters(notebook: str, profile: str, monkeypatch) -> dict:
+    """The namespace of a notebook's parameters cell, run in ``profile``."""
+    monkeypatch.setenv("CS180_PROFILE", profile)
+    nb = json.loads((NOTEBOOKS / notebook).read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    ns = {"config": cfg_mod}
+    exec("".join(cell["source"]), ns)
+    return ns
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_notebook_parameters_are_the_presets(profile, monkeypatch):
+    """07-09 build their configurations from the presets (only the time budget differs), and 09's Gaussian
+    model is 08's, so 09 reuses 08's run folder."""
+    nb07 = _parameters("07_resnet18_300w.ipynb", profile, monkeypatch)["CFG"]
+    assert nb07 == dataclasses.replace(exp.config("resnet", profile), max_seconds=nb07.max_seconds)
+    nb08 = _parameters("08_unet_gaussian_heatmaps.ipynb", profile, monkeypatch)["CFG"]
+    nb09 = _parameters("09_unet_binary_heatmaps.ipynb", profile, monkeypatch)
+    assert nb08 == dataclasses.replace(exp.config("unet", profile), max_seconds=nb08.max_seconds)
+    assert nb09["GAUSS"] == nb08 and nb09["BINARY"] == dataclasses.replace(nb08, target="binary")
+
+
+@pytest.mark.parametrize("command", ["resnet", "unet", "unet-binary"])
+def test_a_few_steps_lower_the_loss(xmls, command):
+    cfg = exp.config(command, "smoke", crop_size=32, widths=(8, 16))
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    torch.manual_seed(0)
+    model = exp.build_model(cfg, exp.mean_shape(data.train))
+    x, k = ibug.to_float(data.train.images[:8]), data.train.keypoints[:8]
+    opt = torch.optim.Adam(model.parameters(), 1e-4 if command == "resnet" else 1e-2)
+    losses = []
+    for _ in range(20):
+        loss = exp.step_loss(model, cfg, x, k)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.9 * losses[0]
+
+
+def test_resume_after_interruption_equals_one_run(xmls, tmp_path, monkeypatch):
+    cfg = exp.config("resnet", "smoke", crop_size=32, epochs=2, batch_size=8)
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    full = exp.train(cfg, data, out=tmp_path / "a", progress=False)
+    # the same run, interrupted (Ctrl-C) right after its first epoch's checkpoint is written
+    real_save = training.save_checkpoint
+
+    def save_then_interrupt(path, state):
+        real_save(path, state)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "save_checkpoint", save_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        exp.train(cfg, data, out=tmp_path / "b", progress=False)
+    monkeypatch.setattr(training, "save_checkpoint", real_save)
+    state = torch.load(tmp_path / "b" / training.CHECKPOINT, weights_only=False)
+    assert state["step"] == full.steps_per_epoch == 3 and not state["finished"]     # 24 faces / 8: 3 steps
+    resumed = exp.train(cfg, data, out=tmp_path / "b", progress=False)
+    assert resumed.result["val_nme"] == pytest.approx(full.result["val_nme"], rel=1e-5)
+    assert resumed.curve("loss")[0] == [1.0, 2.0]
+
+
+def test_run_dir_is_one_folder_per_configuration(xmls):
+    cfg = exp.config("unet", "smoke")
+    data = exp.load_data(dataclasses.replace(cfg, crop_size=32), train_xml=xmls[0], val_xml=xmls[1])
+    same = exp.run_dir(dataclasses.replace(cfg), data)
+    assert same == exp.run_dir(cfg, data) and same.name.startswith("unet-") and same.parent.name == "300w"
+    assert exp.run_dir(dataclasses.replace(cfg, device="cpu"), data) == same            # where, not what
+    assert exp.run_dir(dataclasses.replace(cfg, sigma=4.0), data) != same
+    binary = exp.run_dir(dataclasses.replace(cfg, target="binary"), data)
+    assert binary != same and binary.name.startswith("unet-binary-")
+    assert data.fingerprint() == {"source": "dlib XML", "train": str(xmls[0]), "val": str(xmls[1]), "n_train": 24,
+                                  "n_val": 8}
+
+
+def test_unet_result_reports_every_read_out(xmls, tmp_path):
+    cfg = exp.config("unet", "smoke", crop_size=32, widths=(8, 16), epochs=1)
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    res = exp.train(cfg, data, out=tmp_path, progress=False)
+    r = res.result
+    assert r["window"] == 4 and {"val_nme", "val_nme_global", "val_nme_argmax"} <= set(r)
+    assert all(np.isfinite(r[k]) for k in ("val_nme", "val_nme_global", "val_nme_argmax"))
+    # the one-pass validation equals evaluate() with each read-out
+    assert exp.evaluate(res.model, cfg, data.val, res.mean_shape)["nme"] == pytest.approx(r["val_nme"], rel=1e-6)
+    assert exp.evaluate(res.model, cfg, data.val, res.mean_shape, "argmax")["nme"] == pytest.approx(
+        r["val_nme_argmax"], rel=1e-6)
+    assert exp.evaluate(res.model, dataclasses.replace(cfg, window=None), data.val, res.mean_shape)["nme"] == \
+        pytest.approx(r["val_nme_global"], rel=1e-6)
+    assert json.loads((tmp_path / training.RESULT).read_text())["val_nme"] == pytest.approx(r["val_nme"])
+    model, saved, mean = exp.load_model(tmp_path)                         # the run folder or its checkpoint
+    assert saved == cfg and torch.equal(mean, res.mean_shape)
+
+
+def test_load_model_refuses_other_checkpoints(tmp_path):
+    torch.save({"model": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a 300-W keypoint checkpoint"):
+        exp.load_model(tmp_path / "other.pt")
+
+
+def test_submission_csv(tmp_path):
+    pred = np.arange(2 * 68 * 2, dtype=float).reshape(2, 68, 2)
+    path = exp.write_submission(tmp_path / "s.csv", pred)
+    lines = path.read_text().splitlines()
+    assert lines[0] == "Id,Predicted" and len(lines) == 1 + 272
+    assert lines[1 + 136 + 2 * 5 + 1] == f"{136 + 11},{pred[1, 5, 1]:.2f}"      # image 1, keypoint 5, y
+    with pytest.raises(ValueError, match="N, K, 2"):
+        exp.write_submission(tmp_path / "t.csv", pred[0])
+
+
+def test_real_data_baseline(real_data_dir):
+    cfg = exp.config("resnet", "smoke", crop_size=64, max_train=None, max_val=None)
+    data = exp.load_data(cfg, data_dir=real_data_dir)
+    assert data.source == "300-W" and len(data.train) == 705 and len(data.val) == 100
+    assert data.fingerprint() == {"source": "300-W", "train": "labels_ibug_300W_train.xml",
+                                  "val": "labels_ibug_300W_test.xml", "n_train": 705, "n_val": 100}
+    model = exp.build_model(cfg, exp.mean_shape(data.train))               # untrained = mean shape
+    r = exp.evaluate(model, cfg, data.val, exp.mean_shape(data.train))
+    assert r["nme"] == pytest.approx(r["baseline_nme"], rel=1e-4)
+    assert 17.0 < r["baseline_nme"] < 21.0                   # the mean shape in the face box: about 18.8 %
