@@ -109,7 +109,7 @@ def split_by_person(records: Sequence[ImmRecord], val_people: Sequence[int] | No
     return train, val
 
 
-_GENERATED_VERSION = "2"   # bump when synthetic.py draws differently
+_GENERATED_VERSION = "3"   # bump when synthetic.py draws differently (3: points at pixel centres, +0.5)
 
 
 def generated_folder(layout: str = "frontal73", folder: str | os.PathLike | None = None, seed: int = 0) -> Path:
