@@ -1,0 +1,342 @@
+"""Grading: the questions' tests run once with pytest, their outcomes scored by otter-grader's test files.
+
+The pieces, in the order a grade is made:
+
+- ``resolve`` turns a test reference of ``questions.py`` (``test_course_volrend_check``,
+  ``test_cnn.py::test_a_few_steps_lower_the_loss``, ``name[param]``) into a pytest node id under ``tests/``.
+- ``run_tests`` runs node ids with pytest in this process and records each one's outcome and failure message
+  (a per-test time limit stops a student's endless loop).
+- ``grade_in_place`` is what the autograder's submission script calls inside otter's grading kernel: it copies
+  the student's marked files into the course's copy of the package (``course/``: stubs in place of the
+  solutions, all tests, hidden ones included) and runs every question's tests there, once.
+- ``otter_test_source`` writes a question as an otter test file (one test case per test reference, the
+  question's points shared by them, hidden ones flagged); each case only looks up the outcome
+  (``require_passed``), so a student's ``check`` and the autograder score the same outcomes the same way.
+
+``cs180utils.assignment.autograder`` assembles the Gradescope zip and grades a submission with ``otter run``.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+OUTCOMES = "CS180_OUTCOMES"     # the name of the outcomes in the grading kernel's globals
+TEST_TIMEOUT_S = 300            # one test may run this long before it counts as failed
+EXCLUDED_TEST_DIRS = ("tests/assignment",)
+
+
+# ---- test references ----------------------------------------------------------------------------------------
+
+REF = re.compile(r"^(?:(?P<file>[\w./-]+\.py)::)?(?P<func>\w+)(?:\[(?P<param>[^\]]+)\])?$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    ref: str
+    file: str        # repository-relative posix path of the test file
+    func: str
+    param: str | None
+
+    @property
+    def nodeid(self) -> str:
+        return f"{self.file}::{self.func}" + (f"[{self.param}]" if self.param else "")
+
+    def covers(self, nodeid: str) -> bool:
+        """Whether a collected item's node id belongs to this reference."""
+        base = f"{self.file}::{self.func}"
+        return nodeid == self.nodeid if self.param else (nodeid == base or nodeid.startswith(base + "["))
+
+
+def _test_functions(root: Path) -> dict[str, set[str]]:
+    """Every test file under ``root/tests`` -> the names of its module-level test functions."""
+    out = {}
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(EXCLUDED_TEST_DIRS):
+            continue
+        try:
+            tree = ast.parse(path.read_text())
+        except SyntaxError:
+            continue
+        out[rel] = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")}
+    return out
+
+
+def resolve(refs, root: Path) -> dict[str, Resolved]:
+    """Test references -> where they are; a ValueError names every reference that matches no test or several."""
+    files = _test_functions(Path(root))
+    out, problems = {}, []
+    for ref in refs:
+        m = REF.match(ref)
+        if not m:
+            problems.append(f"{ref!r} is not 'name', 'file.py::name' or 'name[param]'")
+            continue
+        hits = [f for f, names in files.items() if m.group("func") in names
+                and (m.group("file") is None or f == m.group("file") or f.endswith("/" + m.group("file")))]
+        if len(hits) != 1:
+            problems.append(f"{ref!r} matches {'no test' if not hits else 'several tests: ' + ', '.join(hits)}")
+            continue
+        out[ref] = Resolved(ref, hits[0], m.group("func"), m.group("param"))
+    if problems:
+        raise ValueError("test references in cs180utils/assignment/questions.py that do not resolve under "
+                         f"{Path(root) / 'tests'} (a test was renamed or moved? update the table):\n  "
+                         + "\n  ".join(problems))
+    return out
+
+
+# ---- running pytest -----------------------------------------------------------------------------------------
+
+def _short(text: str, limit: int = 800) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class _Recorder:
+    """A pytest plugin: each item's outcome and failure message, each collection error, and a time limit."""
+
+    def __init__(self, timeout_s: float | None):
+        self.items: dict[str, dict] = {}
+        self.collect_errors: dict[str, str] = {}
+        self.timeout_s = timeout_s
+
+    @staticmethod
+    def _message(report) -> str:
+        crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+        if crash is not None:
+            return _short(crash.message)
+        return _short(str(report.longrepr or ""))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collect_errors[report.nodeid] = self._message(report) or "collection failed"
+
+    def pytest_runtest_logreport(self, report):
+        rec = self.items.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
+        if report.failed:
+            rec["outcome"] = "failed" if report.when == "call" else "error"
+            rec["message"] = rec["message"] or self._message(report)
+        elif report.skipped and rec["outcome"] == "passed":
+            rec["outcome"] = "skipped"
+            rec["message"] = self._message(report)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        usable = (self.timeout_s and hasattr(signal, "SIGALRM")
+                  and threading.current_thread() is threading.main_thread())
+        if not usable:
+            yield
+            return
+
+        def stop(signum, frame):
+            raise TimeoutError(f"this test ran longer than {self.timeout_s:g} s")
+
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def run_tests(root: Path, nodeids: list[str], timeout_s: float | None = TEST_TIMEOUT_S,
+              quiet: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
+    """Run pytest node ids of the repository at ``root`` in this process.
+
+    Returns ``(items, collect_errors)``: node id -> {"outcome": passed|failed|error|skipped, "message"} and
+    the collection errors by file. ``root`` goes first on ``sys.path`` (so ``cs180utils`` is its copy)."""
+    root = Path(root).resolve()
+    if str(root) not in sys.path[:1]:
+        sys.path.insert(0, str(root))
+    rec = _Recorder(timeout_s)
+    args = ["-o", "addopts=", "-p", "no:cacheprovider", "--rootdir", str(root), "-W",
+            "ignore::DeprecationWarning", "--tb=short", "-q", *nodeids]
+    cwd = os.getcwd()
+    out = io.StringIO()
+    try:
+        os.chdir(root)
+        with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
+            pytest.main(args, plugins=[rec])
+    finally:
+        os.chdir(cwd)
+    return rec.items, rec.collect_errors
+
+
+def outcomes_by_ref(resolved: dict[str, Resolved], items: dict[str, dict],
+                    collect_errors: dict[str, str]) -> dict[str, dict]:
+    """Per reference: passed (every item of it passed, and there was at least one) and a message."""
+    out = {}
+    for ref, r in resolved.items():
+        mine = {nid: rec for nid, rec in items.items() if r.covers(nid)}
+        if not mine:
+            err = next((m for f, m in collect_errors.items() if f == r.file or r.file.startswith(f)), None)
+            out[ref] = {"passed": False, "message": f"could not collect {r.nodeid}: {err}" if err
+                        else f"{r.nodeid} was not collected"}
+            continue
+        bad = {nid: rec for nid, rec in mine.items() if rec["outcome"] != "passed"}
+        if bad:
+            nid, rec = next(iter(bad.items()))
+            out[ref] = {"passed": False, "message": f"{nid} {rec['outcome']}: {rec['message']}"}
+        else:
+            out[ref] = {"passed": True, "message": f"{len(mine)} passed"}
+    return out
+
+
+def run_refs(root: Path, refs, timeout_s: float | None = TEST_TIMEOUT_S) -> dict[str, dict]:
+    """Resolve test references under ``root``, run them once, and report per reference."""
+    resolved = resolve(list(dict.fromkeys(refs)), root)
+    items, errors = run_tests(root, sorted({r.nodeid for r in resolved.values()}), timeout_s)
+    return outcomes_by_ref(resolved, items, errors)
+
+
+def require_passed(env: dict, ref: str) -> None:
+    """An otter test case's body: fail with the test's message unless ``ref`` passed."""
+    outcomes = env.get(OUTCOMES)
+    if not isinstance(outcomes, dict) or "refs" not in outcomes:
+        raise AssertionError("no test outcomes: the grading script did not run (see the autograder's output)")
+    rec = outcomes["refs"].get(ref)
+    if rec is None:
+        raise AssertionError(f"{ref} was not run")
+    if not rec["passed"]:
+        raise AssertionError(rec["message"])
+
+
+# ---- a submission -------------------------------------------------------------------------------------------
+
+def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...] = ()) -> dict[str, Path]:
+    """The marked files in a submission folder (at any depth, e.g. inside the repository's folder) or in zip
+    files in it (extracted next to them). Where a path appears twice, the shortest wins."""
+    submission = Path(submission)
+    for z in sorted(submission.glob("*.zip")):
+        target = submission / f"_unzipped_{z.stem}"
+        if not target.exists():
+            with zipfile.ZipFile(z) as zf:
+                for member in zf.namelist():   # extract only .py files under safe relative paths
+                    p = Path(member)
+                    if member.endswith(".py") and not p.is_absolute() and ".." not in p.parts:
+                        zf.extract(member, target)
+    found = {}
+    skip = tuple(Path(s).resolve() for s in skip)
+    for rel in wanted:
+        parts = Path(rel).parts
+        hits = [p for p in submission.rglob(parts[-1])
+                if p.parts[-len(parts):] == parts and p.is_file()
+                and not any(s == p.resolve() or s in p.resolve().parents for s in skip)]
+        if hits:
+            found[rel] = min(hits, key=lambda p: (len(p.parts), str(p)))
+    return found
+
+
+def grade_in_place(submission: Path, course: Path, timeout_s: float | None = TEST_TIMEOUT_S) -> dict:
+    """The autograder's grading step (run in otter's kernel, in the submission folder): copy the submission's
+    marked files into ``course`` and run every question's tests there once.
+
+    Returns the outcomes the otter test files read: {"refs": {ref: {"passed", "message"}}, "files": {...}}."""
+    course = Path(course).resolve()
+    sys.path.insert(0, str(course))
+    from cs180utils.assignment import questions as Q  # noqa: PLC0415  (the course's table, hidden tests included)
+
+    wanted = Q.marked_files()
+    found = find_marked_files(Path(submission), wanted, skip=(course,))
+    for rel, src in found.items():
+        shutil.copyfile(src, course / rel)
+    refs = [r for q in Q.QUESTIONS for r, _ in Q.tests_of(q.id)]
+    outcomes = run_refs(course, refs, timeout_s)
+    report = {"refs": outcomes, "files": {rel: str(found[rel]) if rel in found else None for rel in wanted}}
+    missing = [rel for rel in wanted if rel not in found]
+    print(f"marked files found in the submission: {len(found)} of {len(wanted)}"
+          + (f"; missing (graded as not done): {', '.join(missing)}" if missing else ""))
+    return report
+
+
+# ---- otter test files ---------------------------------------------------------------------------------------
+
+def otter_test_source(qid: str, include_hidden: bool = True) -> str:
+    """An otter-grader exception-based test file for one question: one case per test reference."""
+    from cs180utils.assignment.questions import question, tests_of  # noqa: PLC0415
+
+    q = question(qid)
+    lines = [f'"""{q.id}: {q.title} (notebook {q.notebook}, {q.points} points). Generated by '
+             f'cs180utils.assignment from questions.py; do not edit."""',
+             "from otter.test_files import test_case", "", "OK_FORMAT = False", f"name = {q.id!r}",
+             f"points = {q.points}", ""]
+    for i, (ref, is_hidden) in enumerate(tests_of(qid, include_hidden), 1):
+        lines += [f"@test_case(name={ref!r}, hidden={is_hidden})", f"def case_{i}(env):",
+                  "    from cs180utils.assignment.grading import require_passed",
+                  f"    require_passed(env, {ref!r})", ""]
+    return "\n".join(lines)
+
+
+def score_with_otter(outcomes: dict, qids=None, include_hidden: bool = True) -> dict[str, "object"]:
+    """Score outcomes (``{"refs": ...}``) with the questions' otter test files, in this process.
+
+    Returns question -> otter ``TestFile`` (``.score``, ``.possible``, ``.test_case_results``)."""
+    from otter.test_files import ExceptionTestFile  # noqa: PLC0415
+
+    from cs180utils.assignment.questions import QUESTIONS  # noqa: PLC0415
+
+    env = {OUTCOMES: outcomes}
+    out = {}
+    for qid in qids or [q.id for q in QUESTIONS]:
+        tf = ExceptionTestFile.from_string(otter_test_source(qid, include_hidden), path=f"{qid}.py")
+        tf.run(env)
+        out[qid] = tf
+    return out
+
+
+def points_table(files: dict[str, "object"]) -> tuple[str, dict]:
+    """A per-question table of otter results and the JSON summary: score, max_score, points per question."""
+    from cs180utils.assignment.questions import question  # noqa: PLC0415
+
+    rows = [("question", "points", "public", "hidden", "first failure")]
+    points = {}
+    for qid, tf in files.items():
+        res = tf.test_case_results
+        pub = [r for r in res if not r.test_case.hidden]
+        hid = [r for r in res if r.test_case.hidden]
+        fail = next((r for r in res if not r.passed), None)
+        why = _why(fail.message) if fail is not None else ""
+        points[qid] = round(float(tf.score), 4)
+        rows.append((qid, f"{_num(tf.score)}/{_num(tf.possible)}",
+                     f"{sum(r.passed for r in pub)}/{len(pub)}",
+                     f"{sum(r.passed for r in hid)}/{len(hid)}" if hid else "-", why))
+        question(qid)  # an unknown question is a bug
+    score = round(sum(float(tf.score) for tf in files.values()), 4)
+    max_score = round(sum(float(tf.possible) for tf in files.values()), 4)
+    rows.append(("total", f"{_num(score)}/{_num(max_score)}", "", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    text = "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + ("  " + r[4] if r[4] else "")
+                     for r in rows)
+    return text, {"score": score, "max_score": max_score, "points": points}
+
+
+def _why(message: str | None) -> str:
+    """The gist of an otter failure message: "not written yet" for a stub, else the test's error."""
+    last = (message or "").strip().splitlines()[-1] if (message or "").strip() else ""
+    last = re.sub(r"^AssertionError: ", "", last)
+    last = re.sub(r"^\S+ (failed|error|skipped): ", "", last)
+    if "TodoError: TODO" in last:
+        return "not written yet (" + last.split("TodoError: TODO ", 1)[1].split(" ", 1)[0] + ")"
+    return _short(last, 90)
+
+
+def _num(x) -> str:
+    x = float(x)
+    return f"{x:g}" if abs(x - round(x)) < 1e-9 else f"{x:.2f}"
+
+
+def dump_json(obj) -> str:
+    return json.dumps(obj, sort_keys=False)
