@@ -7,7 +7,8 @@ The student edition is the whole repository, as a student clones it, except that
 - each notebook has, under the heading of each of its questions, a TODO cell (what to write, where) and a
   ``check("<q>")`` cell (the question's public tests),
 - ``ASSIGNMENT.md`` lists the questions, points and how to check and submit,
-- the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment), ``.ci/``.
+- the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment and the extra
+  hidden tests), ``.ci/``.
 
 The autograder's course tree (``course/`` in the Gradescope zip) is the package with the same stubs, plus every
 test, hidden ones included: grading copies a submission's marked files over it, so the autograder never holds
@@ -22,6 +23,7 @@ import subprocess
 from pathlib import Path
 
 from cs180utils.assignment import markers
+from cs180utils.assignment.grading import EXTRA_HIDDEN_TESTS
 from cs180utils.assignment.questions import HIDDEN, QUESTIONS, max_score, question
 
 INSTRUCTOR_ONLY = ("tests/assignment/", ".ci/", "dist/")
@@ -218,7 +220,8 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
     """Write an edition of the repository at ``root`` into ``out`` (replaced).
 
     ``student``: the whole repository for a student (see the module docstring). ``course``: the autograder's
-    tree: ``cs180utils/`` with stubs and ``tests/`` with every test, hidden ones included."""
+    tree: ``cs180utils/`` with stubs and ``tests/`` with every test, hidden ones included (the extra ones of
+    ``tests/assignment/hidden/`` too)."""
     import nbformat  # noqa: PLC0415
 
     if edition not in ("student", "course"):
@@ -233,9 +236,13 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     for rel in repo_files(root):
-        if rel.startswith(INSTRUCTOR_ONLY):
-            continue
-        if edition == "course" and not (rel.startswith(("cs180utils/", "tests/")) and rel.endswith(".py")):
+        if edition == "course":   # the package, and every test a question uses (hidden ones included)
+            if not (rel.startswith(("cs180utils/", "tests/")) and rel.endswith(".py")):
+                continue
+            if rel.startswith("tests/assignment/") and not (rel.startswith(EXTRA_HIDDEN_TESTS)
+                                                            or rel == "tests/assignment/__init__.py"):
+                continue
+        elif rel.startswith(INSTRUCTOR_ONLY):
             continue
         src = root / rel
         if rel.endswith(".py"):

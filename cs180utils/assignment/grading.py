@@ -35,7 +35,8 @@ import pytest
 
 OUTCOMES = "CS180_OUTCOMES"     # the name of the outcomes in the grading kernel's globals
 TEST_TIMEOUT_S = 300            # one test may run this long before it counts as failed
-EXCLUDED_TEST_DIRS = ("tests/assignment",)
+EXCLUDED_TEST_DIRS = ("tests/assignment/",)   # the assignment's CI checks: no question tests ...
+EXTRA_HIDDEN_TESTS = "tests/assignment/hidden/"   # ... except its extra hidden tests
 
 
 # ---- test references ----------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def _test_functions(root: Path) -> dict[str, set[str]]:
     out = {}
     for path in sorted((root / "tests").rglob("test_*.py")):
         rel = path.relative_to(root).as_posix()
-        if rel.startswith(EXCLUDED_TEST_DIRS):
+        if rel.startswith(EXCLUDED_TEST_DIRS) and not rel.startswith(EXTRA_HIDDEN_TESTS):
             continue
         try:
             tree = ast.parse(path.read_text())
@@ -153,25 +154,32 @@ class _Recorder:
 
 
 def run_tests(root: Path, nodeids: list[str], timeout_s: float | None = TEST_TIMEOUT_S,
-              quiet: bool = True) -> tuple[dict[str, dict], dict[str, str]]:
-    """Run pytest node ids of the repository at ``root`` in this process.
+              quiet: bool = True, maxfail: int | None = None) -> tuple[dict[str, dict], dict[str, str]]:
+    """Run pytest node ids of the repository at ``root`` in this process (in the order given).
 
     Returns ``(items, collect_errors)``: node id -> {"outcome": passed|failed|error|skipped, "message"} and
-    the collection errors by file. ``root`` goes first on ``sys.path`` (so ``cs180utils`` is its copy)."""
+    the collection errors by file. ``root`` goes first on ``sys.path`` (so ``cs180utils`` is its copy).
+    Third-party pytest plugins are not loaded (the tests need none); ``maxfail`` stops after that many."""
     root = Path(root).resolve()
     if str(root) not in sys.path[:1]:
         sys.path.insert(0, str(root))
     rec = _Recorder(timeout_s)
     args = ["-o", "addopts=", "-p", "no:cacheprovider", "--rootdir", str(root), "-W",
-            "ignore::DeprecationWarning", "--tb=short", "-q", *nodeids]
-    cwd = os.getcwd()
+            "ignore::DeprecationWarning", "--tb=short", "-q",
+            *([f"--maxfail={maxfail}"] if maxfail else []), *nodeids]
+    cwd, autoload = os.getcwd(), os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     out = io.StringIO()
     try:
         os.chdir(root)
+        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
             pytest.main(args, plugins=[rec])
     finally:
         os.chdir(cwd)
+        if autoload is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
     return rec.items, rec.collect_errors
 
 
@@ -195,10 +203,13 @@ def outcomes_by_ref(resolved: dict[str, Resolved], items: dict[str, dict],
     return out
 
 
-def run_refs(root: Path, refs, timeout_s: float | None = TEST_TIMEOUT_S) -> dict[str, dict]:
-    """Resolve test references under ``root``, run them once, and report per reference."""
+def run_refs(root: Path, refs, timeout_s: float | None = TEST_TIMEOUT_S, maxfail: int | None = None
+             ) -> dict[str, dict]:
+    """Resolve test references under ``root``, run them once (in the order given), and report per reference;
+    with ``maxfail``, the references not reached count as failed."""
     resolved = resolve(list(dict.fromkeys(refs)), root)
-    items, errors = run_tests(root, sorted({r.nodeid for r in resolved.values()}), timeout_s)
+    items, errors = run_tests(root, list(dict.fromkeys(r.nodeid for r in resolved.values())), timeout_s,
+                              maxfail=maxfail)
     return outcomes_by_ref(resolved, items, errors)
 
 

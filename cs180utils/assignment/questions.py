@@ -3,7 +3,8 @@
 Each question names the functions whose marked bodies (``# BEGIN SOLUTION <id>`` ... ``# END SOLUTION`` in the
 package) the student edition replaces by a stub, the notebook section that introduces it (the student notebooks
 get a TODO cell and a ``check`` cell there), its points, and its tests: references to test functions that
-already exist in ``tests/``, by name (``test_course_volrend_check``) or, where a name is used twice, with the
+already exist in ``tests/`` (or, where those miss a plausible mistake, in
+``tests/assignment/hidden/``), by name (``test_course_volrend_check``) or, where a name is used twice, with the
 file (``test_cnn.py::test_a_few_steps_lower_the_loss``), optionally one parameter set
 (``test_factored_targets_equal_the_dense_ones[binary]``). Public tests are the ones a student runs with
 ``check``; the autograder runs the hidden ones too. A question's points are shared equally by its tests, and a
@@ -178,7 +179,8 @@ HIDDEN.update({
     "pixel_to_ray": ("test_world_pixel_ray_round_trip",),
     "pixel_centres": ("test_random_rays_colours_match_their_pixels",),
     "sampling": ("test_jitter_only_when_training_and_stays_in_bins",),
-    "volrend": ("test_constant_density_transmittance_is_exponential", "test_empty_ray_shows_background"),
+    "volrend": ("test_constant_density_transmittance_is_exponential", "test_empty_ray_shows_background",
+                "test_half_opaque_sample_mixes_in_half_the_background"),
     "depth": ("test_box_sampling_and_hierarchical_render_the_analytic_scene",),
     "nerf_mlp": ("test_colour_depends_on_view_direction_but_density_does_not",),
     "conv_block": ("test_cnn.py::test_a_few_steps_lower_the_loss",),
