@@ -11,7 +11,7 @@ ifdef CS180_DATA_DIR
 export CS180_DATA_DIR := $(abspath $(CS180_DATA_DIR))
 endif
 
-.PHONY: run test setup clean-outputs bench
+.PHONY: run test setup clean-outputs bench student autograder grade submission
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,3 +36,25 @@ bench: setup
 	$(PY) benchmarks/heatmaps.py
 	$(PY) benchmarks/field2d.py
 	$(PY) benchmarks/nerf.py
+
+# The assignment edition (cs180utils/assignment; ASSIGNMENT.md in the student edition says how students work):
+#   make student                      the student edition in dist/student/: stubs in place of the marked solutions
+#   make autograder                   dist/autograder.zip, the Gradescope autograder (otter-grader)
+#   make grade SUBMISSION=path        grade a student's folder or zip locally with otter (no Docker)
+#   make submission                   (students) submission.zip with the files they edit
+student: setup
+	$(PY) -m cs180utils.assignment student --out dist/student
+
+autograder: setup
+	$(PY) -m cs180utils.assignment autograder --out dist/autograder.zip
+
+ifneq ($(filter grade,$(MAKECMDGOALS)),)
+ifndef SUBMISSION
+$(error give the submission: make grade SUBMISSION=path/to/folder-or.zip)
+endif
+endif
+grade: autograder
+	$(PY) -m cs180utils.assignment grade $(SUBMISSION) --autograder dist/autograder.zip
+
+submission: setup
+	$(PY) -m cs180utils.assignment submission --out submission.zip

@@ -115,7 +115,8 @@ def grade(submission: Path, autograder: Path) -> tuple[str, dict]:
             unpacked = Path(tmp) / "unpacked"
             unpacked.mkdir()
             shutil.copy(submission, unpacked / submission.name)
-            missing = [f for f in marked_files() if f not in grading.find_marked_files(unpacked, marked_files())]
+            found = grading.find_marked_files(unpacked, marked_files(), unzip=True)
+            missing = [f for f in marked_files() if f not in found]
             subm = submission
         with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
             results = grade_submission(str(subm), str(autograder), quiet=True)

@@ -61,10 +61,22 @@ class Resolved:
         return nodeid == self.nodeid if self.param else (nodeid == base or nodeid.startswith(base + "["))
 
 
+_FUNCTIONS_CACHE: dict[tuple, dict[str, set[str]]] = {}
+
+
 def _test_functions(root: Path) -> dict[str, set[str]]:
     """Every test file under ``root/tests`` -> the names of its module-level test functions."""
+    paths = sorted((root / "tests").rglob("test_*.py"))
+    key = (str(root.resolve()), tuple((str(p), p.stat().st_mtime_ns) for p in paths))
+    if key not in _FUNCTIONS_CACHE:
+        _FUNCTIONS_CACHE.clear()
+        _FUNCTIONS_CACHE[key] = _parse_test_functions(root, paths)
+    return _FUNCTIONS_CACHE[key]
+
+
+def _parse_test_functions(root: Path, paths: list[Path]) -> dict[str, set[str]]:
     out = {}
-    for path in sorted((root / "tests").rglob("test_*.py")):
+    for path in paths:
         rel = path.relative_to(root).as_posix()
         if rel.startswith(EXCLUDED_TEST_DIRS) and not rel.startswith(EXTRA_HIDDEN_TESTS):
             continue
@@ -164,7 +176,8 @@ def run_tests(root: Path, nodeids: list[str], timeout_s: float | None = TEST_TIM
     if str(root) not in sys.path[:1]:
         sys.path.insert(0, str(root))
     rec = _Recorder(timeout_s)
-    args = ["-o", "addopts=", "-p", "no:cacheprovider", "--rootdir", str(root), "-W",
+    # (no:unraisableexception: its clean-up runs gc.collect five times, a second per run with torch loaded)
+    args = ["-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "--rootdir", str(root), "-W",
             "ignore::DeprecationWarning", "--tb=short", "-q",
             *([f"--maxfail={maxfail}"] if maxfail else []), *nodeids]
     cwd, autoload = os.getcwd(), os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
@@ -227,25 +240,45 @@ def require_passed(env: dict, ref: str) -> None:
 
 # ---- a submission -------------------------------------------------------------------------------------------
 
-def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...] = ()) -> dict[str, Path]:
-    """The marked files in a submission folder (at any depth, e.g. inside the repository's folder) or in zip
-    files in it (extracted next to them). Where a path appears twice, the shortest wins."""
+PRUNE = {"__pycache__", "site-packages", "node_modules", "dist", "runs", "data", "figures"}
+
+
+def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...] = (),
+                      unzip: bool = False) -> dict[str, Path]:
+    """The marked files in a submission folder: at their repository paths, or deeper (e.g. inside the
+    repository's own folder; the shallowest wins), or, with ``unzip``, in zip files in the folder (extracted
+    next to them: only for a scratch copy). Hidden folders, virtual environments and build outputs are not
+    searched."""
     submission = Path(submission)
-    for z in sorted(submission.glob("*.zip")):
-        target = submission / f"_unzipped_{z.stem}"
-        if not target.exists():
-            with zipfile.ZipFile(z) as zf:
-                for member in zf.namelist():   # extract only .py files under safe relative paths
-                    p = Path(member)
-                    if member.endswith(".py") and not p.is_absolute() and ".." not in p.parts:
-                        zf.extract(member, target)
-    found = {}
+    if unzip:
+        for z in sorted(submission.glob("*.zip")):
+            target = submission / f"_unzipped_{z.stem}"
+            if not target.exists():
+                with zipfile.ZipFile(z) as zf:
+                    for member in zf.namelist():   # only .py files under safe relative paths
+                        p = Path(member)
+                        if member.endswith(".py") and not p.is_absolute() and ".." not in p.parts:
+                            zf.extract(member, target)
     skip = tuple(Path(s).resolve() for s in skip)
+    found = {rel: submission / rel for rel in wanted if (submission / rel).is_file()
+             and not any(s == (submission / rel).resolve() or s in (submission / rel).resolve().parents
+                         for s in skip)}
+    if len(found) == len(wanted):
+        return found
+    candidates: dict[str, list[Path]] = {}
+    names = {Path(rel).name for rel in wanted if rel not in found}
+    for dirpath, dirnames, filenames in os.walk(submission):
+        here = Path(dirpath)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in PRUNE
+                       and not any(s == (here / d).resolve() for s in skip)]
+        for f in filenames:
+            if f in names:
+                candidates.setdefault(f, []).append(here / f)
     for rel in wanted:
+        if rel in found:
+            continue
         parts = Path(rel).parts
-        hits = [p for p in submission.rglob(parts[-1])
-                if p.parts[-len(parts):] == parts and p.is_file()
-                and not any(s == p.resolve() or s in p.resolve().parents for s in skip)]
+        hits = [p for p in candidates.get(parts[-1], []) if p.parts[-len(parts):] == parts]
         if hits:
             found[rel] = min(hits, key=lambda p: (len(p.parts), str(p)))
     return found
@@ -261,10 +294,10 @@ def grade_in_place(submission: Path, course: Path, timeout_s: float | None = TES
     from cs180utils.assignment import questions as Q  # noqa: PLC0415  (the course's table, hidden tests included)
 
     wanted = Q.marked_files()
-    found = find_marked_files(Path(submission), wanted, skip=(course,))
+    found = find_marked_files(Path(submission), wanted, skip=(course,), unzip=True)
     for rel, src in found.items():
         shutil.copyfile(src, course / rel)
-    refs = [r for q in Q.QUESTIONS for r, _ in Q.tests_of(q.id)]
+    refs = [r for q in Q.QUESTIONS for r, _ in Q.question_tests(q.id)]
     outcomes = run_refs(course, refs, timeout_s)
     report = {"refs": outcomes, "files": {rel: str(found[rel]) if rel in found else None for rel in wanted}}
     missing = [rel for rel in wanted if rel not in found]
@@ -277,14 +310,14 @@ def grade_in_place(submission: Path, course: Path, timeout_s: float | None = TES
 
 def otter_test_source(qid: str, include_hidden: bool = True) -> str:
     """An otter-grader exception-based test file for one question: one case per test reference."""
-    from cs180utils.assignment.questions import question, tests_of  # noqa: PLC0415
+    from cs180utils.assignment.questions import question, question_tests  # noqa: PLC0415
 
     q = question(qid)
     lines = [f'"""{q.id}: {q.title} (notebook {q.notebook}, {q.points} points). Generated by '
              f'cs180utils.assignment from questions.py; do not edit."""',
              "from otter.test_files import test_case", "", "OK_FORMAT = False", f"name = {q.id!r}",
              f"points = {q.points}", ""]
-    for i, (ref, is_hidden) in enumerate(tests_of(qid, include_hidden), 1):
+    for i, (ref, is_hidden) in enumerate(question_tests(qid, include_hidden), 1):
         lines += [f"@test_case(name={ref!r}, hidden={is_hidden})", f"def case_{i}(env):",
                   "    from cs180utils.assignment.grading import require_passed",
                   f"    require_passed(env, {ref!r})", ""]

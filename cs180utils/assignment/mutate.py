@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cs180utils.assignment import grading, markers
-from cs180utils.assignment.questions import QUESTIONS, tests_of
+from cs180utils.assignment.questions import QUESTIONS, question_tests
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def run(root: Path, mutations: list[Mutation], timeout_s: float = 120) -> list[d
             if block.function not in names:
                 raise RuntimeError(f"mutation {m.why!r}: {block.function} of {m.file} could not be swapped")
             # public tests first, and stop at the first failure: enough to show the points are lost
-            outcomes = grading.run_refs(root, [r for r, _ in tests_of(m.question)], timeout_s, maxfail=1)
+            outcomes = grading.run_refs(root, [r for r, _ in question_tests(m.question)], timeout_s, maxfail=1)
         tf = grading.score_with_otter({"refs": outcomes}, [m.question])[m.question]
         failed = next((r for r in tf.test_case_results if not r.passed), None)
         records.append({"question": m.question, "why": m.why, "score_at_most": round(float(tf.score), 4),

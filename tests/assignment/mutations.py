@@ -17,6 +17,7 @@ MUTATIONS = [
 
     M("field_mlp", FIELD, "            layers.append(nn.ReLU(inplace=True))", "            pass",
       "no ReLU between the layers"),
+    M("field_mlp", FIELD, "        if i < depth - 1:", "        if i < depth:", "a ReLU after the last layer too"),
     M("field_mlp", FIELD, "return torch.sigmoid(self.mlp(self.encoding(coords)))", "return self.mlp(self.encoding(coords))",
       "no sigmoid on the colour"),
 
