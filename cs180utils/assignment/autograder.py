@@ -18,8 +18,10 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -96,6 +98,22 @@ def submission_zip(repo: Path, out: Path) -> tuple[Path, list[str]]:
     return out, [f for f in marked_files() if f not in found]
 
 
+@contextlib.contextmanager
+def _stderr_to(path: Path):
+    """Send this process's stderr, and so its children's (otter's grading kernel), to ``path`` for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "w") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(f):
+                yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def grade(submission: Path, autograder: Path) -> tuple[str, dict]:
     """Grade a submission (folder or zip) with ``otter run`` (no Docker): the per-question table and the
     summary ``{"score", "max_score", "points": {question: points}, "missing", "seconds"}``."""
@@ -118,7 +136,9 @@ def grade(submission: Path, autograder: Path) -> tuple[str, dict]:
             found = grading.find_marked_files(unpacked, marked_files(), unzip=True)
             missing = [f for f in marked_files() if f not in found]
             subm = submission
-        with open(os.devnull, "w") as devnull, contextlib.redirect_stderr(devnull):
+        log = Path(tmp) / "kernel.log"
+        with _stderr_to(log), warnings.catch_warnings():
+            warnings.simplefilter("ignore")         # otter's own pandas deprecations
             results = grade_submission(str(subm), str(autograder), quiet=True)
     if results.has_catastrophic_failure():
         raise RuntimeError(f"the autograder failed on {submission}: {results.catastrophic_error}")
