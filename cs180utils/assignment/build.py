@@ -6,7 +6,7 @@ The student edition is the whole repository, as a student clones it, except that
 - the hidden tests are gone: the ``# BEGIN HIDDEN`` block of ``questions.py`` and the test functions it names,
 - each notebook has, under the heading of each of its questions, a TODO cell (what to write, where) and a
   ``check("<q>")`` cell (the question's public tests),
-- ``ASSIGNMENT.md`` lists the questions, points and how to check and submit,
+- ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
 - the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment and the extra
   hidden tests), ``.ci/``.
 
@@ -271,6 +271,11 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
             _write(out / rel, src.read_bytes())
     if edition == "student":
         _write(out / "ASSIGNMENT.md", assignment_md())
+        readme = out / "README.md"
+        if readme.exists() and "ASSIGNMENT.md" not in readme.read_text():
+            head, _, rest = readme.read_text().partition("\n")
+            readme.write_text(f"{head}\n\n> **Student edition.** The functions the projects ask you to write are stubs "
+                              f"here: start with [ASSIGNMENT.md](ASSIGNMENT.md).\n{rest}")
         gi = out / ".gitignore"
         if gi.exists() and "submission.zip" not in gi.read_text():
             gi.write_text(gi.read_text().rstrip("\n") + "\n/submission.zip\n")

@@ -7,8 +7,8 @@ already exist in ``tests/`` (or, where those miss a plausible mistake, in
 ``tests/assignment/hidden/``), by name (``test_course_volrend_check``) or, where a name is used twice, with the
 file (``test_cnn.py::test_a_few_steps_lower_the_loss``), optionally one parameter set
 (``test_factored_targets_equal_the_dense_ones[binary]``). Public tests are the ones a student runs with
-``check``; the autograder runs the hidden ones too. A question's points are shared equally by its tests, and a
-test counts as passed when every parameter set of it passed.
+``check``; the autograder runs the hidden ones too. A question's points are shared equally by its tests (otter
+splits a test file's points over its cases), and a test counts as passed when every parameter set of it passed.
 
 A question's tests may use the functions of earlier questions (e.g. the course's volume-rendering check goes
 through ``composite`` as well as ``render_weights``), as the notebooks do.
