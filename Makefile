@@ -11,7 +11,7 @@ ifdef CS180_DATA_DIR
 export CS180_DATA_DIR := $(abspath $(CS180_DATA_DIR))
 endif
 
-.PHONY: run test setup clean-outputs bench student autograder grade submission
+.PHONY: run test setup clean-outputs bench
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,7 @@ bench: setup
 #   make autograder                   dist/autograder.zip, the Gradescope autograder (otter-grader)
 #   make grade SUBMISSION=path        grade a student's folder or zip locally with otter (no Docker)
 #   make submission                   (students) submission.zip with the files they edit
+.PHONY: student autograder grade submission
 student: setup
 	$(PY) -m cs180utils.assignment student --out dist/student
 
