@@ -45,3 +45,26 @@ bench: setup
 	$(PY) benchmarks/heatmaps.py
 	$(PY) benchmarks/field2d.py
 	$(PY) benchmarks/nerf.py
+
+# The assignment edition (cs180utils/assignment; ASSIGNMENT.md in the student edition says how students work):
+#   make student                      the student edition in dist/student/: stubs in place of the marked solutions
+#   make autograder                   dist/autograder.zip, the Gradescope autograder (otter-grader)
+#   make grade SUBMISSION=path        grade a student's folder or zip locally with otter (no Docker)
+#   make submission                   (students) submission.zip with the files they edit
+.PHONY: student autograder grade submission
+student: setup
+	$(PY) -m cs180utils.assignment student --out dist/student
+
+autograder: setup
+	$(PY) -m cs180utils.assignment autograder --out dist/autograder.zip
+
+ifneq ($(filter grade,$(MAKECMDGOALS)),)
+ifndef SUBMISSION
+$(error give the submission: make grade SUBMISSION=path/to/folder-or.zip)
+endif
+endif
+grade: autograder
+	$(PY) -m cs180utils.assignment grade $(SUBMISSION) --autograder dist/autograder.zip
+
+submission: setup
+	$(PY) -m cs180utils.assignment submission --out submission.zip

@@ -23,11 +23,13 @@ def positional_encoding(x: torch.Tensor, num_freqs: int, include_input: bool = T
     """Encode ``x`` of shape ``(..., d)`` into ``(..., d * (2 * num_freqs + include_input))``."""
     if num_freqs < 0:
         raise ValueError(f"num_freqs (L) must be >= 0, got {num_freqs}")
+    # BEGIN SOLUTION pe
     freqs = (2.0 ** torch.arange(num_freqs, dtype=x.dtype, device=x.device)) * math.pi  # (L,)
     angles = x[..., None, :] * freqs[:, None]  # (..., L, d)
     # interleave per frequency: sin(f_k x), cos(f_k x) -> (..., L, 2, d) -> (..., 2 L d)
     sincos = torch.stack((torch.sin(angles), torch.cos(angles)), dim=-2).flatten(-3)
     return torch.cat((x, sincos), dim=-1) if include_input else sincos
+    # END SOLUTION
 
 
 class PositionalEncoding(nn.Module):

@@ -18,6 +18,7 @@ def mlp(in_dim: int, width: int, depth: int, out_dim: int) -> nn.Sequential:
     """``depth`` Linear layers (``depth - 1`` hidden layers of ``width`` with ReLU), no output activation."""
     if depth < 1 or width < 1:
         raise ValueError(f"MLP needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
+    # BEGIN SOLUTION field_mlp
     dims = [in_dim] + [width] * (depth - 1) + [out_dim]
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
@@ -25,6 +26,7 @@ def mlp(in_dim: int, width: int, depth: int, out_dim: int) -> nn.Sequential:
         if i < depth - 1:
             layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
+    # END SOLUTION
 
 
 class NeuralField2D(nn.Module):
@@ -51,7 +53,9 @@ class NeuralField2D(nn.Module):
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         if coords.ndim != 2 or coords.shape[-1] != 2:
             raise ValueError(f"NeuralField2D expects coordinates of shape (R, 2), got {tuple(coords.shape)}")
+        # BEGIN SOLUTION field_mlp
         return torch.sigmoid(self.mlp(self.encoding(coords)))  # (R, 3)
+        # END SOLUTION
 
 
 @torch.no_grad()

@@ -70,6 +70,7 @@ class KeypointAugment(nn.Module):
         lo, hi = self.cfg.value_range
         x = tv_tensors.Image((image - lo) / (hi - lo))            # (C, H, W) in [0, 1]; fill 0 = black
         k = tv_tensors.KeyPoints(kp, canvas_size=(h, w))
+        # BEGIN SOLUTION augment
         geo = self._affine(h, w)
         if geo is not None:
             x, k = geo(x, k)
@@ -82,6 +83,7 @@ class KeypointAugment(nn.Module):
             elif flipped.shape[-2] > 1:
                 raise ValueError("hflip of several keypoints needs AugmentConfig.flip_perm (see flip_permutation)")
             k = tv_tensors.wrap(flipped, like=k)
+        # END SOLUTION
         if self._photometric is not None:
             x = self._photometric(x)
         out = x.as_subclass(torch.Tensor) * (hi - lo) + lo

@@ -19,6 +19,7 @@ class ConvBlock(nn.Sequential):
     """conv(k x k, 'same' padding) -> [BatchNorm] -> ReLU [-> conv -> ReLU] -> 2x2 max-pool: (B, C_in, H, W) -> (B, C_out, H/2, W/2)."""
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 3, double: bool = False, batch_norm: bool = False):
+        # BEGIN SOLUTION conv_block
         layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2)]
         if batch_norm:
             layers.append(nn.BatchNorm2d(c_out))
@@ -29,6 +30,7 @@ class ConvBlock(nn.Sequential):
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.ReLU(inplace=True))
         layers.append(nn.MaxPool2d(2))
+        # END SOLUTION
         super().__init__(*layers)
 
 
@@ -39,12 +41,16 @@ class CoordinateHead(nn.Module):
                  dropout: float = 0.0):
         super().__init__()
         self.n_points, self.sigmoid = n_points, sigmoid
+        # BEGIN SOLUTION coordinate_head
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(inplace=True),
                                 nn.Dropout(dropout), nn.Linear(hidden, 2 * n_points))
+        # END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # BEGIN SOLUTION coordinate_head
         out = self.fc(x).view(-1, self.n_points, 2)                  # (B, K, 2)
         return torch.sigmoid(out) if self.sigmoid else out
+        # END SOLUTION
 
     @torch.no_grad()
     def start_at(self, mean_shape: torch.Tensor, weight_scale: float = 0.1) -> None:

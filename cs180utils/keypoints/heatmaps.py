@@ -106,14 +106,18 @@ def factored_targets(kps: torch.Tensor, size: tuple[int, int], kind: str = "gaus
     if kind == "gaussian":
         if sigma <= 0:
             raise ValueError(f"sigma must be > 0 pixels; got {sigma} (use kind='binary' for one-pixel targets)")
+        # BEGIN SOLUTION gaussian
         c = -0.5 / sigma ** 2
         dy, dx = ys - kps[..., 1:2], xs - kps[..., 0:1]                      # (B, K, H), (B, K, W)
         return Factored(dy.mul_(dy).mul_(c).exp_(), dx.mul_(dx).mul_(c).exp_())   # in place: 4 passes each
+        # END SOLUTION
     if kind == "binary":
+        # BEGIN SOLUTION binary
         ij = torch.floor(kps) + 0.5                                          # (B, K, 2) centre of the cell holding it
         inside = ((ij[..., 0] >= 0) & (ij[..., 0] < W) & (ij[..., 1] >= 0) & (ij[..., 1] < H)).to(kps.dtype)
         return Factored((ys == ij[..., 1:2]).to(kps.dtype) * inside[..., None],
                         (xs == ij[..., 0:1]).to(kps.dtype))
+        # END SOLUTION
     raise ValueError(f"unknown heatmap kind {kind!r}: use 'gaussian' or 'binary'")
 
 
@@ -152,18 +156,22 @@ def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature:
         near_x = ((xs - px[..., None]).abs() <= window).to(p.dtype)          # (B, K, W)
         near_y = ((ys - py[..., None]).abs() <= window).to(p.dtype)          # (B, K, H)
         p = p * (near_y[..., :, None] * near_x[..., None, :]).reshape(B, K, H * W)
+    # BEGIN SOLUTION soft_argmax
     p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
     p = p.view(B, K, H, W)
     x = (p.sum(2) * xs).sum(-1)                                              # (B, K)
     y = (p.sum(3) * ys).sum(-1)                                              # (B, K)
     return torch.stack([x, y], dim=-1)
+    # END SOLUTION
 
 
 def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:
     """(x, y) of the centre of each heatmap's largest pixel: (B, K, H, W) -> (B, K, 2) float."""
     B, K, H, W = heatmaps.shape
+    # BEGIN SOLUTION argmax
     idx = heatmaps.reshape(B, K, H * W).argmax(-1)                           # (B, K)
     return torch.stack([idx % W, idx // W], dim=-1).float() + 0.5
+    # END SOLUTION
 
 
 def heatmap_loss(logits: torch.Tensor, target: torch.Tensor, loss: str = "ce") -> torch.Tensor:

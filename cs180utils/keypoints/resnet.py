@@ -45,6 +45,7 @@ class KeypointResNet(nn.Module):
         net = load_imagenet_resnet18() if pretrained else None
         self.pretrained = net is not None
         net = net or resnet18(weights=None)
+        # BEGIN SOLUTION resnet
         old = net.conv1
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
         if self.pretrained:
@@ -53,6 +54,7 @@ class KeypointResNet(nn.Module):
         net.fc = nn.Linear(net.fc.in_features, 2 * num_keypoints)
         nn.init.zeros_(net.fc.weight)
         nn.init.zeros_(net.fc.bias)
+        # END SOLUTION
         self.net = net
         if mean_shape is None:
             mean_shape = torch.full((num_keypoints, 2), 0.5)
@@ -64,5 +66,7 @@ class KeypointResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.net.conv1.in_channels:
             raise ValueError(f"expected (B, {self.net.conv1.in_channels}, H, W) images; got {tuple(x.shape)}")
+        # BEGIN SOLUTION resnet
         offsets = self.net(x).view(-1, self.num_keypoints, 2)        # (B, K, 2)
         return self.mean_shape + offsets                              # (B, K, 2)
+        # END SOLUTION

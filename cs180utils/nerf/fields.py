@@ -33,6 +33,7 @@ class NerfField(nn.Module):
         self.pe_x, self.pe_d = PositionalEncoding(3, L_pos), PositionalEncoding(3, L_dir)
         self.register_buffer("center", torch.tensor(center, dtype=torch.float32))
         self.scale = float(scale)
+        # BEGIN SOLUTION nerf_mlp
         dx = self.pe_x.out_dim
         self.trunk = nn.ModuleList()
         for i in range(depth):
@@ -43,8 +44,10 @@ class NerfField(nn.Module):
         self.feature = nn.Linear(width, width)
         self.rgb_head = nn.Sequential(nn.Linear(width + self.pe_d.out_dim, width // 2), nn.ReLU(),
                                       nn.Linear(width // 2, 3), nn.Sigmoid())
+        # END SOLUTION
 
     def forward(self, points: torch.Tensor, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # BEGIN SOLUTION nerf_mlp
         x = self.pe_x((points - self.center) * self.scale)  # (N, 63)
         h = x
         for i, layer in enumerate(self.trunk):
@@ -54,3 +57,4 @@ class NerfField(nn.Module):
         sigma = torch.relu(self.sigma_head(h))[:, 0]  # (N,)
         rgb = self.rgb_head(torch.cat((self.feature(h), self.pe_d(dirs)), dim=-1))  # (N, 3)
         return sigma, rgb
+        # END SOLUTION

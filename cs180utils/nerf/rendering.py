@@ -15,24 +15,30 @@ import torch
 
 def render_weights(sigmas: torch.Tensor, deltas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``weights``, ``transmittance`` T and ``alpha``, each (R, S), from densities and deltas (R, S)."""
+    # BEGIN SOLUTION volrend
     tau = sigmas * deltas  # (R, S) optical thickness of each interval
     alpha = 1.0 - torch.exp(-tau)
     # exclusive cumulative sum: T_1 = 1
     T = torch.exp(-torch.cat((torch.zeros_like(tau[:, :1]), torch.cumsum(tau, dim=-1)[:, :-1]), dim=-1))
     return T * alpha, T, alpha
+    # END SOLUTION
 
 
 def composite(weights: torch.Tensor, rgbs: torch.Tensor, t: torch.Tensor | None = None,
               background: torch.Tensor | float | None = None) -> dict[str, torch.Tensor]:
     """Colour (R, 3), accumulated opacity ``acc`` (R,) and, given ``t`` (R, S), expected ``depth`` (R,)."""
+    # BEGIN SOLUTION volrend
     acc = weights.sum(dim=-1)  # (R,)
     rgb = (weights[..., None] * rgbs).sum(dim=-2)  # (R, 3)
     if background is not None:
         bg = torch.as_tensor(background, dtype=rgb.dtype, device=rgb.device)
         rgb = rgb + (1.0 - acc[:, None]) * bg
+    # END SOLUTION
     out = {"rgb": rgb, "acc": acc}
     if t is not None:
+        # BEGIN SOLUTION depth
         out["depth"] = (weights * t).sum(dim=-1)
+        # END SOLUTION
     return out
 
 

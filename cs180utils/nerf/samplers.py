@@ -19,15 +19,19 @@ def stratified_t(near: torch.Tensor | float, far: torch.Tensor | float, n_sample
     """
     near = torch.as_tensor(near, dtype=dtype, device=device).expand(n_rays)[:, None]  # (R, 1)
     far = torch.as_tensor(far, dtype=dtype, device=device).expand(n_rays)[:, None]
+    # BEGIN SOLUTION sampling
     u = torch.arange(n_samples, dtype=dtype, device=device) / n_samples  # (S,)
     if perturb:
         u = u + torch.rand((n_rays, n_samples), generator=generator, dtype=dtype).to(device) / n_samples
     return near + (far - near) * u  # (R, S)
+    # END SOLUTION
 
 
 def points_along(rays_o: torch.Tensor, rays_d: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Points (R, S, 3) = o + t d for rays (R, 3) and distances ``t`` (R, S)."""
+    # BEGIN SOLUTION sampling
     return rays_o[:, None, :] + t[..., None] * rays_d[:, None, :]
+    # END SOLUTION
 
 
 def sample_along_rays(rays_o: torch.Tensor, rays_d: torch.Tensor, near: float | torch.Tensor = 2.0,
