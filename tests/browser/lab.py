@@ -116,7 +116,8 @@ def notebook_state(page) -> dict | None:
 
 def open_notebook(page, base: str, token: str, name: str, timeout: float = 120.0) -> None:
     """Open ``name`` in JupyterLab and wait for its kernel to be idle."""
-    page.goto(f"{base}/lab/tree/{name}?token={token}")
+    # a workspace of its own, reset: JupyterLab would otherwise restore the notebooks opened before beside it
+    page.goto(f"{base}/lab/workspaces/{Path(name).stem}/tree/{name}?reset&token={token}")
     wait_for(page, lambda s: s is not None and s["status"] == "idle", timeout, f"{name}: kernel idle")
 
 
