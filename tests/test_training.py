@@ -86,6 +86,31 @@ def test_finished_run_is_returned_without_training(tmp_path):
     assert calls == [] and again.final == first.final and again.resumed_from == 10
 
 
+def test_final_evaluate_runs_at_the_end_even_after_a_periodic_one(tmp_path):
+    """Periodic evaluations on a few examples, the last one on all: at step 20 both run, the final one last."""
+    model, opt, step_fn, evaluate, _ = regression()
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=20, eval_every=10), evaluate=lambda s: {"views": 1.0},
+                     final_evaluate=lambda s: {"views": 10.0}, progress=False)
+    assert [(e["step"], e["views"]) for e in res.history["eval"]] == [(10, 1.0), (20, 10.0)]
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=20, eval_every=10, max_seconds=1e-9),
+                     evaluate=lambda s: {"views": 1.0}, final_evaluate=lambda s: {"views": 10.0}, progress=False)
+    assert res.stopped_at_max_seconds and res.final == {"views": 10.0}
+
+
+def test_after_eval_can_stop_early_and_the_run_stays_finished(tmp_path):
+    model, opt, step_fn, evaluate, gen = regression()
+    ident = {"config": {"lr": 0.1}, "data": "line"}
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=100, eval_every=10), evaluate=evaluate,
+                     after_eval=lambda step, m: step >= 30, checkpoint=tmp_path / "c.pt", identity=ident,
+                     rngs={"g": gen}, progress=False)
+    assert res.step == 30 and res.stopped_early and not res.stopped_at_max_seconds
+    assert [e["step"] for e in res.history["eval"]] == [10, 20, 30]   # no second evaluation at step 30
+    calls = []
+    again = train_loop(model, opt, lambda s: calls.append(s), LoopConfig(steps=100, eval_every=10),
+                       evaluate=evaluate, checkpoint=tmp_path / "c.pt", identity=ident, progress=False)
+    assert calls == [] and again.step == 30 and again.stopped_early
+
+
 def test_resume_names_the_setting_that_differs(tmp_path):
     model, opt, step_fn, _, _ = regression()
     train_loop(model, opt, step_fn, LoopConfig(steps=5), checkpoint=tmp_path / "c.pt",
