@@ -3,6 +3,7 @@ non-finite losses, and a resumed run that equals an uninterrupted one."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -202,3 +203,27 @@ def test_make_config_presets_overrides_and_unset():
     assert d == {"steps": 10, "max_seconds": None, "widths": [3, 4]}
     assert settings.from_dict(Cfg, {**d, "gone": 1}) == Cfg(widths=(3, 4))
     assert settings.differences(d, {**d, "steps": 11}, ignore=()) == {"steps": (10, 11)}
+
+
+@dataclass
+class _Inner:
+    size: int = 3                           # a setting of the nested config
+    shape: tuple[int, int] = (1, 2)
+
+
+@dataclass
+class _Outer:
+    lr: float = 0.1
+    inner: _Inner | None = None             # a nested config (or none)
+
+
+def test_nested_config_round_trip():
+    cfg = _Outer(inner=_Inner(size=5, shape=(7, 8)))
+    d = settings.config_dict(cfg)
+    assert d == {"lr": 0.1, "inner": {"size": 5, "shape": [7, 8]}}
+    back = settings.from_dict(_Outer, d)
+    assert back == cfg and isinstance(back.inner, _Inner) and back.inner.shape == (7, 8)
+    assert settings.from_dict(_Outer, {"lr": 0.2, "inner": None}) == _Outer(lr=0.2)
+    assert settings.from_dict(_Outer, {"inner": {"size": 4, "gone": 1}}).inner == _Inner(size=4)
+    assert settings.differences(d, settings.config_dict(_Outer(inner=_Inner(size=6)))) == {
+        "inner": ({"size": 5, "shape": [7, 8]}, {"size": 6, "shape": [1, 2]})}
