@@ -215,13 +215,15 @@ def find_or_notice(name: str, path: str | os.PathLike | None = None, data_dir: s
 Shape = tuple  # of int (exact), str (a named size that must agree across keys) or None (any)
 
 
-def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None) -> dict:
+def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None,
+             optional: dict[str, Shape | None] | None = None) -> dict:
     """Load the arrays ``required`` from an ``.npz`` and check their shapes.
 
     ``required`` maps key -> shape pattern, e.g. ``{"images_train": ("N", "H", "W", 3), "c2ws_train": ("N", 4, 4),
     "focal": ()}``: ints must match, equal strings must agree across keys, None matches anything (a None
-    pattern only asks for the key).  Returns ``{key: np.ndarray}``; raises :class:`DataCorruptError` for an
-    unreadable file, missing keys or wrong shapes.
+    pattern only asks for the key).  ``optional`` keys are loaded and checked the same way when the file has
+    them.  Returns ``{key: np.ndarray}``; raises :class:`DataCorruptError` for an unreadable file, missing keys
+    or wrong shapes.
     """
     import numpy as np  # noqa: PLC0415
 
@@ -232,14 +234,15 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
             missing = [k for k in required if k not in z.files]
             if missing:
                 raise DataCorruptError(f"{what}: {path} lacks the keys {missing} (it has {sorted(z.files)})")
-            out = {k: z[k] for k in required}
+            present = {**required, **{k: v for k, v in (optional or {}).items() if k in z.files}}
+            out = {k: z[k] for k in present}
     except DataCorruptError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataCorruptError(f"{what}: {path} is not a readable .npz ({type(exc).__name__}: {exc}); "
                                f"delete it and download it again") from None
     sizes: dict[str, int] = {}
-    for key, pattern in required.items():
+    for key, pattern in present.items():
         if pattern is None:
             continue
         shape = out[key].shape
