@@ -228,7 +228,8 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                                "seconds": seconds, "history": history, "identity": identity,
                                "config": identity.get("config"), "finished": finished,
                                "stopped_at_max_seconds": stopped, "stopped_early": stopped_early,
-                               "rngs": {k: g.get_state() for k, g in rngs.items()}, "torch_rng": torch.get_rng_state(), "extra": {**saved_extra, **(extra or {})}})
+                               "rngs": {k: g.get_state() for k, g in rngs.items()},
+                               "torch_rng": torch.get_rng_state(), "extra": {**saved_extra, **(extra or {})}})
 
     def run_eval(fn) -> tuple[dict, bool]:
         """Metrics of ``fn`` at this step, into the history; and whether ``after_eval`` asks to stop."""
