@@ -7,7 +7,7 @@ from cs180utils.images import psnr
 from cs180utils.nerf import rays as R
 from cs180utils.nerf.model import NeRF, RenderSettings
 from cs180utils.nerf.samplers import ray_aabb
-from cs180utils.nerf.scene import AnalyticField, generate_scene, load_scene, look_at
+from cs180utils.nerf.scene import AnalyticField, generate_scene, load_scene
 
 
 @pytest.fixture(scope="module")
