@@ -47,24 +47,21 @@ def worker_recipe(args) -> dict:
     """Median step time of the course recipe (vanilla, full profile) at ``--recipe-rays`` rays per step."""
     import torch
     from cs180utils import config
-    from cs180utils.nerf import rays as R
-    from cs180utils.nerf import train as T
+    from cs180utils.nerf import experiment
     from cs180utils.nerf.scene import default_scene
 
     device = config.pick_device(args.device)
     scene = default_scene(args.scene, data_dir=args.data_dir)
-    cfg = T.config_for("vanilla", "full", rays_per_step=args.recipe_rays, device=str(device))
+    cfg = experiment.config("vanilla", "full", batch_size=args.recipe_rays, device=str(device))
     config.seed_everything(0)
-    model = T.build_model(cfg, scene).to(device)
+    model = experiment.build_model(cfg, scene).to(device)
     opt = torch.optim.Adam(model.param_groups(cfg.lr), lr=cfg.lr)
     images, c2ws = scene.images.to(device), scene.c2ws.to(device)
     gen = torch.Generator().manual_seed(0)
     times = []
     for i in range(args.recipe_steps + 1):  # the first step warms up and is not counted
         t0 = time.perf_counter()
-        o, d, target = R.random_rays(images, c2ws, scene.focal, cfg.rays_per_step, gen)
-        out = model.render_rays(o, d, perturb=True, generator=gen)
-        loss = torch.mean((out["rgb"] - target) ** 2)
+        loss, _ = experiment.ray_batch_loss(model, images, c2ws, scene.focal, cfg.batch_size, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -72,51 +69,37 @@ def worker_recipe(args) -> dict:
         if i > 0:
             times.append(time.perf_counter() - t0)
         print(f"recipe step {i}: {time.perf_counter() - t0:.2f} s", file=sys.stderr, flush=True)
-    step = statistics.median(times) * 10_000 / cfg.rays_per_step  # scaled to the recipe's 10^4 rays
-    return {"recipe_step_s": step, "recipe_measured_rays": cfg.rays_per_step, "recipe_step_times": times,
+    step = statistics.median(times) * 10_000 / cfg.batch_size  # scaled to the recipe's 10^4 rays
+    return {"recipe_step_s": step, "recipe_measured_rays": cfg.batch_size, "recipe_step_times": times,
             "peak_mb": _peak_mb(device), "device": str(device)}
-
-
-class _Reached(Exception):
-    pass
 
 
 def worker_fast(args) -> dict:
     """One fast training on lego (profile cpu, or full on CUDA) until 23 dB (or its time cap)."""
     import tempfile
 
-    import torch
     from cs180utils import config
-    from cs180utils.nerf import train as T
+    from cs180utils.nerf import experiment
     from cs180utils.nerf.scene import default_scene
 
     device = config.pick_device(args.device)
     profile = "full" if device.type == "cuda" else "cpu"
     scene = default_scene(args.scene, data_dir=args.data_dir)
-    cfg = T.config_for("fast", profile, seed=args.seed, val_every=args.val_every, val_views=None,
-                       device=str(device), max_seconds=args.fast_max_seconds)
+    cfg = experiment.config("fast", profile, seed=args.seed, eval_every=args.val_every, val_views=None,
+                            device=str(device), max_seconds=args.fast_max_seconds)
     t0 = time.perf_counter()
-    scene.aabb()  # the visual-hull box (cached on the scene) ...
-    T.build_model(cfg, scene)  # ... and the occupancy hull: setup time, measured apart from training
-    setup = time.perf_counter() - t0
-    val = []
+    experiment.build_model(cfg, scene)  # the silhouettes, the box and the occupancy hull (kept on the scene):
+    setup = time.perf_counter() - t0    # setup time, measured apart from training
 
-    def stop_at_23(step, model, history):
-        val[:] = history["val"]
-        if history["val"][-1][2] >= 23.0:
-            raise _Reached
-
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            res = T.train_nerf(cfg, scene, tmp, resume=False, progress=False, callback=stop_at_23)
-            val = res["history"]["val"]
-        except _Reached:
-            pass
-    steps = val[-1][0] if val else 0
-    seconds = val[-1][1] if val else float("nan")
-    first = lambda db: next((s for _, s, p in val if p >= db), None)  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:   # validation on all views; stop once at 23 dB
+        res = experiment.train(cfg, scene, tmp, resume=False, progress=False,
+                               after_eval=lambda step, metrics: metrics["psnr"] >= 23.0)
+    val = res["history"]["eval"]
+    steps = val[-1]["step"] if val else 0
+    seconds = val[-1]["seconds"] if val else float("nan")
+    first = lambda db: next((v["seconds"] for v in val if v["psnr"] >= db), None)  # noqa: E731
     return {"seconds_to_20db": first(20.0), "seconds_to_23db": first(23.0), "steps": steps,
-            "step_s": seconds / max(steps, 1), "setup_s": setup, "final_psnr": val[-1][2] if val else None,
+            "step_s": seconds / max(steps, 1), "setup_s": setup, "final_psnr": val[-1]["psnr"] if val else None,
             "peak_mb": _peak_mb(device), "device": str(device), "profile": profile}
 
 

@@ -96,10 +96,14 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 
 
 def _restore(value: Any, hint: Any) -> Any:
-    """Lists back to tuples where the field's type is a tuple (``tuple[int, ...]``, ``tuple | None``...)."""
-    if not isinstance(value, list):
+    """Lists back to tuples where the field's type is a tuple (``tuple[int, ...]``, ``tuple | None``...), and
+    dicts back to configs where it is a dataclass (``FastFieldConfig | None``)."""
+    if not isinstance(value, (list, dict)):
         return value
     types = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    if isinstance(value, dict):
+        inner = [t for t in types if dataclasses.is_dataclass(t) and isinstance(t, type)]
+        return from_dict(inner[0], value) if inner else value
     for t in types:
         if t is tuple or typing.get_origin(t) is tuple:
             args = typing.get_args(t)
@@ -110,7 +114,8 @@ def _restore(value: Any, hint: Any) -> Any:
 
 def from_dict(cls: type[C], values: Mapping[str, Any]) -> C:
     """The config ``cls`` from :func:`config_dict`'s output; keys that are not fields are ignored (older or newer
-    checkpoints), missing ones keep the dataclass defaults."""
+    checkpoints), missing ones keep the dataclass defaults. A field whose type is a dataclass (a nested config)
+    is restored the same way."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: _restore(v, hints.get(k)) for k, v in values.items() if k in names})

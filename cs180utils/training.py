@@ -14,7 +14,10 @@ What it does, once for everyone:
 - a time budget: training stops once its seconds (evaluation and checkpoint writing excluded) pass
   ``max_seconds``;
 - ``evaluate(step) -> {metric: float}`` every ``eval_every`` steps, after the steps listed in ``eval_at`` and
-  always at the end;
+  always at the end (``final_evaluate``, when given, at the end instead: e.g. every validation image where the
+  periodic evaluations use a few);
+- ``after_eval(step, metrics)`` after each evaluation; returning True ends the training there (early stopping,
+  e.g. a target reached): the run is then finished, and ``LoopResult.stopped_early`` says so;
 - an atomic checkpoint every ``checkpoint_every`` steps, at each evaluation and at the end, which the same call
   resumes from: it first compares the saved ``identity`` (the config and the data it was trained on) with the
   asked one and names every setting that differs (settings in ``may_change``, e.g. ``steps``, may);
@@ -151,6 +154,7 @@ class LoopResult:
     resumed_from: int                  # the step this call started at (0: a new run)
     checkpoint: Path | None            # where it was saved
     extra: dict = field(default_factory=dict)  # the caller's ``extra`` as saved (e.g. read back on a resume)
+    stopped_early: bool = False        # ``after_eval`` ended the run before ``steps``
 
 
 def _check_finite(what: str, value: float, step: int, checkpoint: Path | None, advice: str) -> None:
@@ -163,10 +167,11 @@ def _check_finite(what: str, value: float, step: int, checkpoint: Path | None, a
 def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Callable[[int], Any],
                loop: LoopConfig, *, schedule: Callable[[float], float] = constant,
                evaluate: Callable[[int], Mapping[str, float]] | None = None,
+               final_evaluate: Callable[[int], Mapping[str, float]] | None = None,
                checkpoint: str | os.PathLike | None = None, identity: Mapping[str, Any] | None = None,
                may_change: tuple[str, ...] = MAY_CHANGE, rngs: Mapping[str, torch.Generator] | None = None,
                extra: dict | None = None, before_step: Callable[[int], None] | None = None,
-               after_eval: Callable[[int, dict], None] | None = None, resume: bool = True, progress: bool = True,
+               after_eval: Callable[[int, dict], bool | None] | None = None, resume: bool = True, progress: bool = True,
                desc: str = "train", advice: str = "lower the learning rate (--lr)") -> LoopResult:
     """Train ``model`` with ``optimizer`` for ``loop.steps`` steps of ``step_fn`` (see the module docstring).
 
@@ -176,14 +181,18 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
             resume: a difference outside ``may_change`` raises :class:`IncompatibleCheckpoint` naming it.
         rngs: generators whose states are saved and restored with the run.
         extra: plain values saved with the checkpoint (e.g. a mean shape or the scene's box).
-        after_eval: ``after_eval(step, metrics)`` after each evaluation (snapshots, notebook callbacks).
+        final_evaluate: the evaluation at the end, when it differs from ``evaluate`` (e.g. on all validation
+            images where the periodic one uses a few); it runs once at the end even where a periodic
+            evaluation ran at the same step. Default: ``evaluate``, skipped when it already ran at the last step.
+        after_eval: ``after_eval(step, metrics)`` after each evaluation (snapshots, notebook callbacks); returning
+            True ends the training there (early stopping).
         resume: False ignores an existing checkpoint (it is overwritten at the first save).
     """
     path = Path(checkpoint) if checkpoint is not None else None
     rngs = dict(rngs or {})
     identity = dict(identity or {})
     history: dict = {"train": [], "eval": []}
-    step, seconds, finished, stopped = 0, 0.0, False, False
+    step, seconds, finished, stopped, stopped_early = 0, 0.0, False, False, False
     saved_extra: dict = {}
     for g in optimizer.param_groups:
         g.setdefault("initial_lr", g["lr"])
@@ -204,8 +213,9 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
             torch.set_rng_state(state["torch_rng"])
         step, seconds, history = int(state["step"]), float(state["seconds"]), state["history"]
         finished, stopped = bool(state.get("finished")), bool(state.get("stopped_at_max_seconds"))
+        stopped_early = bool(state.get("stopped_early"))
         saved_extra = dict(state.get("extra") or {})
-        if finished and step < loop.steps and not stopped:
+        if finished and step < loop.steps and not stopped and not stopped_early:
             finished = False   # asked for more steps than the finished run did: train on
         if finished and stopped and (loop.max_seconds is None or seconds < loop.max_seconds):
             finished, stopped = False, False   # a larger (or no) time budget now: train on
@@ -222,24 +232,25 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
         save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                                "seconds": seconds, "history": history, "identity": identity,
                                "config": identity.get("config"), "finished": finished,
-                               "stopped_at_max_seconds": stopped, "rngs": {k: g.get_state() for k, g in rngs.items()},
+                               "stopped_at_max_seconds": stopped, "stopped_early": stopped_early,
+                               "rngs": {k: g.get_state() for k, g in rngs.items()},
                                "torch_rng": torch.get_rng_state(), "extra": {**saved_extra, **(extra or {})}})
 
-    def run_eval() -> dict:
+    def run_eval(fn) -> tuple[dict, bool]:
+        """Metrics of ``fn`` at this step, into the history; and whether ``after_eval`` asks to stop."""
         with torch.no_grad():
-            metrics = dict(evaluate(step)) if evaluate is not None else {}
+            metrics = dict(fn(step)) if fn is not None else {}
         model.train()
         for k, v in metrics.items():
             if isinstance(v, float):
                 _check_finite(f"the evaluation's {k}", v, step, path, advice)
         history["eval"].append({"step": step, "seconds": seconds, **metrics})
-        if after_eval is not None:
-            after_eval(step, metrics)
-        return metrics
+        return metrics, bool(after_eval(step, metrics)) if after_eval is not None else False
 
     if finished:
         final = {k: v for k, v in history["eval"][-1].items() if k not in ("step", "seconds")} if history["eval"] else {}
-        return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})})
+        return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})},
+                          stopped_early)
 
     bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress, leave=True,
                file=sys.stderr)
@@ -280,19 +291,24 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
             evaluated = False
             due = (loop.eval_every and step % loop.eval_every == 0) or step in eval_at
             if due and step < loop.steps:
-                metrics = run_eval()
+                metrics, stopped_early = run_eval(evaluate)
                 bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)})
                 evaluated = True
             if evaluated or (loop.checkpoint_every and step % loop.checkpoint_every == 0):
                 save()
+            if stopped_early:
+                break
     finally:
         bar.close()
-    if evaluate is not None and (not history["eval"] or history["eval"][-1]["step"] != step):
-        run_eval()
+    if final_evaluate is not None:
+        run_eval(final_evaluate)
+    elif evaluate is not None and (not history["eval"] or history["eval"][-1]["step"] != step):
+        run_eval(evaluate)
     finished = True
     save()
     final = {k: v for k, v in history["eval"][-1].items() if k not in ("step", "seconds")} if history["eval"] else {}
-    return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})})
+    return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})},
+                      stopped_early)
 
 
 def _check_identity(state: Mapping[str, Any], identity: Mapping[str, Any], may_change, path: Path) -> None:

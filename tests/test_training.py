@@ -3,6 +3,7 @@ non-finite losses, and a resumed run that equals an uninterrupted one."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -93,6 +94,31 @@ def test_finished_run_is_returned_without_training(tmp_path):
     again = train_loop(model, opt, lambda s: calls.append(s), LoopConfig(steps=10), evaluate=evaluate,
                        checkpoint=tmp_path / "c.pt", identity=ident, progress=False)
     assert calls == [] and again.final == first.final and again.resumed_from == 10
+
+
+def test_final_evaluate_runs_at_the_end_even_after_a_periodic_one(tmp_path):
+    """Periodic evaluations on a few examples, the last one on all: at step 20 both run, the final one last."""
+    model, opt, step_fn, evaluate, _ = regression()
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=20, eval_every=10), evaluate=lambda s: {"views": 1.0},
+                     final_evaluate=lambda s: {"views": 10.0}, progress=False)
+    assert [(e["step"], e["views"]) for e in res.history["eval"]] == [(10, 1.0), (20, 10.0)]
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=20, eval_every=10, max_seconds=1e-9),
+                     evaluate=lambda s: {"views": 1.0}, final_evaluate=lambda s: {"views": 10.0}, progress=False)
+    assert res.stopped_at_max_seconds and res.final == {"views": 10.0}
+
+
+def test_after_eval_can_stop_early_and_the_run_stays_finished(tmp_path):
+    model, opt, step_fn, evaluate, gen = regression()
+    ident = {"config": {"lr": 0.1}, "data": "line"}
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=100, eval_every=10), evaluate=evaluate,
+                     after_eval=lambda step, m: step >= 30, checkpoint=tmp_path / "c.pt", identity=ident,
+                     rngs={"g": gen}, progress=False)
+    assert res.step == 30 and res.stopped_early and not res.stopped_at_max_seconds
+    assert [e["step"] for e in res.history["eval"]] == [10, 20, 30]   # no second evaluation at step 30
+    calls = []
+    again = train_loop(model, opt, lambda s: calls.append(s), LoopConfig(steps=100, eval_every=10),
+                       evaluate=evaluate, checkpoint=tmp_path / "c.pt", identity=ident, progress=False)
+    assert calls == [] and again.step == 30 and again.stopped_early
 
 
 def test_resume_names_the_setting_that_differs(tmp_path):
@@ -186,3 +212,27 @@ def test_make_config_presets_overrides_and_unset():
     assert d == {"steps": 10, "max_seconds": None, "widths": [3, 4]}
     assert settings.from_dict(Cfg, {**d, "gone": 1}) == Cfg(widths=(3, 4))
     assert settings.differences(d, {**d, "steps": 11}, ignore=()) == {"steps": (10, 11)}
+
+
+@dataclass
+class _Inner:
+    size: int = 3                           # a setting of the nested config
+    shape: tuple[int, int] = (1, 2)
+
+
+@dataclass
+class _Outer:
+    lr: float = 0.1
+    inner: _Inner | None = None             # a nested config (or none)
+
+
+def test_nested_config_round_trip():
+    cfg = _Outer(inner=_Inner(size=5, shape=(7, 8)))
+    d = settings.config_dict(cfg)
+    assert d == {"lr": 0.1, "inner": {"size": 5, "shape": [7, 8]}}
+    back = settings.from_dict(_Outer, d)
+    assert back == cfg and isinstance(back.inner, _Inner) and back.inner.shape == (7, 8)
+    assert settings.from_dict(_Outer, {"lr": 0.2, "inner": None}) == _Outer(lr=0.2)
+    assert settings.from_dict(_Outer, {"inner": {"size": 4, "gone": 1}}).inner == _Inner(size=4)
+    assert settings.differences(d, settings.config_dict(_Outer(inner=_Inner(size=6)))) == {
+        "inner": ({"size": 5, "shape": [7, 8]}, {"size": 6, "shape": [1, 2]})}

@@ -49,13 +49,15 @@ def _lacks(missing: list[str], present: list[str]) -> str:
     return f"lacks the keys {missing} (it has {sorted(present)})"
 
 
-def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None) -> dict:
+def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None,
+             optional: dict[str, Shape | None] | None = None) -> dict:
     """Load the arrays ``required`` from an ``.npz`` and check their shapes.
 
     ``required`` maps key -> shape pattern, e.g. ``{"images_train": ("N", "H", "W", 3), "c2ws_train": ("N", 4, 4),
     "focal": ()}``: ints must match, equal strings must agree across keys, None matches anything (a None
-    pattern only asks for the key).  Returns ``{key: np.ndarray}``; raises :class:`DataCorruptError` for an
-    unreadable file, missing keys or wrong shapes.
+    pattern only asks for the key).  ``optional`` keys are loaded and checked the same way when the file has
+    them.  Returns ``{key: np.ndarray}``; raises :class:`DataCorruptError` for an unreadable file, missing keys
+    or wrong shapes.
     """
     path = Path(path)
     what = what or path.name
@@ -64,14 +66,15 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
             missing = [k for k in required if k not in z.files]
             if missing:
                 raise DataCorruptError(f"{what}: {path} {_lacks(missing, z.files)}")
-            out = {k: z[k] for k in required}
+            present = {**required, **{k: v for k, v in (optional or {}).items() if k in z.files}}
+            out = {k: z[k] for k in present}
     except DataCorruptError:
         raise
     except NPZ_ERRORS as exc:
         raise DataCorruptError(f"{what}: {path} is not a readable .npz ({_error(exc)}); "
                                f"delete it and download it again") from None
     sizes: dict[str, int] = {}
-    for key, pattern in required.items():
+    for key, pattern in present.items():
         if pattern is None:
             continue
         shape = out[key].shape

@@ -22,7 +22,7 @@ Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every ``occupancy_ev
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -138,49 +138,17 @@ class FastField(nn.Module):
             self.occupancy.update(self.density, float(self.step_size), alpha_threshold=c.occupancy_alpha)
 
 
-def field_config_dict(cfg: FastFieldConfig) -> dict:
-    return asdict(cfg)
-
-
-def field_config_from(mapping: dict | None) -> FastFieldConfig:
-    """A :class:`FastFieldConfig` from a dict, ignoring keys that are not its fields."""
-    names = {f.name for f in fields(FastFieldConfig)}
-    return FastFieldConfig(**{k: v for k, v in (mapping or {}).items() if k in names})
-
-
-# NerfConfig values of the fast model per profile (``cs180utils.nerf.train.config_for("fast", profile)``);
-# the field's own options go in ``extra`` (FastFieldConfig fields).
-PRESETS: dict[str, dict] = {
-    "smoke": dict(steps=60, rays_per_step=1024, n_samples=32, lr=1e-2, lr_final=2e-3, sample_in_aabb=True,
-                  image_size=50, val_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=8192,
-                  extra=dict(density_levels=2, density_base=16, density_finest=32, n_levels=2,
-                             features_per_level=2, base_resolution=8, finest_resolution=16,
-                             occupancy_resolution=32, occupancy_warmup=20, occupancy_every=8)),
-    # cpu: lr_final measured on lego at the 290 s cap (val PSNR): 1e-3 29.90, 2e-4 28.59, 3e-3 30.29, 5e-3 30.75;
-    # the grids keep learning fast to the end. Periodic validation on 3 views (the final one on all).
-    "cpu": dict(steps=3000, rays_per_step=4096, n_samples=64, lr=1e-2, lr_final=5e-3, sample_in_aabb=True,
-                val_every=100, val_views=3, log_every=25, checkpoint_every=250, max_seconds=290, chunk=16384,
-                extra=dict()),
-    "full": dict(steps=5000, rays_per_step=16384, n_samples=128, lr=1e-2, lr_final=5e-4, sample_in_aabb=True,
-                 val_every=250, log_every=50, checkpoint_every=500, chunk=65536,
-                 extra=dict(density_levels=4, density_finest=320, n_levels=6, features_per_level=2,
-                            finest_resolution=512, log2_hashmap_size=19, hidden=64, dir_freqs=4)),
-}
-
-
 def build_field(cfg, scene=None) -> FastField:
-    """The fast field for a :class:`cs180utils.nerf.train.NerfConfig` (``cfg.extra`` holds the
-    :class:`FastFieldConfig` options) and a scene, whose training silhouettes give the occupancy grid's visual
-    hull and whose ``aabb()`` is the grid's box.  Without a scene (loading a checkpoint) the grid starts empty
-    of evidence and ``load_state_dict`` fills in the saved box, hull and mask."""
-    fcfg = field_config_from(getattr(cfg, "extra", None))
+    """The fast field of a :class:`cs180utils.nerf.experiment.NerfConfig` (``cfg.fast`` holds its
+    :class:`FastFieldConfig`) for a scene, whose silhouettes give the occupancy grid's visual hull and whose
+    ``aabb()`` is the grid's box (both computed once per scene).  Without a scene (loading a checkpoint) the
+    grid starts empty of evidence and ``load_state_dict`` fills in the saved box, hull and mask."""
+    fcfg = cfg.fast or FastFieldConfig()
     if scene is None:
         occupancy = OccupancyGrid(torch.tensor([[-1.0] * 3, [1.0] * 3]), fcfg.occupancy_resolution)
     else:
-        aabb = scene.aabb() if getattr(cfg, "sample_in_aabb", True) else None
-        occupancy = OccupancyGrid.from_silhouettes(scene.images, scene.c2ws, scene.focal, aabb=aabb,
-                                                   resolution=fcfg.occupancy_resolution,
-                                                   background=float(sum(cfg.background) / 3))
+        occupancy = OccupancyGrid.from_silhouettes(scene.silhouettes(), scene.c2ws, scene.focal, aabb=scene.aabb(),
+                                                   resolution=fcfg.occupancy_resolution)
     box = occupancy.aabb[1] - occupancy.aabb[0]
     step = float(box.norm()) / max(int(cfg.n_samples), 1)  # the longest ray through the box, over S samples
     return FastField(occupancy, fcfg, step_size=step)

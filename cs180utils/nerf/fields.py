@@ -22,8 +22,8 @@ class NerfField(nn.Module):
     """NeRF MLP. ``width``/``depth`` size the trunk, ``skip`` is after how many trunk layers PE(x) is
     concatenated again, ``L_pos``/``L_dir`` are the PE frequencies of positions and view directions.
 
-    ``scale``/``center`` map world points into roughly [-1, 1] before the encoding (identity by default,
-    as in the course; the cpu profile sets them from the scene's box)."""
+    ``scale``/``center`` map world points as ``(x - center) * scale`` before the encoding (identity by default,
+    as in the course; the workbook's trainings keep the default)."""
 
     def __init__(self, width: int = 256, depth: int = 8, skip: int = 4, L_pos: int = 10, L_dir: int = 4,
                  center: tuple[float, float, float] = (0.0, 0.0, 0.0), scale: float = 1.0):

@@ -5,7 +5,7 @@ Shapes: R rays, S samples per ray, H x W image.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,7 +23,6 @@ class RenderSettings:
     n_fine: int = 0                    # > 0: hierarchical sampling, this many extra samples from the coarse weights
     aabb: torch.Tensor | None = None   # (2, 3): sample only inside this box (rays that miss it are background)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # colour behind the scene
-    extra: dict = field(default_factory=dict)  # room for other fields' options
 
 
 class NeRF(nn.Module):
@@ -107,11 +106,13 @@ class NeRF(nn.Module):
 
     # ---- optional field hooks (fast fields with occupancy grids use them) ------------------------------
     def on_train_step(self, step: int) -> None:
+        """After the backward pass, before the optimizer step (the training loop's ``before_step``)."""
         for fld in (self.field, self.fine):
             if fld is not None and hasattr(fld, "on_train_step"):
                 fld.on_train_step(step)
 
     def param_groups(self, lr: float) -> list[dict]:
+        """Adam parameter groups: a field's own ``param_groups(lr)`` where it has one, else all at ``lr``."""
         groups = []
         for fld in (self.field, self.fine):
             if fld is None:
@@ -122,8 +123,3 @@ class NeRF(nn.Module):
                 groups.append({"params": list(fld.parameters()), "lr": lr})
         return groups
 
-
-def psnr(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of images in [0, 1]: -10 log10(MSE)."""
-    mse = torch.mean((pred.float() - target.float()) ** 2).clamp_min(1e-10)
-    return float(-10.0 * torch.log10(mse))

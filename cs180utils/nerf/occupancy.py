@@ -2,11 +2,9 @@
 
 Two sources of evidence, combined with AND:
 
-1. **Visual hull** (at the start, from the training images).  The background is a known colour (black in the
-   course's lego), so every training pixel says "this ray hits the object" or "it does not".  A cell whose centre
-   projects onto background in *any* training view (inside that view's frame) cannot hold matter: carve it.
-   With ~100 views this removes most of the box before a single training step.  A margin (silhouette dilation
-   and one cell of grid dilation) keeps thin parts that a hard threshold would cut.
+1. **Visual hull** (at the start, from the training images' silhouettes, :mod:`cs180utils.nerf.hull`): a cell
+   whose centre projects onto background in *any* training view (inside that view's frame) cannot hold matter.
+   A margin (silhouette dilation and one cell of grid dilation) keeps thin parts that a hard threshold would cut.
 2. **The field's own density** (during training).  Every ``update_every`` steps the field's density is read at a
    random point in each hull cell; a running maximum with decay (Instant-NGP's rule) keeps cells whose opacity
    over one sample step stays above a threshold.  Cells inside the hull that the field has made empty (concave
@@ -24,61 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def silhouettes(images: torch.Tensor, background: float = 0.0, threshold: float = 0.02,
-                dilate_px: int = 1) -> torch.Tensor:
-    """Foreground masks from images on a known uniform background.
-
-    images: (B, H, W, 3) uint8 or float in [0, 1]; returns (B, H, W) bool, True where any channel differs from
-    ``background`` by more than ``threshold``, then grown by ``dilate_px`` pixels (to keep edges conservative).
-    """
-    if images.ndim != 4 or images.shape[-1] not in (3, 4):
-        raise ValueError(f"silhouettes expects images (B, H, W, 3), got {tuple(images.shape)}")
-    img = images[..., :3].float()
-    if images.dtype == torch.uint8:
-        img = img / 255.0
-    mask = (img - background).abs().amax(-1) > threshold  # (B, H, W)
-    if dilate_px > 0:
-        k = 2 * dilate_px + 1
-        mask = F.max_pool2d(mask[:, None].float(), k, stride=1, padding=dilate_px)[:, 0] > 0
-    return mask
-
-
-def carve(points: torch.Tensor, masks: torch.Tensor, c2ws: torch.Tensor, focal: float,
-          max_misses: int = 0, min_views: int = 1) -> torch.Tensor:
-    """Visual-hull test of world points against foreground masks (OpenCV cameras: x right, y down, z forward).
-
-    points: (P, 3); masks: (B, H, W) bool; c2ws: (B, 4, 4); principal point at (W/2, H/2).
-    Returns (P,) bool: True where the point projects onto foreground in every view that sees it
-    (allowing ``max_misses`` background hits, for robustness to dark foreground pixels) and at least
-    ``min_views`` views see it (a point no camera sees never affects a training pixel).
-    """
-    B, H, W = masks.shape
-    w2c = torch.linalg.inv(c2ws.double()).float()  # (B, 4, 4)
-    K = torch.tensor([[focal, 0.0, W / 2], [0.0, focal, H / 2], [0.0, 0.0, 1.0]])
-    proj = K @ w2c[:, :3, :]  # (B, 3, 4): world (homogeneous) -> (u z, v z, z)
-    flat_masks = masks.reshape(-1)
-    misses = torch.zeros(points.shape[0], dtype=torch.int32, device=points.device)
-    seen = torch.zeros(points.shape[0], dtype=torch.int32, device=points.device)
-    alive = torch.arange(points.shape[0], device=points.device)
-    views_per_batch = 8
-    for b0 in range(0, B, views_per_batch):
-        P = proj[b0:b0 + views_per_batch]  # (V, 3, 4)
-        p = points[alive]  # (A, 3)
-        uvz = torch.einsum("vij,aj->avi", P[:, :, :3], p) + P[:, :, 3]  # (A, V, 3)
-        z = uvz[..., 2]
-        u = uvz[..., 0] / z.clamp(min=1e-6)  # pixel coordinates; pixel i covers [i, i + 1)
-        v = uvz[..., 1] / z.clamp(min=1e-6)
-        inside = (z > 0) & (u >= 0) & (u < W) & (v >= 0) & (v < H)  # (A, V)
-        view = torch.arange(b0, b0 + P.shape[0], device=points.device)
-        pix = (view * H + v.long().clamp(0, H - 1)) * W + u.long().clamp(0, W - 1)  # (A, V)
-        background = inside & ~flat_masks[pix]
-        misses[alive] += background.sum(1, dtype=torch.int32)
-        seen[alive] += inside.sum(1, dtype=torch.int32)
-        alive = alive[misses[alive] <= max_misses]
-        if alive.numel() == 0:
-            break
-    return (misses <= max_misses) & (seen >= min_views)
+from cs180utils.nerf import hull as H
 
 
 class OccupancyGrid(nn.Module):
@@ -103,38 +47,25 @@ class OccupancyGrid(nn.Module):
 
     # ---- construction -------------------------------------------------------------------------------------
     @classmethod
-    def from_silhouettes(cls, images: torch.Tensor, c2ws: torch.Tensor, focal: float,
-                         aabb: torch.Tensor | None = None, resolution: int = 128, background: float = 0.0,
-                         threshold: float = 0.02, dilate_px: int = 1, dilate_cells: int = 1,
-                         margin: float = 0.03, max_misses: int = 0,
+    def from_silhouettes(cls, masks: torch.Tensor, c2ws: torch.Tensor, focal: float,
+                         aabb: torch.Tensor | None = None, resolution: int = 128, dilate_cells: int = 1,
                          min_view_fraction: float = 0.25) -> "OccupancyGrid":
-        """Visual hull of the training views.
-
-        images (B, H, W, 3), c2ws (B, 4, 4).  Without ``aabb`` the box is found first: a coarse 64^3 hull
-        inside the cube every camera can see past (half-size = closest camera distance / 2 around the
-        cameras' look-at centre = the world origin), then its tight bounds grown by ``margin`` (fraction of
-        size).  A cell must be inside at least ``min_view_fraction`` of the frames (cells near the cameras,
-        seen by a few views only, would otherwise survive).  If the hull comes out empty (e.g. the background is not the colour given), the grid keeps the
-        whole box occupied and says so.
+        """The visual hull (:func:`cs180utils.nerf.hull.visual_hull`) of foreground ``masks`` (B, H, W) seen by
+        cameras ``c2ws`` (B, 4, 4), over ``aabb`` (default: :func:`cs180utils.nerf.hull.estimate_aabb` of the
+        same masks), grown by ``dilate_cells`` cells.  If the hull comes out empty (e.g. the background is not
+        black), the grid keeps the whole box occupied and says so.
         """
-        images, c2ws = torch.as_tensor(images), torch.as_tensor(c2ws, dtype=torch.float32)
-        masks = silhouettes(images, background, threshold, dilate_px)  # (B, H, W)
-        min_views = max(1, math.ceil(min_view_fraction * len(masks)))
+        masks, c2ws = torch.as_tensor(masks, dtype=torch.bool), torch.as_tensor(c2ws, dtype=torch.float32)
         if aabb is None:
-            radius = float(c2ws[:, :3, 3].norm(dim=-1).min()) / 2
-            coarse = cls(torch.tensor([[-radius] * 3, [radius] * 3]), 64)
-            coarse.hull = carve(coarse.cell_centers().reshape(-1, 3), masks, c2ws, focal, max_misses,
-                                min_views).reshape(64, 64, 64)
-            aabb = coarse.occupied_bounds(margin)
+            aabb = H.estimate_aabb(masks, c2ws, focal)
         grid = cls(aabb, resolution)
-        hull = carve(grid.cell_centers().reshape(-1, 3), masks, c2ws, focal, max_misses, min_views)
-        hull = hull.reshape(resolution, resolution, resolution)
+        hull = H.visual_hull(masks, c2ws, focal, grid.aabb, resolution, min_view_fraction)
         if dilate_cells > 0:
             k = 2 * dilate_cells + 1
             hull = F.max_pool3d(hull[None, None].float(), k, stride=1, padding=dilate_cells)[0, 0] > 0
         if not hull.any():
-            print("occupancy: the visual hull is empty (is the background really "
-                  f"{background}?); keeping the whole box occupied", flush=True)
+            print("occupancy: the visual hull is empty (is the background black?); keeping the whole box "
+                  "occupied", flush=True)
             hull = torch.ones_like(hull)
         grid.hull.copy_(hull)
         grid.mask.copy_(hull)
@@ -146,10 +77,7 @@ class OccupancyGrid(nn.Module):
 
     def cell_centers(self) -> torch.Tensor:
         """(R, R, R, 3) world coordinates of the cell centres."""
-        R = self.resolution
-        ticks = (torch.arange(R, device=self.aabb.device, dtype=torch.float32) + 0.5) / R  # (R,)
-        unit = torch.stack(torch.meshgrid(ticks, ticks, ticks, indexing="ij"), dim=-1)  # (R, R, R, 3)
-        return self.aabb[0] + unit * (self.aabb[1] - self.aabb[0])
+        return H.cell_centers(self.aabb, self.resolution)
 
     def normalize(self, points: torch.Tensor) -> torch.Tensor:
         """World points (N, 3) -> box coordinates in [0, 1]^3 (outside the box: outside [0, 1])."""
@@ -167,17 +95,6 @@ class OccupancyGrid(nn.Module):
         """(N, 3) world points -> (N,) bool: inside the box and in an occupied cell."""
         flat, inside = self.cell_index(points)
         return inside & self.mask.reshape(-1)[flat]
-
-    def occupied_bounds(self, margin: float = 0.0) -> torch.Tensor:
-        """Tight (2, 3) box around the occupied cells (their full extent), grown by ``margin`` x size."""
-        idx = self.hull.nonzero()
-        if idx.numel() == 0:
-            return self.aabb.clone()
-        cs = self.cell_size()
-        lo = self.aabb[0] + idx.min(0).values * cs
-        hi = self.aabb[0] + (idx.max(0).values + 1) * cs
-        pad = (hi - lo) * margin
-        return torch.stack([lo - pad, hi + pad])
 
     @torch.no_grad()
     def ray_bounds(self, rays_o: torch.Tensor, rays_d: torch.Tensor, t_near: torch.Tensor, t_far: torch.Tensor,

@@ -1,4 +1,5 @@
-"""Multi-view scenes: the course's npz format, a generated stand-in with ground truth, and the object's box.
+"""Multi-view scenes: the course's npz format, a generated stand-in with ground truth, and the object's box
+(from the silhouettes, :mod:`cs180utils.nerf.hull`).
 
 The npz format (lego_200x200.npz): ``images_train`` (B, H, W, 3) uint8, ``c2ws_train`` (B, 4, 4),
 ``images_val`` (V, H, W, 3), ``c2ws_val`` (V, 4, 4), ``c2ws_test`` (T, 4, 4), ``focal`` (scalar, pixels);
@@ -11,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,9 +21,16 @@ import torch.nn.functional as F
 
 from cs180utils import config, data
 from cs180utils.data import DataCorruptError
+from cs180utils.images import to_uint8
+from cs180utils.nerf import hull
 from cs180utils.nerf import rays as R
+from cs180utils.nerf.samplers import ray_aabb
 
-REQUIRED = ("images_train", "c2ws_train", "images_val", "c2ws_val", "c2ws_test", "focal")
+# key -> shape of the npz format: equal letters must agree (N training, V validation, T test views)
+REQUIRED = {"images_train": ("N", "H", "W", 3), "c2ws_train": ("N", 4, 4), "images_val": ("V", "H", "W", 3),
+            "c2ws_val": ("V", 4, 4), "c2ws_test": ("T", 4, 4), "focal": ()}
+OPTIONAL = {"images_test": ("T", "H", "W", 3), "depth_train": ("N", "H", "W"), "depth_val": ("V", "H", "W"),
+            "depth_test": ("T", "H", "W"), "near": (), "far": ()}
 
 
 @dataclass
@@ -42,7 +49,8 @@ class Scene:
     near: float = 2.0                 # sampling range along rays
     far: float = 6.0
     name: str = "scene"               # for titles and run folders
-    _aabb: torch.Tensor | None = field(default=None, repr=False)
+    _masks: torch.Tensor | None = field(default=None, repr=False)  # cache of silhouettes()
+    _aabb: torch.Tensor | None = field(default=None, repr=False)   # cache of aabb()
 
     @property
     def H(self) -> int:
@@ -56,10 +64,18 @@ class Scene:
     def K(self) -> torch.Tensor:
         return R.intrinsics(self.focal, self.H, self.W)
 
+    def silhouettes(self) -> torch.Tensor:
+        """Foreground masks (B, H, W) bool of the training images on the format's black background
+        (:func:`cs180utils.nerf.hull.silhouettes`), computed once."""
+        if self._masks is None:
+            self._masks = hull.silhouettes(self.images)
+        return self._masks
+
     def aabb(self) -> torch.Tensor:
-        """The object's box (2, 3) from the silhouettes (:func:`estimate_aabb`), computed once."""
+        """The object's box (2, 3) = [min, max] from the silhouettes (:func:`cs180utils.nerf.hull.estimate_aabb`),
+        computed once."""
         if self._aabb is None:
-            self._aabb = estimate_aabb(self)
+            self._aabb = hull.estimate_aabb(self.silhouettes(), self.c2ws, self.focal)
         return self._aabb
 
     def resized(self, size: int) -> "Scene":
@@ -78,81 +94,53 @@ class Scene:
 
         return replace(self, images=im(self.images), images_val=im(self.images_val), images_test=im(self.images_test),
                        depth=dp(self.depth), depth_val=dp(self.depth_val), depth_test=dp(self.depth_test),
-                       focal=self.focal * s, name=f"{self.name}@{size}", _aabb=self._aabb)
-
-    def subset(self, n_train: int | None = None, n_val: int | None = None, n_test: int | None = None) -> "Scene":
-        """Fewer views (the first ones): for quick runs."""
-        sl = lambda x, n: None if x is None else x[:n]  # noqa: E731
-        return replace(self, images=sl(self.images, n_train), c2ws=sl(self.c2ws, n_train), depth=sl(self.depth, n_train),
-                       images_val=sl(self.images_val, n_val), c2ws_val=sl(self.c2ws_val, n_val),
-                       depth_val=sl(self.depth_val, n_val), c2ws_test=sl(self.c2ws_test, n_test),
-                       images_test=sl(self.images_test, n_test), depth_test=sl(self.depth_test, n_test))
+                       focal=self.focal * s, name=f"{self.name}@{size}", _masks=None, _aabb=None)
 
 
 # ---- npz in / out ------------------------------------------------------------------------------------------
 
-def _images(arr: np.ndarray, key: str, path) -> torch.Tensor:
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise DataCorruptError(f"{path}: {key} has shape {arr.shape}, expected (N, H, W, 3) RGB images")
+def _float_images(arr: np.ndarray | None, key: str, path) -> torch.Tensor | None:
+    """uint8 images -> float in [0, 1]; float images must already be in [0, 1]."""
+    if arr is None:
+        return None
     if arr.dtype == np.uint8:
         return torch.from_numpy(arr.astype(np.float32) / 255.0)
     arr = arr.astype(np.float32)
-    if arr.max() > 1.0 + 1e-3:
+    if arr.size and arr.max() > 1.0 + 1e-3:
         raise DataCorruptError(f"{path}: {key} is float with values up to {arr.max():.1f}; expected [0, 1] or uint8")
     return torch.from_numpy(arr)
 
 
-def _cams(arr: np.ndarray, key: str, path, n: int | None = None) -> torch.Tensor:
-    if arr.ndim != 3 or arr.shape[1:] != (4, 4):
-        raise DataCorruptError(f"{path}: {key} has shape {arr.shape}, expected (N, 4, 4) camera-to-world matrices")
-    if n is not None and arr.shape[0] != n:
-        raise DataCorruptError(f"{path}: {key} holds {arr.shape[0]} cameras but there are {n} images")
-    return torch.from_numpy(arr.astype(np.float32))
-
-
 def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> Scene:
     """Read a scene npz (the course's format, see the module doc). Clear errors for a missing file, a file
-    that is not an npz, missing keys and wrong shapes."""
+    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.data.load_npz`)."""
     path = Path(path)
     if not path.is_file():
         raise data.DataNotFoundError(f"scene {path} does not exist. {data.how_to_get('lego')} "
                                      f"(or make one: cs180utils.nerf.scene.generate_scene('my_scene.npz'))")
-    try:
-        npz = np.load(path, allow_pickle=False)
-        keys = set(npz.files)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataCorruptError(f"{path} is not a readable .npz file ({exc}); download it again") from exc
-    missing = [k for k in REQUIRED if k not in keys]
-    if missing:
-        raise DataCorruptError(f"{path}: missing keys {missing}; a NeRF scene npz needs {list(REQUIRED)} "
-                               f"(found {sorted(keys)})")
-    images = _images(npz["images_train"], "images_train", path)
-    images_val = _images(npz["images_val"], "images_val", path)
-    if images_val.shape[1:] != images.shape[1:]:
-        raise DataCorruptError(f"{path}: images_val are {tuple(images_val.shape[1:3])} but images_train are "
-                               f"{tuple(images.shape[1:3])}; they must have the same size")
-    focal = np.asarray(npz["focal"], dtype=np.float64)
-    if focal.size != 1 or not focal.item() > 0:
+    arrays = data.load_npz(path, REQUIRED, what="NeRF scene", optional=OPTIONAL)
+    focal = np.asarray(arrays["focal"], dtype=np.float64)
+    if not focal.item() > 0:
         raise DataCorruptError(f"{path}: focal must be one positive number (pixels), got {focal!r}")
-    opt = lambda k: torch.from_numpy(npz[k].astype(np.float32)) if k in keys else None  # noqa: E731
-    return Scene(images=images, c2ws=_cams(npz["c2ws_train"], "c2ws_train", path, len(images)),
-                 focal=float(focal.item()), images_val=images_val,
-                 c2ws_val=_cams(npz["c2ws_val"], "c2ws_val", path, len(images_val)),
-                 c2ws_test=_cams(npz["c2ws_test"], "c2ws_test", path),
-                 images_test=_images(npz["images_test"], "images_test", path) if "images_test" in keys else None,
-                 depth=opt("depth_train"), depth_val=opt("depth_val"), depth_test=opt("depth_test"),
-                 near=float(npz["near"]) if "near" in keys else near, far=float(npz["far"]) if "far" in keys else far,
-                 name=path.stem)
+    cams = lambda k: torch.from_numpy(arrays[k].astype(np.float32))  # noqa: E731
+    depth = lambda k: torch.from_numpy(arrays[k].astype(np.float32)) if k in arrays else None  # noqa: E731
+    return Scene(images=_float_images(arrays["images_train"], "images_train", path), c2ws=cams("c2ws_train"),
+                 focal=float(focal.item()), images_val=_float_images(arrays["images_val"], "images_val", path),
+                 c2ws_val=cams("c2ws_val"), c2ws_test=cams("c2ws_test"),
+                 images_test=_float_images(arrays.get("images_test"), "images_test", path),
+                 depth=depth("depth_train"), depth_val=depth("depth_val"), depth_test=depth("depth_test"),
+                 near=float(arrays["near"]) if "near" in arrays else near,
+                 far=float(arrays["far"]) if "far" in arrays else far, name=path.stem)
 
 
 def save_scene(scene: Scene, path: str | os.PathLike) -> Path:
     """Write ``scene`` in the npz format (uint8 images) so :func:`load_scene` reads it back."""
-    u8 = lambda x: (x.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()  # noqa: E731
-    arrays = dict(images_train=u8(scene.images), c2ws_train=scene.c2ws.numpy(), images_val=u8(scene.images_val),
+    arrays = dict(images_train=to_uint8(scene.images), c2ws_train=scene.c2ws.numpy(),
+                  images_val=to_uint8(scene.images_val),
                   c2ws_val=scene.c2ws_val.numpy(), c2ws_test=scene.c2ws_test.numpy(), focal=np.float64(scene.focal),
                   near=np.float64(scene.near), far=np.float64(scene.far))
     if scene.images_test is not None:
-        arrays["images_test"] = u8(scene.images_test)
+        arrays["images_test"] = to_uint8(scene.images_test)
     for key, val in (("depth_train", scene.depth), ("depth_val", scene.depth_val), ("depth_test", scene.depth_test)):
         if val is not None:
             arrays[key] = val.numpy()
@@ -287,7 +275,7 @@ class AnalyticField(torch.nn.Module):
                 t = torch.where((disc > 0) & (t > near), t, torch.full_like(t, float("inf")))
             else:
                 s = torch.tensor(s)
-                t0, t1, hit = _slab(rays_o, rays_d, c - s, c + s)
+                t0, _, hit = ray_aabb(rays_o, rays_d, torch.stack((c - s, c + s)), near=-float("inf"))
                 t = torch.where(hit & (t0 > near), t0, torch.full_like(t0, float("inf")))
             closer = t < best
             best, which = torch.where(closer, t, best), torch.where(closer, torch.full_like(which, k), which)
@@ -300,13 +288,6 @@ class AnalyticField(torch.nn.Module):
                 rgb[m] = _shade(_texture(tex, p, torch.tensor(base)), self._normal(kind, c, s, p))
         depth = torch.where(which >= 0, best, torch.zeros_like(best))
         return rgb, depth
-
-
-def _slab(o, d, lo, hi):
-    inv = 1.0 / torch.where(d.abs() < 1e-9, torch.full_like(d, 1e-9), d)
-    t0, t1 = (lo - o) * inv, (hi - o) * inv
-    tn, tf = torch.minimum(t0, t1).amax(-1), torch.maximum(t0, t1).amin(-1)
-    return tn, tf, tf >= tn
 
 
 def render_analytic(field: AnalyticField, c2ws: torch.Tensor, focal: float, H: int, W: int,
@@ -357,7 +338,9 @@ def default_scene(path: str | os.PathLike | None = None, size: int | None = None
     if path is None:  # generated at the size asked for (cheaper than generating 200 px and shrinking)
         n = size or 200
         cache = config.runs_dir("scenes") / f"generated_{n}.npz"
-        scene = load_scene(cache) if cache.is_file() else generate_scene(cache, size=n)
+        if not cache.is_file():
+            generate_scene(cache, size=n)
+        scene = load_scene(cache)  # from the file also the first time: the same (uint8) images every time
         scene.name = "generated"
     else:
         path = Path(path)
@@ -366,61 +349,3 @@ def default_scene(path: str | os.PathLike | None = None, size: int | None = None
             path = found[0] if found else path
         scene = load_scene(path)
     return scene.resized(size) if size else scene
-
-
-# ---- the object's box from silhouettes (visual hull) -------------------------------------------------------
-
-def look_center(c2ws: torch.Tensor) -> torch.Tensor:
-    """The point (3,) closest, in least squares, to all cameras' optical axes."""
-    o, d = c2ws[:, :3, 3].double(), F.normalize(c2ws[:, :3, 2].double(), dim=-1)
-    P = torch.eye(3, dtype=torch.float64) - d[:, :, None] * d[:, None, :]  # (B, 3, 3) projectors
-    return torch.linalg.solve(P.sum(0), (P @ o[..., None]).sum(0))[:, 0].float()
-
-
-def visual_hull(scene: Scene, res: int = 96, threshold: float = 0.04, dilate: int | None = None,
-                max_views: int = 100, min_seen: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coarse space carving: a voxel (res^3, in a cube around the cameras' look-at point reaching 0.6 of the
-    nearest camera's distance) survives when every training view that sees it sees foreground there
-    (pixel brighter than ``threshold`` on the black background, masks dilated by ``dilate`` pixels, by
-    default 1% of the image width) and
-    that at least ``min_seen`` of the views see at all (space no camera looks at is not evidence of an object).
-
-    Returns ``occupancy`` (res, res, res) bool indexed [x, y, z] and ``bounds`` (2, 3) of the cube."""
-    centre = look_center(scene.c2ws)
-    half = 0.6 * float((scene.c2ws[:, :3, 3] - centre).norm(dim=-1).min())
-    bounds = torch.stack((centre - half, centre + half))
-    lin = [torch.linspace(float(bounds[0, i]), float(bounds[1, i]), res) for i in range(3)]
-    pts = torch.stack(torch.meshgrid(*lin, indexing="ij"), dim=-1).reshape(-1, 3)  # (G, 3)
-    keep = torch.ones(pts.shape[0], dtype=torch.bool)
-    n_seen = torch.zeros(pts.shape[0])
-    masks = (scene.images.amax(-1) > threshold).float()[:, None]  # (B, 1, H, W)
-    dilate = max(1, round(scene.W / 100)) if dilate is None else dilate
-    if dilate:
-        masks = F.max_pool2d(masks, 2 * dilate + 1, stride=1, padding=dilate)
-    masks = masks[:, 0] > 0
-    K = scene.K
-    n_views = min(len(scene.c2ws), max_views)
-    for b in range(n_views):
-        uv, z = R.world_to_pixel(K, scene.c2ws[b], pts)
-        u, v = uv[:, 0].floor().long(), uv[:, 1].floor().long()
-        seen = (z > 0) & (u >= 0) & (u < scene.W) & (v >= 0) & (v < scene.H)
-        fg = torch.zeros_like(keep)
-        fg[seen] = masks[b, v[seen], u[seen]]
-        keep &= fg | ~seen
-        n_seen += seen
-    keep &= n_seen >= min_seen * n_views
-    return keep.reshape(res, res, res), bounds
-
-
-def estimate_aabb(scene: Scene, res: int = 96, margin: float = 0.05) -> torch.Tensor:
-    """The object's axis-aligned box (2, 3) = [min, max] from :func:`visual_hull`, padded by one voxel and
-    ``margin`` of its size. Falls back to the whole carving cube when nothing survives."""
-    occ, bounds = visual_hull(scene, res)
-    if not occ.any():
-        return bounds
-    voxel = (bounds[1] - bounds[0]) / (res - 1)
-    idx = occ.nonzero()
-    lo = bounds[0] + idx.amin(0) * voxel - voxel
-    hi = bounds[0] + idx.amax(0) * voxel + voxel
-    pad = margin * (hi - lo)
-    return torch.stack((torch.maximum(lo - pad, bounds[0]), torch.minimum(hi + pad, bounds[1])))

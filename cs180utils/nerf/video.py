@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from cs180utils.images import to_uint8
 from cs180utils.nerf.model import NeRF
 from cs180utils.nerf.rendering import normalize_depth
 
@@ -24,11 +25,7 @@ def colorize_depth(depth: torch.Tensor, acc: torch.Tensor | None = None, lo: flo
     d = normalize_depth(depth, lo, hi, mask)
     rgb = matplotlib.colormaps["jet"](d.numpy())[..., :3]
     rgb[~mask.numpy()] = 0.0
-    return (rgb * 255 + 0.5).astype(np.uint8)
-
-
-def to_u8(img: torch.Tensor) -> np.ndarray:
-    return (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+    return to_uint8(rgb)
 
 
 def depth_range(model: NeRF, c2ws: torch.Tensor) -> tuple[float, float]:
@@ -60,7 +57,7 @@ def render_video(model: NeRF, c2ws: torch.Tensor, focal: float, size: int | tupl
     try:
         for c2w in tqdm(c2ws, desc=f"render {name}", disable=not progress):
             out = model.render_image(c2w, focal, H, W, chunk)
-            rgb, dep = to_u8(out["rgb"]), colorize_depth(out["depth"], out["acc"], lo, hi)
+            rgb, dep = to_uint8(out["rgb"]), colorize_depth(out["depth"], out["acc"], lo, hi)
             writers["mp4"].append_data(rgb)
             writers["depth_mp4"].append_data(dep)
             if gif:

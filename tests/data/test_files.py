@@ -31,6 +31,10 @@ def test_load_npz_checks_keys_and_shapes(tmp_path):
         data.load_npz(p, {"images": None, "c2ws_val": None})
     with pytest.raises(DataCorruptError, match=r"\['c2ws'\] has shape \(3, 4, 4\), expected \('N', 3, 4\)"):
         data.load_npz(p, {"c2ws": ("N", 3, 4)})
+    out = data.load_npz(p, {"images": ("N", "H", "W", 3)}, optional={"c2ws": ("N", 4, 4), "depth": ("N", "H", "W")})
+    assert set(out) == {"images", "c2ws"}                      # optional keys: loaded when there
+    with pytest.raises(DataCorruptError, match=r"\['c2ws'\] has shape \(3, 4, 4\), expected \(2, 4, 4\)"):
+        data.load_npz(p, {"focal": ()}, optional={"c2ws": (2, 4, 4)})   # checked when there
     bad = save_npz(tmp_path / "b.npz", images=np.zeros((3, 4, 4, 3)), c2ws=np.zeros((2, 4, 4)))
     with pytest.raises(DataCorruptError, match="with {'N': 3}"):   # N disagrees across keys
         data.load_npz(bad, {"images": ("N", "H", "W", 3), "c2ws": ("N", 4, 4)})

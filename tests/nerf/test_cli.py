@@ -19,8 +19,8 @@ def _last_json(capsys):
 
 def test_train_eval_render_round_trip(scene_npz, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "nerf", "--scene", str(scene_npz), "--profile", "smoke", "--steps", "4", "--size", "24",
-                 "--out", str(out)]) == 0
+    assert main(["train", "nerf", "--scene", str(scene_npz), "--profile", "smoke", "--steps", "4",
+                 "--image-size", "24", "--out", str(out)]) == 0
     trained = _last_json(capsys)
     assert trained["steps"] == 4 and trained["profile"] == "smoke" and "seconds_to_23db" in trained
     assert 0 < trained["val_psnr"] < 60 and trained["seconds"] > 0
@@ -28,8 +28,8 @@ def test_train_eval_render_round_trip(scene_npz, tmp_path, capsys):
     assert main(["eval", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz)]) == 0
     ev = _last_json(capsys)
     assert ev["views"] == 2 and abs(ev["psnr"] - trained["val_psnr"]) < 1e-2
-    assert main(["render", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz), "--size", "40", "--frames", "2",
-                 "--out", str(tmp_path / "video")]) == 0
+    assert main(["render", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz), "--video-size", "40",
+                 "--frames", "2", "--out", str(tmp_path / "video")]) == 0
     rendered = _last_json(capsys)
     assert rendered["frames"] == 2 and rendered["size"] == [40, 40]
     for key in ("mp4", "depth_mp4", "gif", "depth_gif"):
@@ -43,18 +43,33 @@ def test_clear_errors(scene_npz, tmp_path, capsys):
     bad.write_bytes(b"nope")
     assert main(["train", "nerf", "--scene", str(bad), "--profile", "smoke", "--steps", "1", "--out", str(tmp_path)]) == 1
     assert "not a readable .npz" in capsys.readouterr().err
+    assert main(["train", "nerf", "--scene", str(scene_npz), "--profile", "smoke", "--steps", "1", "--out",
+                 str(tmp_path / "other"), "--model", "fast"]) == 0
+    capsys.readouterr()
+    assert main(["train", "nerf", "--scene", str(scene_npz), "--profile", "smoke", "--steps", "2", "--out",
+                 str(tmp_path / "other")]) == 1   # a vanilla model asked to resume a fast one's folder
+    assert "model: 'fast' (saved) vs 'vanilla' (now)" in capsys.readouterr().err
+    for bad in (["--steps", "0"], ["--samples", "-3"], ["--image-size", "x"], ["--lr", "0"]):
+        with pytest.raises(SystemExit):
+            main(["train", "nerf", "--profile", "smoke", *bad])
+        assert "argument" in capsys.readouterr().err
 
 
 def test_train_options_not_given_keep_the_preset():
     from cs180utils.cli import build_parser
     from cs180utils.nerf.cli import train_config
-    from cs180utils.nerf.train import config_for
+    from cs180utils.nerf.experiment import config
 
     parser, _ = build_parser("train", "nerf")
-    assert train_config(parser.parse_args([]), "cpu") == config_for("vanilla", "cpu")
+    assert train_config(parser.parse_args([]), "cpu") == config("vanilla", "cpu")
+    assert train_config(parser.parse_args(["--model", "fast", "--profile", "smoke"])) == config("fast", "smoke")
     cfg = train_config(parser.parse_args(["--steps", "5", "--max-seconds", "12", "--hierarchical"]), "cpu")
-    assert (cfg.steps, cfg.max_seconds, cfg.hierarchical, cfg.rays_per_step) == (5, 12, True, 1024)
+    assert (cfg.steps, cfg.max_seconds, cfg.hierarchical, cfg.batch_size) == (5, 12, True, 1024)
     cfg = train_config(parser.parse_args(["--hierarchical", "--samples", "16", "--fine", "16"]), "cpu")
     assert (cfg.hierarchical, cfg.n_samples, cfg.n_fine) == (True, 16, 16)
+    cfg = train_config(parser.parse_args(["--batch-size", "64", "--image-size", "32", "--lr", "0.01",
+                                          "--max-seconds", "none", "--no-hierarchical", "--seed", "3"]), "cpu")
+    assert (cfg.batch_size, cfg.image_size, cfg.lr, cfg.max_seconds, cfg.hierarchical, cfg.seed) == (
+        64, 32, 0.01, None, False, 3)
     with pytest.raises(ValueError, match="--hierarchical"):
         train_config(parser.parse_args(["--fine", "16"]), "cpu")

@@ -3,10 +3,11 @@ import pytest
 import torch
 
 from cs180utils.data import DataCorruptError, DataNotFoundError
+from cs180utils.images import psnr
 from cs180utils.nerf import rays as R
-from cs180utils.nerf.model import NeRF, RenderSettings, psnr
-from cs180utils.nerf.scene import (AnalyticField, estimate_aabb, generate_scene, load_scene, look_at,
-                                   look_center, save_scene)
+from cs180utils.nerf.model import NeRF, RenderSettings
+from cs180utils.nerf.samplers import ray_aabb
+from cs180utils.nerf.scene import AnalyticField, generate_scene, load_scene
 
 
 @pytest.fixture(scope="module")
@@ -51,24 +52,16 @@ def test_volume_rendering_the_analytic_field_matches_the_raycast(small_scene):
     assert (out["depth"][m] - scene.depth_val[1][m]).abs().median() < 4 / 512 + 1e-3
 
 
-def test_estimated_aabb_contains_the_object_and_is_tight(small_scene):
-    scene, _ = small_scene
-    box = estimate_aabb(scene)
-    # all foreground surface points of the val views are inside the box
-    for k in range(len(scene.c2ws_val)):
-        o, d = R.image_rays(scene.focal, scene.c2ws_val[k], scene.H, scene.W)
-        m = scene.depth_val[k] > 0
-        p = o[m] + scene.depth_val[k][m, None] * d[m]
-        assert ((p >= box[0] - 1e-3) & (p <= box[1] + 1e-3)).all()
-    size = box[1] - box[0]
-    assert (size[:2] < 2.6).all(), f"box {box} is loose: the objects span about 1.9 x 1.9"
-
-
-def test_look_center_of_cameras_looking_at_a_point():
-    target = torch.tensor([0.3, -0.2, 0.5])
-    eyes = torch.tensor([[4.0, 0, 1], [0, 4.0, 2], [-3, -3, 1], [0.5, -4, 3]])
-    c2ws = look_at(eyes, target.expand(4, 3))
-    assert torch.allclose(look_center(c2ws), target, atol=1e-4)
+def test_raycast_of_a_box_is_the_ray_box_intersection():
+    """The generated scene's boxes are hit where the one slab test (samplers.ray_aabb) says."""
+    field = AnalyticField(shapes=(("box", (0.2, -0.1, 0.0), (0.5, 0.3, 0.4), (0.5, 0.5, 0.5), "grid"),))
+    g = torch.Generator().manual_seed(0)
+    o = torch.tensor([3.0, 2.0, 1.0]).expand(200, 3)
+    d = torch.nn.functional.normalize(-o + 0.8 * torch.randn(200, 3, generator=g), dim=-1)
+    _, depth = field.raycast(o, d)
+    t_near, _, hit = ray_aabb(o, d, torch.tensor([[-0.3, -0.4, -0.4], [0.7, 0.2, 0.4]]))
+    assert 20 < int(hit.sum()) < 180
+    assert torch.equal(depth > 0, hit) and torch.allclose(depth[hit], t_near[hit])
 
 
 def test_load_scene_errors(tmp_path):
@@ -79,26 +72,29 @@ def test_load_scene_errors(tmp_path):
     with pytest.raises(DataCorruptError, match="not a readable"):
         load_scene(bad)
     np.savez(tmp_path / "keys.npz", images_train=np.zeros((2, 4, 4, 3), np.uint8))
-    with pytest.raises(DataCorruptError, match="missing keys"):
+    with pytest.raises(DataCorruptError, match=r"NeRF scene: .* lacks the keys \['c2ws_train'"):
         load_scene(tmp_path / "keys.npz")
     np.savez(tmp_path / "shape.npz", images_train=np.zeros((2, 4, 4), np.uint8), c2ws_train=np.zeros((2, 4, 4)),
              images_val=np.zeros((1, 4, 4, 3), np.uint8), c2ws_val=np.zeros((1, 4, 4)),
              c2ws_test=np.zeros((1, 4, 4)), focal=5.0)
-    with pytest.raises(DataCorruptError, match=r"expected \(N, H, W, 3\)"):
+    with pytest.raises(DataCorruptError, match=r"\['images_train'\] has shape \(2, 4, 4\), expected \('N', 'H', 'W', 3\)"):
         load_scene(tmp_path / "shape.npz")
     np.savez(tmp_path / "cams.npz", images_train=np.zeros((2, 4, 4, 3), np.uint8), c2ws_train=np.zeros((3, 4, 4)),
              images_val=np.zeros((1, 4, 4, 3), np.uint8), c2ws_val=np.zeros((1, 4, 4)),
              c2ws_test=np.zeros((1, 4, 4)), focal=5.0)
-    with pytest.raises(DataCorruptError, match="3 cameras but there are 2 images"):
-        load_scene(tmp_path / "cams.npz")
+    with pytest.raises(DataCorruptError, match=r"\['c2ws_train'\] has shape \(3, 4, 4\), expected \('N', 4, 4\) with {'N': 2}"):
+        load_scene(tmp_path / "cams.npz")   # 3 cameras but 2 images
+    np.savez(tmp_path / "float.npz", images_train=np.full((2, 4, 4, 3), 7.0), c2ws_train=np.zeros((2, 4, 4)),
+             images_val=np.zeros((1, 4, 4, 3), np.uint8), c2ws_val=np.zeros((1, 4, 4)),
+             c2ws_test=np.zeros((1, 4, 4)), focal=5.0)
+    with pytest.raises(DataCorruptError, match=r"images_train is float with values up to 7.0; expected \[0, 1\]"):
+        load_scene(tmp_path / "float.npz")
 
 
-def test_real_lego_loads_and_box_is_plausible(real_data_dir):
+def test_real_lego_loads(real_data_dir):
     scene = load_scene(real_data_dir / "lego_200x200.npz")
     assert scene.images.shape == (100, 200, 200, 3) and abs(scene.focal - 277.78) < 0.01
-    box = estimate_aabb(scene, res=48)
-    assert (box[0] < torch.tensor([-0.5, -1.0, -0.3])).all() and (box[1] > torch.tensor([0.5, 1.0, 0.9])).all()
-    assert ((box[1] - box[0]) < 3.2).all()
+    assert scene.images_test is None and scene.depth is None   # the course's file: no test images, no depth
 
 
 def test_a_bare_scene_file_name_is_looked_up_in_the_data_folder(tmp_path, monkeypatch):
