@@ -64,8 +64,9 @@ def common_parser() -> argparse.ArgumentParser:
                    help="run profile (default: $CS180_PROFILE, else full on CUDA, else cpu)")
     g.add_argument("--data-dir", default=None, help="a folder to look for the datasets in first (then "
                                                      "$CS180_DATA_DIR, then data/)")
-    g.add_argument("--out", default=None, help="the run folder for checkpoint.pt and result.json (default: "
-                                                 "runs/<part>/<name>-<hash of the settings>, as the notebooks use)")
+    g.add_argument("--out", default=None, help="train: the run folder for checkpoint.pt and result.json (default: "
+                                                 "runs/<part>/<name>-<hash of the settings>, as the notebooks use); "
+                                                 "render: the folder for the videos (default: beside the checkpoint)")
     g.add_argument("--seed", type=int, default=UNSET, help="random seed (default 0)")
     g.add_argument("--device", default=UNSET, help="cpu, cuda, cuda:N or mps (default: best available)")
     return p
