@@ -16,7 +16,7 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from cs180utils.settings import UNSET
 
@@ -91,31 +91,35 @@ def add_training_options(parser: argparse.ArgumentParser, length: str = "steps")
     return g
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number(kind: type = int, minimum: float | None = None, above: float | None = None, none: tuple[str, ...] = (),
+           unit: str = "") -> Callable[[str], float | int | None]:
+    """An argparse type: a whole number (``kind=int``) or a finite number (``float``) of at least ``minimum`` (or
+    above ``above``), or None for any of the words in ``none`` (e.g. ``("none",)`` for "no cap")."""
+    def parse(text: str):
+        if text.strip().lower() in none:
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            alt = f" nor {' / '.join(repr(w) for w in none)}" if none else ""
+            raise argparse.ArgumentTypeError(f"{text!r} is neither {what}{alt}" if alt
+                                             else f"{text!r} is not {what}") from None
+        if kind is float and value in (float("inf"), float("-inf")) or value != value:
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if minimum is not None and not value >= minimum:
+            bound = f"{minimum}{unit} or more" if minimum == 0 else f"at least {minimum}{unit}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError(f"must be above {above}{unit}, got {text}")
+        return value
+    parse.__name__ = f"{kind.__name__}_option"
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
-
-
-def optional_seconds(text: str) -> float | None:
-    """argparse type: seconds above 0, or ``none`` for no cap."""
-    return None if text.strip().lower() in ("none", "off", "0") else positive_float(text)
+positive_int = number(int, minimum=1)
+positive_float = number(float, above=0)
+optional_seconds = number(float, above=0, none=("none", "off", "0"))   # seconds, or none for no cap
 
 
 def overrides(args: argparse.Namespace, names: dict[str, str] | Sequence[str]) -> dict:

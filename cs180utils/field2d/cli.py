@@ -25,25 +25,8 @@ FIELDS = ("image_size", "L", "width", "depth", "steps", "batch_size", "lr", "max
           "seed")
 
 
-def _whole_number(text: str) -> int:
-    """argparse type: an integer of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _image_size(text: str) -> int | None:
-    """argparse type: pixels of at least 2, or ``none`` for the image as it is."""
-    if text.strip().lower() in ("none", "full"):
-        return None
-    value = cli.positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 (or none), got {value}")
-    return value
+_whole_number = cli.number(int, minimum=0)
+_image_size = cli.number(int, minimum=2, none=("none", "full"), unit=" pixels")   # the longer side, or the image as it is
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:

@@ -25,17 +25,7 @@ OPTIONS = ("epochs", "max_seconds", "batch_size", "lr", "crop_size", "margin", "
            "sigma", "loss", "widths", "window")
 
 
-def window_radius(text: str) -> int | None:
-    """argparse type of ``--window``: a radius of 0 pixels or more, or ``none`` for the whole map."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a whole number of pixels nor 'none'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more pixels (or 'none' for the whole map), got {value}")
-    return value
+window_radius = cli.number(int, minimum=0, none=("none",))   # --window: a radius, or the whole map
 
 
 def widths(text: str) -> tuple[int, ...]:
@@ -49,15 +39,7 @@ def widths(text: str) -> tuple[int, ...]:
     return values
 
 
-def fraction(text: str) -> float:
-    """argparse type of ``--margin``: a number of 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+fraction = cli.number(float, minimum=0)   # --margin
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:

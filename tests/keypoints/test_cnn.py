@@ -24,14 +24,6 @@ def test_wrong_input_size_is_a_clear_error():
         KeypointCNN(5, (8, 8), channels=(4, 4, 4, 4))
 
 
-@pytest.fixture
-def one_thread():
-    """Small convolutions run faster on one thread, and far faster on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_a_few_steps_lower_the_loss(one_thread):
     torch.manual_seed(0)

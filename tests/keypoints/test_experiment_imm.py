@@ -19,13 +19,6 @@ def records(tmp_path_factory):
                                             per_person=2, size=(60, 80)))
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ---- presets and overrides ------------------------------------------------------------------------------------
 
