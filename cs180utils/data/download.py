@@ -225,7 +225,7 @@ def _stream(resp, part: Path, start: int, total: int | None, progress: bool, wha
 
     with open(part, "ab" if start else "wb") as f, \
             tqdm(total=total, initial=start, unit="B", unit_scale=True, unit_divisor=1024, desc=what,
-                 file=sys.stderr, disable=not progress, leave=False) as bar:
+                 file=sys.stderr, disable=not progress, leave=True) as bar:
         while True:
             block = resp.read(CHUNK)
             if not block:
@@ -298,7 +298,7 @@ def extract_archive(archive: str | os.PathLike, into: str | os.PathLike, progres
 
     def bar(members):
         return tqdm(members, desc=f"extracting {archive.name}", unit="file", file=sys.stderr,
-                    disable=not progress, leave=False)
+                    disable=not progress, leave=True)
 
     try:
         if zipfile.is_zipfile(archive):
