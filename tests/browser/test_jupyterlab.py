@@ -21,7 +21,8 @@ from . import lab
 
 REPO = Path(__file__).resolve().parents[2]
 # notebook -> how many sliders it must show (a notebook that loses a slider fails here, not silently)
-NOTEBOOKS = {"01_neural_field_2d.ipynb": 4, "08_unet_gaussian_heatmaps.ipynb": 4}
+NOTEBOOKS = {"01_neural_field_2d.ipynb": 4, "02_nerf_rays_sampling.ipynb": 2, "05_nose_tip_cnn.ipynb": 1,
+             "06_all_keypoints_augmentation.ipynb": 5, "08_unet_gaussian_heatmaps.ipynb": 4}
 CHANGE_WITHIN_S = 2.0
 
 
