@@ -42,7 +42,9 @@ def show_faces(images: Sequence, keypoints: Sequence, titles: Sequence[str] | No
     for i in range(n):
         ax = axes.ravel()[i]
         im = _img(images[i])
-        ax.imshow(im, cmap="gray", extent=(0, im.shape[1], im.shape[0], 0))   # continuous pixel coordinates
+        # the datasets' float images live in [-0.5, 0.5]: a fixed range, so a brightness change shows
+        lo, hi = (-0.5, 0.5) if im.dtype.kind == "f" and im.min() >= -0.5 - 1e-6 and im.max() <= 0.5 + 1e-6 else (None, None)
+        ax.imshow(im, cmap="gray", vmin=lo, vmax=hi, extent=(0, im.shape[1], im.shape[0], 0))   # continuous pixels
         k = _pts(keypoints[i])
         ax.scatter(k[:, 0], k[:, 1], s=point_size, c="lime", label="truth")
         if len(highlight):
