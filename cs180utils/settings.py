@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from typing import Any, Iterable, Mapping, TypeVar
 
@@ -100,11 +101,11 @@ def _restore(value: Any, hint: Any) -> Any:
     dicts back to configs where it is a dataclass (``FastFieldConfig | None``)."""
     if not isinstance(value, (list, dict)):
         return value
-    types = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)) else (hint,)
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if isinstance(value, dict):
-        inner = [t for t in types if dataclasses.is_dataclass(t) and isinstance(t, type)]
+        inner = [t for t in options if dataclasses.is_dataclass(t) and isinstance(t, type)]
         return from_dict(inner[0], value) if inner else value
-    for t in types:
+    for t in options:
         if t is tuple or typing.get_origin(t) is tuple:
             args = typing.get_args(t)
             inner = args[0] if args else Any
