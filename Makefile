@@ -12,7 +12,7 @@ ifdef CS180_DATA_DIR
 export CS180_DATA_DIR := $(abspath $(CS180_DATA_DIR))
 endif
 
-.PHONY: run test test-browser lab setup clean-outputs bench
+.PHONY: run test test-browser lab setup clean-outputs bench results determinism
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ bench: setup
 	$(PY) benchmarks/heatmaps.py
 	$(PY) benchmarks/field2d.py
 	$(PY) benchmarks/nerf.py
+
+# README's results table: run each command it lists (ROWS="nose nerf-fast" for some), record, rewrite the table
+results: setup
+	$(PY) benchmarks/results.py $(if $(ROWS),--only $(ROWS))
+
+# each results command, step-capped, twice: same seed, same numbers?
+determinism: setup
+	$(PY) benchmarks/results.py --determinism $(if $(ROWS),--only $(ROWS))
 
 # The assignment edition (cs180utils/assignment; ASSIGNMENT.md in the student edition says how students work):
 #   make student                      the student edition in dist/student/: stubs in place of the marked solutions
