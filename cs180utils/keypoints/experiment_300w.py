@@ -356,12 +356,23 @@ def predict_image(model: nn.Module, cfg: Config300W, image, box) -> np.ndarray:
     return tf.to_original(pred.numpy().astype(np.float64))
 
 
+def predict_faces(model: nn.Module, cfg: Config300W, faces, method: str = "soft-argmax") -> np.ndarray:
+    """Keypoints (N, K, 2) in original-image pixels of ``faces`` (:class:`ibug.Face` list, e.g. the part-less
+    boxes of :func:`ibug.read_dlib_boxes`), each cropped by its box as in training."""
+    crops = ibug.FaceCrops.from_faces(faces, cfg.crop_size, cfg.margin)
+    return crops.to_original(predict(model, cfg, crops.images, method=method))
+
+
 def write_submission(path: str | Path, pred: np.ndarray) -> Path:
-    """A Kaggle-style CSV of predictions (N, K, 2) in original-image pixels: ``Id,Predicted`` with one row per
-    coordinate, ``Id = image * 2K + 2 * keypoint + (0 for x, 1 for y)``, images in label-file order."""
+    """The CSV of the course's 300-W Kaggle competition for predictions (N, K, 2) in original-image pixels:
+    ``Id,Predicted`` with one row per coordinate, ``Id = face * 2K + 2 * keypoint + (0 for x, 1 for y)`` from 0,
+    faces in the order of their XML file (image by image, box by box)."""
     pred = np.asarray(pred, dtype=np.float64)
     if pred.ndim != 3 or pred.shape[-1] != 2:
         raise ValueError(f"predictions must be (N, K, 2) pixels; got {pred.shape}")
+    if not np.isfinite(pred).all():
+        raise ValueError(f"{int((~np.isfinite(pred)).sum())} predicted coordinates are NaN or infinite; the "
+                         f"model has diverged or a face crop is empty: retrain it (--fresh) before submitting")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = pred.reshape(-1)
