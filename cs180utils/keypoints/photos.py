@@ -205,3 +205,9 @@ def pick_three(scores: Sequence[float]) -> list[tuple[str, int]]:
     if n == 2:
         return [("best", int(order[0])), ("worst", int(order[1]))]
     return [("best", int(order[0])), ("middle", int(order[(n - 1) // 2])), ("worst", int(order[-1]))]
+
+
+def describe(results: Sequence[PhotoResult]) -> str:
+    """One line per photo: its mirror disagreement and how its face was found."""
+    return "\n".join(f"{r.photo.name}: mirror disagreement {r.disagreement:.1f} %; face: {r.how}"
+                     + ("" if np.isnan(r.detector) else f", weight {r.detector:.2f}") for r in results)
