@@ -35,6 +35,10 @@ COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
         "nerf": ("cs180utils.nerf.cli", "PSNR of a NeRF checkpoint on a scene's validation images"),
         "keypoints": ("cs180utils.keypoints.cli_300w", "NME/MAE of a 300-W checkpoint on any dlib XML label file"),
     },
+    "predict": {
+        "keypoints": ("cs180utils.keypoints.cli_300w", "the Kaggle submission CSV of a 300-W checkpoint on the face "
+                                                       "boxes of a dlib XML (with or without <part>s)"),
+    },
     "render": {
         "nerf": ("cs180utils.nerf.cli", "colour and depth videos of a NeRF checkpoint over the test cameras"),
     },

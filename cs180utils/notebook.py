@@ -1,4 +1,5 @@
-"""What notebooks need twice: sliders that show only their figure, and notices a student sees as a note.
+"""What notebooks need twice: sliders that show only their figure, an upload button that redraws one, and
+notices a student sees as a note.
 
     slider(draw, L=widgets.SelectionSlider(options=[0, 2, 5], value=5), D=widgets.IntSlider(64, 16, 256))
     notice("real data 'fox' not found; using ...")
@@ -59,3 +60,34 @@ def notice(text: str, title: str = "Note") -> None:
                      + html.escape(text) + "</div>"))
     else:
         print(f"{title.upper()}: {text}", file=sys.stderr)
+
+
+def upload(draw: Callable[..., object], accept: str = "image/*", description: str = "Upload photos"):
+    """A ``FileUpload`` button; each time files are picked, ``draw(files)`` (``files``: the widget's value, dicts
+    with ``name`` and ``content``) is shown below it in place of the last figure. Returns the button.
+
+    Call ``draw(())`` once yourself first, for the cell's own figure: with nothing uploaded (and headless,
+    where nothing can be) the cell still shows and checks the result. An error inside ``draw`` (an unreadable
+    upload) is printed below the button: ipywidgets would otherwise swallow it.
+    """
+    import ipywidgets as widgets  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from IPython.display import display  # noqa: PLC0415
+
+    button = widgets.FileUpload(accept=accept, multiple=True, description=description)
+    out = widgets.Output()
+
+    def redraw(change) -> None:
+        with out:
+            out.clear_output(wait=True)
+            try:
+                figure = draw(change["new"])
+            except Exception as exc:  # noqa: BLE001 - shown to the user, who can pick other files
+                print(f"error: {exc}")
+                return
+            display(figure)
+            plt.close(figure)
+
+    button.observe(redraw, names="value")
+    display(widgets.VBox([button, out]))
+    return button

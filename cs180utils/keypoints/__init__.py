@@ -14,7 +14,7 @@ Shared by every keypoint notebook:
                baseline; the LAYOUTS table (imm58, frontal73, 300w68: point count, nose tip, eye corners)
     augment    torchvision-v2 augmentation with tv_tensors.KeyPoints (brightness, rotation, shift, scale, mirror)
     synthetic  generated faces with known landmarks in all three layouts (the offline default and test fixtures)
-    plotting   faces with points, loss curves, best/worst predictions, first-layer filters
+    plotting   faces with points, loss curves, best/worst predictions, first-layer filters, own photos
 
 IMM faces (notebooks 05-06):
     asf        the IMM .asf reader/writer (58-point IMM Face DB and 73-point IMM Frontal DB)
@@ -31,6 +31,7 @@ iBUG 300-W faces (notebooks 07-09):
     resnet           ResNet18 with a 1-channel input and 2K outputs (offsets from the mean shape)
     unet             a U-Net from named blocks, one heatmap per keypoint
     detect           OpenCV's Haar cascade for your own photos, boxes mapped to 300-W style boxes
+    photos           your own photos: bundled, a folder, uploads; predictions ranked by mirror disagreement
     experiment_300w  the config and presets, data, build / train / evaluate / predict of notebooks 07-09
     cli_300w         `python -m cs180utils train resnet|unet|unet-binary` and `eval keypoints`
 """

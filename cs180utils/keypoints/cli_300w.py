@@ -5,6 +5,8 @@
     python -m cs180utils train unet          [--sigma 2 --window 4|none ...]     Gaussian heatmaps
     python -m cs180utils train unet-binary                                       binary-mask heatmaps
     python -m cs180utils eval keypoints --checkpoint runs/300w/resnet-<hash>/checkpoint.pt --labels faces.xml
+    python -m cs180utils predict keypoints --checkpoint runs/300w/resnet-<hash> --labels labels_ibug_300W_test_parsed.xml \
+        --csv submission.csv                       the Kaggle CSV for face boxes with or without <part>s
 
 Options left out keep the profile's preset. ``--out`` defaults to the run folder a notebook with the same
 settings uses (``runs/300w/<name>-<hash>``); running the same command again resumes from its checkpoint.
@@ -43,6 +45,9 @@ fraction = cli.number(float, minimum=0)   # --margin
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    if command == "predict keypoints":
+        add_predict_arguments(parser)
+        return
     if command == "eval keypoints":
         parser.add_argument("--checkpoint", required=True,
                             help="checkpoint.pt (or its run folder) written by train resnet|unet|unet-binary")
@@ -75,6 +80,8 @@ def config_from_args(args: argparse.Namespace, command: str) -> exp.Config300W:
 
 
 def run(args: argparse.Namespace, command: str) -> dict:
+    if command == "predict keypoints":
+        return run_predict(args)
     if command == "eval keypoints":
         return run_eval(args)
     cfg = config_from_args(args, command)
@@ -96,3 +103,31 @@ def run_eval(args: argparse.Namespace) -> dict:
     r = exp.evaluate(model, cfg, crops, mean, method=args.method)
     return {"nme": r["nme"], "mae_px": r["mae_px"], "n_images": r["n_images"], "baseline_nme": r["baseline_nme"],
             "labels": str(labels), "checkpoint": str(args.checkpoint), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    """``predict keypoints``: the options of a submission."""
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint.pt (or its run folder) written by train resnet|unet|unet-binary")
+    parser.add_argument("--labels", required=True,
+                        help="dlib XML of the face boxes to predict, with or without <part>s (images relative to "
+                             "it), e.g. the Kaggle test file labels_ibug_300W_test_parsed.xml")
+    parser.add_argument("--csv", default=None,
+                        help="the submission CSV to write (default: submission-<labels name>.csv in the checkpoint's "
+                             "run folder)")
+    parser.add_argument("--method", default="soft-argmax", choices=("soft-argmax", "argmax"),
+                        help="heatmap read-out for U-Nets")
+
+
+def run_predict(args: argparse.Namespace) -> dict:
+    """Predict every box of ``--labels`` and write the Kaggle CSV (``Id,Predicted``, one row per coordinate)."""
+    t0 = time.perf_counter()
+    model, cfg, _ = exp.load_model(args.checkpoint, None if args.device is UNSET else args.device)
+    faces = ibug.read_dlib_boxes(args.labels)
+    pred = exp.predict_faces(model, cfg, faces, method=args.method)
+    ckpt = Path(args.checkpoint)
+    csv = Path(args.csv) if args.csv else (ckpt if ckpt.is_dir() else ckpt.parent) / f"submission-{Path(args.labels).stem}.csv"
+    exp.write_submission(csv, pred)
+    return {"model": cfg.name, "n_faces": len(faces), "n_images": len({f.image for f in faces}),
+            "rows": int(pred.size), "csv": str(csv), "labels": str(args.labels), "checkpoint": str(args.checkpoint),
+            "seconds": round(time.perf_counter() - t0, 1)}

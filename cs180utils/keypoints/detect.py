@@ -9,6 +9,7 @@ a fixed linear map fitted on the 300-W training faces (see ``fit_box_map``; the 
     >>> boxes = detect_faces(gray)                 # [(left, top, width, height), ...] Haar boxes, largest first
     >>> box = face_box(gray)                       # landmark-style box of the largest face
     >>> box = face_box(gray, user_box=(x, y, w, h))  # the user's landmark-style box, no detection
+    >>> detect_faces_scored(gray)                  # [((left, top, width, height), weight), ...]: with confidence
 """
 from __future__ import annotations
 
@@ -66,6 +67,19 @@ def detect_faces(image, min_size_frac: float = 0.1, scale_factor: float = 1.1,
                                        minSize=(m, m))
     boxes = [tuple(float(v) for v in b) for b in (found if len(found) else [])]
     return sorted(boxes, key=lambda b: -b[2] * b[3])
+
+
+def detect_faces_scored(image, min_size_frac: float = 0.1, scale_factor: float = 1.1,
+                        min_neighbors: int = 5) -> list[tuple[tuple[float, float, float, float], float]]:
+    """Like :func:`detect_faces`, each box with the cascade's confidence: ``[(box, weight), ...]``, largest box
+    first. ``weight`` is OpenCV's level weight of the detection (``detectMultiScale3``: the last stage's sum
+    over its threshold; higher is surer, about 1-6 for faces), comparable between photos, not a probability."""
+    gray = cv2.equalizeHist(_gray(image))
+    m = max(24, int(min(gray.shape) * min_size_frac))
+    found, _, weights = cascade().detectMultiScale3(gray, scaleFactor=scale_factor, minNeighbors=min_neighbors,
+                                                    minSize=(m, m), outputRejectLevels=True)
+    scored = [(tuple(float(v) for v in b), float(np.ravel(w)[0])) for b, w in zip(found, weights)] if len(found) else []
+    return sorted(scored, key=lambda bw: -bw[0][2] * bw[0][3])
 
 
 def to_landmark_box(haar_box, box_map: dict | None = None) -> tuple[float, float, float, float]:

@@ -17,6 +17,7 @@ call resumes. A notebook and the command line asking for the same settings share
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,13 @@ class Config300W:
                 raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
         if self.window is not None and self.window < 0:
             raise ValueError(f"window must be a radius of 0 pixels or more, or None for the whole map; got {self.window}")
-        self.widths, self.scale = tuple(self.widths), tuple(self.scale)
+        self.widths, self.scale = tuple(self.widths), tuple(float(v) for v in self.scale)
+        # a number typed as a whole one (max_seconds=480) is the float the command line parses ("480" -> 480.0):
+        # the run folder's hash sees the same settings either way
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("float", "float | None") and isinstance(value, int) and not isinstance(value, bool):
+                setattr(self, f.name, float(value))
 
     @property
     def name(self) -> str:
@@ -348,20 +355,71 @@ def load_model(path: str | Path, device=None) -> tuple[nn.Module, Config300W, to
 
 # ---- helpers for the notebooks ------------------------------------------------------------------------------
 
-def predict_image(model: nn.Module, cfg: Config300W, image, box) -> np.ndarray:
-    """Keypoints (K, 2) in pixels of ``image`` (PIL or array) for the face in ``box`` (left, top, width, height),
-    a 300-W style box (e.g. from :func:`cs180utils.keypoints.detect.face_box`)."""
-    crop, _, tf = ibug.crop_face(image, box, cfg.crop_size, cfg.margin)
-    pred = predict(model, cfg, torch.from_numpy(crop)[None, None])[0]        # (K, 2) crop pixels
-    return tf.to_original(pred.numpy().astype(np.float64))
+def box_summary(faces) -> dict:
+    """How the face boxes of labelled ``faces`` relate to their points, for a notebook to print instead of
+    assuming: ``n``, ``tight`` (the fraction of boxes within 2 px, or 2 % of their side, of the points' tight box),
+    the median ``width_ratio`` and ``height_ratio`` (box / tight box) and ``text``, one sentence saying so."""
+    boxes = np.array([f.box for f in faces], dtype=np.float64)                        # (N, 4)
+    tight = np.array([ibug.tight_box(f.keypoints) for f in faces], dtype=np.float64)   # (N, 4)
+    tol = np.maximum(2.0, 0.02 * tight[:, 2:].max(1, keepdims=True))
+    frac = float((np.abs(boxes - tight) <= tol).all(1).mean())
+    wr, hr = (float(np.median(boxes[:, i] / np.maximum(tight[:, i], 1e-9))) for i in (2, 3))
+    what = ("the tight box of the points" if frac > 0.9 else
+            f"{wr:.2f} x the points' width and {hr:.2f} x their height (median): not the tight box")
+    return {"n": len(faces), "tight": frac, "width_ratio": wr, "height_ratio": hr,
+            "text": f"{len(faces)} face boxes; {frac:.0%} lie within 2 px (or 2 %) of the tight box of their "
+                    f"points; the boxes are {what}"}
+
+
+# options of `train resnet|unet|unet-binary` by Config300W field (the rest have no option)
+_OPTION = {f: "--" + f.replace("_", "-") for f in ("epochs", "max_seconds", "batch_size", "lr", "crop_size",
+                                                   "margin", "seed", "sigma", "loss", "widths", "window")}
+
+
+def command_line(cfg: Config300W, data: "Data300W | None" = None, profile: str | None = None,
+                 data_dir=None) -> str:
+    """The ``python -m cs180utils train ...`` command that trains ``cfg`` (on ``data``'s files when they were
+    given as dlib XML; from ``data_dir`` if given) into the same run folder as a notebook: the profile, then an
+    option for every setting that differs from the profile's preset. Raises ValueError for a setting the
+    command line has no option for."""
+    profile = _config.get_profile(profile)
+    diff = settings.differences(settings.config_dict(config(cfg.name, profile)), settings.config_dict(cfg),
+                                ignore=("device",))
+    words = ["python -m cs180utils train", cfg.name, "--profile", profile]
+    for name, (_, value) in diff.items():
+        if name == "pretrained":
+            words.append("--pretrained" if value else "--no-pretrained")
+        elif name in _OPTION:
+            text = ("none" if value is None else ",".join(str(v) for v in value) if isinstance(value, (list, tuple))
+                    else repr(value) if isinstance(value, float) else str(value))
+            words += [_OPTION[name], text]
+        else:
+            raise ValueError(f"setting {name}={value!r} has no command-line option; train it from Python "
+                             f"(experiment_300w.train) or leave it at the preset")
+    if data_dir is not None:
+        words += ["--data-dir", str(data_dir)]
+    if data is not None and data.source == "dlib XML":
+        words += ["--train-xml", str(data.train_xml), "--val-xml", str(data.val_xml)]
+    return " ".join(words)
+
+
+def predict_faces(model: nn.Module, cfg: Config300W, faces, method: str = "soft-argmax") -> np.ndarray:
+    """Keypoints (N, K, 2) in original-image pixels of ``faces`` (:class:`ibug.Face` list, e.g. the part-less
+    boxes of :func:`ibug.read_dlib_boxes`), each cropped by its box as in training."""
+    crops = ibug.FaceCrops.from_faces(faces, cfg.crop_size, cfg.margin)
+    return crops.to_original(predict(model, cfg, crops.images, method=method))
 
 
 def write_submission(path: str | Path, pred: np.ndarray) -> Path:
-    """A Kaggle-style CSV of predictions (N, K, 2) in original-image pixels: ``Id,Predicted`` with one row per
-    coordinate, ``Id = image * 2K + 2 * keypoint + (0 for x, 1 for y)``, images in label-file order."""
+    """The CSV of the course's 300-W Kaggle competition for predictions (N, K, 2) in original-image pixels:
+    ``Id,Predicted`` with one row per coordinate, ``Id = face * 2K + 2 * keypoint + (0 for x, 1 for y)`` from 0,
+    faces in the order of their XML file (image by image, box by box)."""
     pred = np.asarray(pred, dtype=np.float64)
     if pred.ndim != 3 or pred.shape[-1] != 2:
         raise ValueError(f"predictions must be (N, K, 2) pixels; got {pred.shape}")
+    if not np.isfinite(pred).all():
+        raise ValueError(f"{int((~np.isfinite(pred)).sum())} predicted coordinates are NaN or infinite; the "
+                         f"model has diverged or a face crop is empty: retrain it (--fresh) before submitting")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = pred.reshape(-1)

@@ -164,6 +164,52 @@ def _esc(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def read_dlib_boxes(path: str | os.PathLike, num_keypoints: int = NUM_KEYPOINTS) -> list[Face]:
+    """Every face box of a dlib imglab XML, with or without ``<part>``s: the faces to predict, e.g. the 300-W
+    Kaggle test file (``labels_ibug_300W_test_parsed.xml``), whose boxes have no parts.
+
+    One :class:`Face` per ``<box>`` not marked ``ignore='1'``, in file order (image by image, box by box within
+    an image), its keypoints (``num_keypoints``, 2) all NaN: parts, where present, are not read (use
+    :func:`read_dlib_xml` for labelled faces). Image paths are relative to the XML file.
+
+    Raises FileNotFoundError / ValueError naming the file and the element at fault.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"dlib XML {path} does not exist; pass the file of face boxes to predict "
+                                f"(e.g. the Kaggle test file labels_ibug_300W_test_parsed.xml)")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path} is not valid XML ({exc}); is it a dlib imglab file?") from exc
+    images = root.find("images")
+    if images is None:
+        raise ValueError(f"{path} has no <images> element; expected the dlib imglab format "
+                         f"<dataset><images><image file=...><box top left width height/></image></images></dataset>")
+    faces: list[Face] = []
+    for img in images.iter("image"):
+        rel = img.get("file")
+        if rel is None:
+            raise ValueError(f"{path}: an <image> element has no file attribute")
+        for box in img.iter("box"):
+            if box.get("ignore", "0") == "1":
+                continue
+            try:
+                left, top, width, height = (float(box.get(k)) for k in ("left", "top", "width", "height"))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: a box of image {rel!r} has a missing or non-numeric left/top/width/"
+                                 f"height ({exc})") from exc
+            if not (width > 0 and height > 0):
+                raise ValueError(f"{path}: a box of image {rel!r} has width {width:g} and height {height:g}; "
+                                 f"a face box needs a positive size")
+            faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
+                              keypoints=np.full((num_keypoints, 2), np.nan, dtype=np.float32),
+                              meta={"file": rel}))
+    if not faces:
+        raise ValueError(f"{path}: no face boxes found (no <box> elements that are not ignore='1')")
+    return faces
+
+
 # ---- crops ------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Figures of notebooks 05-06: faces with keypoints, loss curves, best/worst predictions, learned filters.
+"""Figures of notebooks 05-09: faces with keypoints, loss curves, best/worst predictions, learned filters,
+predictions on your own photos.
 
 Every function draws into new matplotlib axes and returns the figure (the caller saves, shows and closes it).
 Images are (H, W) or (1, H, W) arrays/tensors in [-0.5, 0.5] or [0, 255]; keypoints are continuous pixel
@@ -101,5 +102,29 @@ def show_filters(weight: torch.Tensor, ncols: int = 8, size: float = 1.2):
     for i in range(n):
         axes.ravel()[i].imshow(w[i].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
     fig.suptitle("first-layer filters (red +, blue -)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show_photo_results(results: Sequence, picks: Sequence[tuple[str, int]], size: float = 4.0):
+    """Predictions on photos (:class:`cs180utils.keypoints.photos.PhotoResult`), one panel per pick
+    ``(label, index)``: the photo zoomed to its face box (grown by half its side), the box (yellow), the
+    prediction (red) and the mirror image's prediction mirrored back (cyan); the title gives the label, the
+    mirror disagreement and how the face was found (with the detector's weight)."""
+    fig, axes = plt.subplots(1, len(picks), figsize=(size * len(picks), size + 0.6), squeeze=False)
+    for ax, (label, i) in zip(axes[0], picks):
+        r = results[i]
+        left, top, w, h = r.box
+        ax.imshow(r.photo.image, extent=(0, r.photo.image.shape[1], r.photo.image.shape[0], 0))   # continuous px
+        ax.add_patch(plt.Rectangle((left, top), w, h, fill=False, ec="yellow", lw=1))
+        ax.scatter(*np.asarray(r.mirrored).T, s=6, c="cyan", label="mirror image's, mirrored back")
+        ax.scatter(*np.asarray(r.keypoints).T, s=6, c="red", label="prediction")
+        pad = 0.5 * max(w, h)
+        ax.set_xlim(left - pad, left + w + pad)
+        ax.set_ylim(top + h + pad, top - pad)
+        how = r.how + ("" if np.isnan(r.detector) else f", weight {r.detector:.1f}")
+        ax.set_title(f"{label}: {r.photo.name}\nmirror disagreement {r.disagreement:.1f} % ({how})", fontsize=8)
+        ax.axis("off")
+    axes[0, 0].legend(loc="lower left", fontsize=7)
     fig.tight_layout()
     return fig

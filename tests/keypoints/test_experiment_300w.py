@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from cs180utils import cli
 from cs180utils import config as cfg_mod
 from cs180utils import training
 from cs180utils.keypoints import experiment_300w as exp
-from cs180utils.keypoints import ibug, synthetic
+from cs180utils.keypoints import cli_300w, ibug, synthetic
 from cs180utils.settings import UNSET
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -158,3 +159,34 @@ def test_real_data_baseline(real_data_dir):
     r = exp.evaluate(model, cfg, data.val, exp.mean_shape(data.train))
     assert r["nme"] == pytest.approx(r["baseline_nme"], rel=1e-4)
     assert 17.0 < r["baseline_nme"] < 21.0                   # the mean shape in the face box: about 18.8 %
+
+
+@pytest.mark.parametrize("command,overrides", [("resnet", dict(max_seconds=480)),
+                                               ("unet", dict(max_seconds=None, sigma=3.0, widths=(8, 16), lr=0.002)),
+                                               ("unet-binary", dict(window=None, epochs=3))])
+def test_command_line_trains_the_notebooks_model(xmls, command, overrides):
+    """The command a notebook prints parses back into the same configuration, hence the same run folder."""
+    cfg = exp.config(command, "cpu", **overrides)
+    data = exp.load_data(exp.config(command, "smoke"), train_xml=xmls[0], val_xml=xmls[1])
+    line = exp.command_line(cfg, data, profile="cpu")
+    words = line.split()
+    assert words[:6] == ["python", "-m", "cs180utils", "train", command, "--profile"] and "--val-xml" in words
+    parser, module = cli.build_parser("train", command)
+    args = parser.parse_args(words[5:])
+    again = cli_300w.config_from_args(args, f"train {command}")
+    assert again == cfg and exp.run_dir(again, data) == exp.run_dir(cfg, data)
+    assert exp.command_line(exp.config(command, "cpu"), profile="cpu") == f"python -m cs180utils train {command} --profile cpu"
+    with pytest.raises(ValueError, match="max_train=3 has no command-line option"):
+        exp.command_line(exp.config(command, "cpu", max_train=3), profile="cpu")
+
+
+def test_box_summary_of_tight_and_detector_like_boxes():
+    kps = np.array([[10.0, 20.0], [110.0, 20.0], [60.0, 120.0]])         # tight box (10, 20, 100, 100)
+    tight = [ibug.Face(Path("a.png"), (10.0, 20.0, 100.0, 100.0), kps)] * 3
+    r = exp.box_summary(tight)
+    assert (r["n"], r["tight"], r["width_ratio"], r["height_ratio"]) == (3, 1.0, 1.0, 1.0)
+    assert "the tight box of the points" in r["text"]
+    grown = [ibug.Face(Path("a.png"), (0.0, 0.0, 130.0, 150.0), kps)] * 2 + tight[:1]
+    r = exp.box_summary(grown)
+    assert r["tight"] == pytest.approx(1 / 3) and (r["width_ratio"], r["height_ratio"]) == (1.3, 1.5)
+    assert "1.30 x the points' width and 1.50 x their height (median): not the tight box" in r["text"]
