@@ -13,6 +13,9 @@ from typing import Any
 import torch
 
 
+CHECKPOINT = "checkpoint.pt"   # the file name in a run folder (cs180utils.training.CHECKPOINT)
+
+
 class CheckpointError(RuntimeError):
     """A checkpoint file is missing, truncated or not a cs180 checkpoint."""
 
@@ -34,6 +37,11 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:   # no space, no permission, a vanished folder: the previous checkpoint stays
+        Path(tmp).unlink(missing_ok=True)
+        kept = "the previous checkpoint is kept" if path.is_file() else "no checkpoint was kept"
+        raise CheckpointError(f"could not write checkpoint {path} ({exc.strerror or exc}); {kept}. Free some "
+                              f"space or pass another --out, then run the same command again") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -41,8 +49,14 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`, with an error that says what to do."""
+    """Load a checkpoint written by :func:`save_checkpoint` (or the ``checkpoint.pt`` of a run folder), with an
+    error that says what to do: missing, unreadable, not a checkpoint dict, or holding non-finite weights."""
     path = Path(path)
+    if path.is_dir():   # a run folder: its checkpoint
+        if not (path / CHECKPOINT).is_file():
+            raise CheckpointError(f"{path} is a folder without a {CHECKPOINT}: pass the checkpoint file (or the run "
+                                  f"folder) that the training's JSON line names")
+        path = path / CHECKPOINT
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist: train first (python -m cs180utils train ...) "
                               f"or pass the path printed in the training's JSON line")
@@ -53,4 +67,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
                               f"delete it and train again") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a cs180 checkpoint dict")
+    weights = state.get("model")
+    if isinstance(weights, dict):
+        bad = [k for k, v in weights.items() if torch.is_tensor(v) and v.is_floating_point()
+               and not torch.isfinite(v).all()]
+        if bad:
+            raise CheckpointError(f"checkpoint {path} holds non-finite weights (NaN or inf in {bad[0]}"
+                                  + (f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                                  + "): the training diverged; delete it and train again with a lower --lr")
     return state

@@ -9,13 +9,25 @@ Each command lives in the module that owns its subject; that module provides
     run(args: argparse.Namespace, command: str) -> dict      # the JSON line
 
 and this file only adds the shared options and dispatches (the module is imported only when used).
+
+Failures (:func:`main`): a bad option value is refused by argparse before any work (exit 2); an ``--out`` that
+cannot be written is refused before any work; the package's errors (missing or corrupt data, incompatible
+checkpoints, a diverged training) and the OS's (no space, no permission) print one line ``error: ...`` that says
+what to do (exit 1); anything else is a bug, said in one line (exit 1). ``--debug`` adds the traceback. Ctrl-C
+(exit 130) and SIGTERM (exit 143) say whether a checkpoint was kept and how to resume.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import json
+import os
+import signal
 import sys
+import tempfile
+import threading
+import traceback
+from pathlib import Path
 from typing import Callable, Sequence
 
 from cs180utils.settings import UNSET
@@ -55,7 +67,8 @@ def _usage() -> str:
     for verb, targets in COMMANDS.items():
         for target, (_, help_) in targets.items():
             lines.append(f"  {verb} {target:<12} {help_}")
-    lines += ["", "shared options: --profile smoke|cpu|full, --data-dir DIR, --out DIR, --seed N, --device cpu|cuda|mps",
+    lines += ["", "shared options: --profile smoke|cpu|full, --data-dir DIR, --out DIR, --seed N, --device cpu|cuda|mps,",
+              "                --debug (a failure prints its traceback, not only its one-line message)",
               "The last line on stdout of train/eval/render is one JSON object with the headline metrics."]
     return "\n".join(lines)
 
@@ -73,6 +86,7 @@ def common_parser() -> argparse.ArgumentParser:
                                                  "render: the folder for the videos (default: beside the checkpoint)")
     g.add_argument("--seed", type=int, default=UNSET, help="random seed (default 0)")
     g.add_argument("--device", default=UNSET, help="cpu, cuda, cuda:N or mps (default: best available)")
+    g.add_argument("--debug", action="store_true", help="on failure, print the traceback too (for bug reports)")
     return p
 
 
@@ -142,8 +156,57 @@ def build_parser(verb: str, target: str) -> tuple[argparse.ArgumentParser, objec
     return parser, module
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (the training loop's checkpoints stay; the message says how to resume)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """The one line printed when a command is stopped: what was kept and how to go on. The training loop puts
+    the checkpoint it leaves behind on the exception (``exc.checkpoint``: a path, or None before the first)."""
+    what = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+    if not hasattr(exc, "checkpoint"):
+        return f"{what}; what was written is kept: run the same command again to resume"
+    if exc.checkpoint is None:
+        return f"{what} before the first checkpoint: nothing was saved; run the same command again to start over"
+    return f"{what}: the last checkpoint ({exc.checkpoint}) is kept; run the same command again to resume"
+
+
+def check_out(out: str | None) -> None:
+    """Refuse an ``--out`` that cannot take the run's files, before any work: a file, a folder under a file, or
+    a folder that cannot be written (read-only, no permission). Nothing is created here."""
+    if out is None:
+        return
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file; pass a folder for the run's files (it is created if "
+                                 f"missing)")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"--out {out} cannot be created: {existing} is a file; pass another folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cs180-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PermissionError(f"--out {out} is not writable ({exc.strerror or exc} in {existing}); pass a folder "
+                              f"you can write to") from None
+
+
+# failures with a message that says what to do: one line, no traceback (--debug shows it). Anything else is a
+# bug: one line that says so, and the traceback with --debug.
+EXPECTED = (OSError, ValueError, RuntimeError)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     if len(argv) < 2 or argv[0] not in COMMANDS or argv[1] not in COMMANDS[argv[0]]:
         print(_usage())
         asked_help = not argv or argv[0] in ("-h", "--help", "help")
@@ -158,14 +221,32 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"install the missing package.", file=sys.stderr)
         return 1
     args = parser.parse_args(argv[2:])
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        if verb in ("train", "render"):
+            check_out(args.out)
         result = module.run(args, f"{verb} {target}")
-    except KeyboardInterrupt:
-        print("interrupted: the last checkpoint is kept; run the same command again to resume", file=sys.stderr)
-        return 130
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # clear, actionable errors from the package
+    except KeyboardInterrupt as exc:
+        if debug:
+            traceback.print_exc()
+        print(_interrupted(exc), file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    except EXPECTED as exc:  # clear, actionable errors from the package, the OS and the libraries
+        if debug:
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001  a bug: say so in one line, the traceback with --debug
+        if debug:
+            traceback.print_exc()
+        print(f"error: internal error ({type(exc).__name__}: {exc}); this is a bug in the workbook: run again "
+              f"with --debug for the traceback and report it", file=sys.stderr)
+        return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     if result is not None:
         sys.stdout.flush()
         from cs180utils.training import strict_json  # noqa: PLC0415

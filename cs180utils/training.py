@@ -23,7 +23,9 @@ What it does, once for everyone:
   asked one and names every setting that differs (settings in ``may_change``, e.g. ``steps``, may);
 - a non-finite loss or metric stops training with :class:`TrainingDiverged`; nothing non-finite is saved;
 - random generators in ``rngs`` (and torch's global one) are saved and restored, so a resumed run draws the
-  same batches as an uninterrupted one.
+  same batches as an uninterrupted one; the learning rate is the one the optimizer was built with now, not the
+  saved one (they differ only where ``may_change`` allows it);
+- Ctrl-C (KeyboardInterrupt) leaves with ``exc.checkpoint``: the checkpoint kept, or None when none was written.
 
 A finished run (its checkpoint says so) is returned as it is, without training or evaluating again.
 """
@@ -205,7 +207,10 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
         except (RuntimeError, KeyError) as exc:
             raise IncompatibleCheckpoint(f"{path} holds a different model ({str(exc).splitlines()[0]}); pass "
                                          f"another --out or delete {path} to start over") from None
+        asked = [g["initial_lr"] for g in optimizer.param_groups]
         optimizer.load_state_dict(state["optimizer"])
+        for g, lr in zip(optimizer.param_groups, asked):   # the saved state holds the old run's rates: the rate
+            g["initial_lr"] = lr                            # asked now (and recorded in the identity) is the one used
         for name, gen in rngs.items():
             if name in state.get("rngs", {}):
                 gen.set_state(state["rngs"][name])
@@ -298,12 +303,15 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                 save()
             if stopped_early:
                 break
+        if final_evaluate is not None:
+            run_eval(final_evaluate)
+        elif evaluate is not None and (not history["eval"] or history["eval"][-1]["step"] != step):
+            run_eval(evaluate)
+    except KeyboardInterrupt as exc:   # Ctrl-C / SIGTERM: say what is kept (read by cs180utils.cli)
+        exc.checkpoint = path if path is not None and path.is_file() else None
+        raise
     finally:
         bar.close()
-    if final_evaluate is not None:
-        run_eval(final_evaluate)
-    elif evaluate is not None and (not history["eval"] or history["eval"][-1]["step"] != step):
-        run_eval(evaluate)
     finished = True
     save()
     final = {k: v for k, v in history["eval"][-1].items() if k not in ("step", "seconds")} if history["eval"] else {}

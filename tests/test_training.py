@@ -236,3 +236,41 @@ def test_nested_config_round_trip():
     assert settings.from_dict(_Outer, {"inner": {"size": 4, "gone": 1}}).inner == _Inner(size=4)
     assert settings.differences(d, settings.config_dict(_Outer(inner=_Inner(size=6)))) == {
         "inner": ({"size": 5, "shape": [7, 8]}, {"size": 6, "shape": [1, 2]})}
+
+
+def test_resume_uses_the_learning_rate_asked_now_not_the_saved_one(tmp_path):
+    """Where ``may_change`` lets the rate change, the optimizer's real rate is the recorded (new) one: the saved
+    optimizer state must not bring back the old rate (it did: 0.1 was used while 0.02 was recorded)."""
+    model, opt, step_fn, _, _ = regression()
+    train_loop(model, opt, step_fn, LoopConfig(steps=3), checkpoint=tmp_path / "c.pt",
+               identity={"config": {"lr": 0.1}, "data": "a"}, progress=False)
+    new = torch.optim.SGD(model.parameters(), lr=0.02)
+    seen = []
+    res = train_loop(model, new, lambda s: (seen.append(new.param_groups[0]["lr"]), step_fn(s))[1],
+                     LoopConfig(steps=5), schedule=Exponential(0.5), checkpoint=tmp_path / "c.pt",
+                     identity={"config": {"lr": 0.02}, "data": "a"}, may_change=("steps", "lr"), progress=False)
+    assert res.resumed_from == 3
+    assert seen == pytest.approx([0.02 * 0.5 ** (3 / 5), 0.02 * 0.5 ** (4 / 5)])
+    saved = torch.load(tmp_path / "c.pt", weights_only=False)
+    assert saved["identity"]["config"]["lr"] == 0.02 and saved["optimizer"]["param_groups"][0]["initial_lr"] == 0.02
+
+
+def test_ctrl_c_says_which_checkpoint_is_kept(tmp_path):
+    model, opt, step_fn, _, _ = regression()
+
+    def interrupt_at(n):
+        def fn(step):
+            if step == n:
+                raise KeyboardInterrupt
+            return step_fn(step)
+        return fn
+
+    with pytest.raises(KeyboardInterrupt) as exc:   # before the first checkpoint: none
+        train_loop(model, opt, interrupt_at(2), LoopConfig(steps=9, checkpoint_every=4),
+                   checkpoint=tmp_path / "c.pt", progress=False)
+    assert exc.value.checkpoint is None and not (tmp_path / "c.pt").exists()
+    with pytest.raises(KeyboardInterrupt) as exc:   # after step 4's
+        train_loop(model, opt, interrupt_at(6), LoopConfig(steps=9, checkpoint_every=4),
+                   checkpoint=tmp_path / "c.pt", progress=False)
+    assert exc.value.checkpoint == tmp_path / "c.pt"
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["step"] == 4

@@ -61,6 +61,10 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
     """
     path = Path(path)
     what = what or path.name
+    if path.is_dir():
+        raise DataNotFoundError(f"{what}: {path} is a folder, expected an .npz file")
+    if not path.is_file():
+        raise DataNotFoundError(f"{what}: {path} does not exist")
     try:
         with _open_npz(path) as z:
             missing = [k for k in required if k not in z.files]
@@ -91,18 +95,58 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
     return out
 
 
+MAX_PIXELS = 64_000_000   # larger images are refused before decoding (a 64 MP RGB image is 192 MB as uint8)
+
+
+def _too_large(im: Image.Image) -> str | None:
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        return (f"{w} x {h} pixels ({w * h / 1e6:.0f} megapixels), more than the {MAX_PIXELS / 1e6:.0f} megapixels "
+                f"read (a decompression bomb, or a photo far larger than needed)")
+    if w < 1 or h < 1:
+        return f"{w} x {h} pixels (empty)"
+    return None
+
+
+def to_rgb8(im: Image.Image) -> np.ndarray:
+    """An opened PIL image as ``(H, W, 3)`` uint8 RGB. 16- and 32-bit images are scaled to 8 bits (PIL's own
+    ``convert`` clips them at 255: a 16-bit PNG would come out nearly white); palette, grey and alpha images
+    are converted as PIL does."""
+    if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        a = np.asarray(im).astype(np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
+        g = np.clip(np.rint(a * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=-1)
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float64)
+        top = 1.0 if np.nanmax(a, initial=0) <= 1.0 else 255.0
+        g = np.clip(np.rint(np.nan_to_num(a) * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=-1)
+    return np.asarray(im.convert("RGB"))
+
+
 def read_image(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
-    """Read an image file as an ``(H, W, 3)`` uint8 array (RGB); :class:`DataCorruptError` if unreadable."""
+    """Read an image file as an ``(H, W, 3)`` uint8 array (RGB; 16-bit images scaled to 8 bits).
+
+    Raises :class:`DataNotFoundError` for a missing path or a folder, :class:`DataCorruptError` for a file that
+    does not decode or is larger than :data:`MAX_PIXELS` (checked from the header, before decoding)."""
     path = Path(path)
     what = what or path.name
+    if path.is_dir():
+        raise DataNotFoundError(f"{what}: {path} is a folder, expected an image file (JPEG or PNG)")
     if not path.is_file():
         raise DataNotFoundError(f"{what}: {path} does not exist")
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
+            big = _too_large(im)
+            if big:
+                raise DataCorruptError(f"{what}: {path} is {big}; downscale it (or crop it) and pass that")
+            return to_rgb8(im)
     except IMAGE_ERRORS as exc:
-        raise DataCorruptError(f"{what}: {path} is not a readable image ({_error(exc)}); "
+        raise DataCorruptError(f"{what}: {path} is not a readable image ({_error(exc, path)}); "
                                f"replace it with a JPEG or PNG") from None
+    except Image.DecompressionBombError as exc:   # PIL's own limit, where it is lower than ours
+        raise DataCorruptError(f"{what}: {path} is too large to read ({exc}); downscale it and pass that") from None
 
 
 # ---- the content check -------------------------------------------------------------------------------------
@@ -137,10 +181,12 @@ def _file_problem(path: Path, as_kind: str, keys: tuple[str, ...] = ()) -> str |
             return f"not a readable .npz ({_error(exc)})"
     if as_kind == "image":
         try:
-            with Image.open(path):
-                return None
+            with Image.open(path) as im:
+                return _too_large(im)
         except IMAGE_ERRORS as exc:
             return f"not a readable image ({_error(exc, path)})"
+        except Image.DecompressionBombError as exc:
+            return f"too large to read ({exc})"
     return None
 
 

@@ -50,7 +50,31 @@ class Face:
 
 # ---- readers and writer ---------------------------------------------------------------------------------
 
-def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPOINTS) -> list[Face]:
+def _check_box(path: Path, rel: str, box: tuple[float, float, float, float], named: dict, k: int,
+               partial: bool) -> None:
+    """Refuse a face that would train or score wrongly: a non-finite or empty box, a non-finite part, parts
+    missing from a labelled box (unless ``partial``), a part far (more than the box's side) outside its box."""
+    where = f"{path}: image {rel!r}, box (left, top, width, height) = {tuple(box)}"
+    left, top, width, height = box
+    if not all(math.isfinite(v) for v in box) or not (width > 0 and height > 0):
+        raise ValueError(f"{where} is empty or not finite; fix the box, or mark it ignore='1'")
+    bad = [i for i, xy in named.items() if not all(math.isfinite(v) for v in xy)]
+    if bad:
+        raise ValueError(f"{where}: part {bad[0]:02d} has a non-finite coordinate {named[bad[0]]}; fix the part")
+    missing = [i for i in range(k) if i not in named]
+    if missing and not partial:
+        shown = ", ".join(f"{i:02d}" for i in missing[:8]) + (" ..." if len(missing) > 8 else "")
+        raise ValueError(f"{where} has {len(named)} of its {k} parts (missing: {shown}); label every part, or "
+                         f"remove the box's parts to keep it as a box without labels")
+    side = max(width, height)
+    for i, (x, y) in named.items():
+        if not (left - side <= x <= left + width + side and top - side <= y <= top + height + side):
+            raise ValueError(f"{where}: part {i:02d} at ({x:g}, {y:g}) lies far outside its box (more than the box's "
+                             f"side away); fix the part or the box")
+
+
+def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPOINTS,
+                  partial: bool = False) -> list[Face]:
     """Read a dlib imglab XML file (the format of ``labels_ibug_300W_{train,test}.xml``).
 
     Each ``<image file=...>`` may hold several ``<box top left width height>``; each box with ``<part name x y>``
@@ -58,9 +82,15 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
     boxes without parts are skipped. ``num_keypoints`` (default 68) is checked; pass None to accept any.
     Parts are pixel indices in the file and pixel centres here: ``x='10'`` reads as 10.5.
 
+    Every labelled box is checked: a finite box of positive size, finite parts, every part present (``partial``:
+    missing parts become NaN instead), no part more than the box's side outside the box.
+
     Raises FileNotFoundError / ValueError with the file and the element at fault.
     """
     path = Path(path)
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder, expected a dlib XML labels file (e.g. "
+                                f"{path / 'labels_ibug_300W_test.xml'})")
     if not path.is_file():
         raise FileNotFoundError(f"dlib XML {path} does not exist; pass the labels file of the iBUG 300-W set "
                                 f"(labels_ibug_300W_train.xml) or any file in the dlib imglab format")
@@ -94,6 +124,7 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
             if max(named) >= k:
                 raise ValueError(f"{path}: image {rel!r} has part {max(named)}, more than the {k} keypoints "
                                  f"expected; pass num_keypoints=None to read other layouts")
+            _check_box(path, rel, (left, top, width, height), named, k, partial)
             kps = np.full((k, 2), np.nan, dtype=np.float32)
             for i, (x, y) in named.items():
                 kps[i] = (x + 0.5, y + 0.5)                              # index -> the pixel's centre
@@ -278,16 +309,14 @@ def crop_face(image: Image.Image | np.ndarray, box: tuple[float, float, float, f
 
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file with an error that says which face's file is missing or unreadable."""
+    from cs180utils import data  # noqa: PLC0415
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist; the XML's image paths are relative to the XML "
                                 f"file, so keep the images next to it (e.g. lfpw/trainset/...)")
-    try:
-        img = Image.open(path)
-        img.load()
-    except Exception as exc:  # truncated / not an image
-        raise ValueError(f"image {path} is unreadable ({type(exc).__name__}: {exc}); re-extract the dataset") from exc
-    return img
+    # the one image reader: 16-bit images scaled, huge ones refused before decoding, a clear error otherwise
+    return Image.fromarray(data.read_image(path, what="face image"))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -37,14 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                        help="extra samples per ray drawn from the coarse weights (needs --hierarchical; default "
                             "64); the fine field evaluates samples + fine points per ray")
         g.add_argument("--image-size", type=cli.positive_int, default=UNSET,
-                       help="train and validate at this image size (pixels, square; default: the profile's)")
+                       help="train and validate with the images' longer side at N pixels (default: the profile's)")
         return
     parser.add_argument("--checkpoint", required=True, help="the checkpoint.pt that `train nerf` wrote")
     parser.add_argument("--chunk", type=cli.positive_int, default=UNSET,
                         help="rays rendered at once (memory bound; default: the training's)")
     if command == "render nerf":
         parser.add_argument("--video-size", type=cli.positive_int, default=UNSET,
-                            help="video size in pixels (square; default: the training size)")
+                            help="video size in pixels, the longer side (default: the training size)")
         parser.add_argument("--frames", type=cli.positive_int, default=UNSET,
                             help="render only the first N test cameras (default: all)")
         parser.add_argument("--fps", type=cli.positive_int, default=15, help="frames per second (default 15)")
@@ -60,9 +61,11 @@ def train_config(args: argparse.Namespace, profile: str | None = None):
     return cfg
 
 
-def _scene(args):
+def _scene(args, out: str | None = None):
+    """The scene of ``--scene`` (else lego, else the generated one, cached in ``out`` when given: a run with
+    ``--out`` writes nothing into the repository's runs/)."""
     from cs180utils.nerf.scene import default_scene  # noqa: PLC0415
-    return default_scene(args.scene, data_dir=args.data_dir)
+    return default_scene(args.scene, data_dir=args.data_dir, cache_dir=out)
 
 
 def run(args: argparse.Namespace, command: str) -> dict:
@@ -70,24 +73,28 @@ def run(args: argparse.Namespace, command: str) -> dict:
 
     if command == "train nerf":
         profile = config.get_profile(args.profile)
-        result = experiment.train(train_config(args, profile), _scene(args), args.out, resume=not args.fresh)
+        result = experiment.train(train_config(args, profile), _scene(args, args.out), args.out, resume=not args.fresh)
         result.pop("history")
         return {"profile": profile, **result}
 
     t0 = time.perf_counter()
-    model, cfg, _ = experiment.load_trained(args.checkpoint, args.device or None)
+    model, cfg, state = experiment.load_trained(args.checkpoint, args.device or None)
     cfg = settings.replace(cfg, chunk=args.chunk)
-    scene = experiment.prepare_scene(cfg, _scene(args))
+    scene = experiment.prepare_scene(cfg, _scene(args, args.out if command == "render nerf" else None))
+    trained_on = (state.get("extra") or {}).get("scene")
+    if trained_on and trained_on != scene.name:   # allowed (e.g. a generalisation test), but never silent
+        print(f"note: {args.checkpoint} was trained on {trained_on!r}; this {command} uses {scene.name!r} "
+              f"(pass --scene for the training's scene)", file=sys.stderr)
     if command == "eval nerf":
         res = experiment.evaluate(model, scene, None, cfg.chunk)
         return {"psnr": round(res["psnr"], 3), "per_view": [round(p, 2) for p in res["per_view"]],
                 "views": len(res["per_view"]), "scene": scene.name, "checkpoint": args.checkpoint,
                 "seconds": round(time.perf_counter() - t0, 1)}
     from cs180utils.nerf.video import render_video  # noqa: PLC0415
-    size = args.video_size or scene.W
+    h, w = scene.shape_at(args.video_size or max(scene.H, scene.W))   # a non-square scene keeps its aspect
     c2ws = scene.c2ws_test[: args.frames or len(scene.c2ws_test)]
     out = Path(args.out) if args.out else Path(args.checkpoint).parent / "video"
-    res = render_video(model, c2ws, scene.focal * size / scene.W, size, out, fps=args.fps, chunk=cfg.chunk)
+    res = render_video(model, c2ws, scene.focal * w / scene.W, (h, w), out, fps=args.fps, chunk=cfg.chunk)
     return {**res, "seconds": round(time.perf_counter() - t0, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "checkpoint": args.checkpoint}

@@ -55,7 +55,7 @@ class NerfConfig:
     L_pos: int = 10                   # PE frequencies of positions (vanilla)
     L_dir: int = 4                    # PE frequencies of view directions (vanilla)
     fast: FastFieldConfig | None = None  # the fast field's options (model "fast" only)
-    image_size: int | None = None     # train and validate at this many pixels square (None: the scene's own)
+    image_size: int | None = None     # train and validate with the longer side at this many pixels (None: as is)
     eval_every: int = 100             # validate every this many steps (and always at the end)
     val_views: int | None = None      # periodic validation on the first N val images (None: all); the final one: all
     log_every: int = 25               # mean training loss and PSNR into the history every this many steps
@@ -136,7 +136,7 @@ def config(model: str = "vanilla", profile: str | None = None, **overrides) -> N
 
 def prepare_scene(cfg: NerfConfig, scene: Scene) -> Scene:
     """The scene at the config's image size (what training and validation see)."""
-    return scene.resized(cfg.image_size) if cfg.image_size and cfg.image_size != scene.W else scene
+    return scene.resized(cfg.image_size) if cfg.image_size else scene
 
 
 def scene_fingerprint(scene: Scene) -> dict:

@@ -78,19 +78,26 @@ class Scene:
             self._aabb = hull.estimate_aabb(self.silhouettes(), self.c2ws, self.focal)
         return self._aabb
 
+    def shape_at(self, size: int) -> tuple[int, int]:
+        """``(H, W)`` of this scene with its longer side at ``size`` pixels (the aspect ratio kept)."""
+        s = size / max(self.H, self.W)
+        return max(1, round(self.H * s)), max(1, round(self.W * s))
+
     def resized(self, size: int) -> "Scene":
-        """The same scene at ``size`` x ``size`` pixels (area-averaged images, focal scaled, depth nearest)."""
-        if size == self.H == self.W:
+        """The same scene with its longer side at ``size`` pixels (``size`` x ``size`` for a square scene;
+        area-averaged images, focal scaled, depth nearest). A non-square scene keeps its aspect ratio."""
+        h, w = self.shape_at(size)
+        if (h, w) == (self.H, self.W):
             return self
-        s = size / self.W
+        s = w / self.W
 
         def im(x):
             if x is None:
                 return None
-            return F.interpolate(x.permute(0, 3, 1, 2), size=(size, size), mode="area").permute(0, 2, 3, 1)
+            return F.interpolate(x.permute(0, 3, 1, 2), size=(h, w), mode="area").permute(0, 2, 3, 1)
 
         def dp(x):
-            return None if x is None else F.interpolate(x[:, None], size=(size, size), mode="nearest")[:, 0]
+            return None if x is None else F.interpolate(x[:, None], size=(h, w), mode="nearest")[:, 0]
 
         return replace(self, images=im(self.images), images_val=im(self.images_val), images_test=im(self.images_test),
                        depth=dp(self.depth), depth_val=dp(self.depth_val), depth_test=dp(self.depth_test),
@@ -105,32 +112,72 @@ def _float_images(arr: np.ndarray | None, key: str, path) -> torch.Tensor | None
         return None
     if arr.dtype == np.uint8:
         return torch.from_numpy(arr.astype(np.float32) / 255.0)
+    if arr.dtype.kind not in "fiu":
+        raise DataCorruptError(f"{path}: {key} has dtype {arr.dtype}; expected uint8 (0-255) or float in [0, 1]")
+    if arr.dtype.kind in "iu":   # 16-bit (or other integer) images: scaled by their type's range
+        top = float(np.iinfo(arr.dtype).max) if arr.size and arr.max() > 255 else 255.0
+        return torch.from_numpy(arr.astype(np.float32) / top)
     arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise DataCorruptError(f"{path}: {key} holds NaN or inf pixels; re-export the scene")
     if arr.size and arr.max() > 1.0 + 1e-3:
         raise DataCorruptError(f"{path}: {key} is float with values up to {arr.max():.1f}; expected [0, 1] or uint8")
+    if arr.size and arr.min() < -1e-3:
+        raise DataCorruptError(f"{path}: {key} is float with values down to {arr.min():.1f}; expected [0, 1] or uint8")
     return torch.from_numpy(arr)
+
+
+def _check_cameras(c2ws: np.ndarray, key: str, path) -> None:
+    """Refuse a camera-to-world matrix (N, 4, 4) that is not finite or not a rigid pose (rotation + translation,
+    bottom row 0 0 0 1): it would send every ray of that view somewhere meaningless."""
+    finite = np.isfinite(c2ws).all(axis=(1, 2))
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise DataCorruptError(f"{path}: {key}[{i}] (camera {i}) holds NaN or inf; fix or remove that view")
+    rot = c2ws[:, :3, :3]
+    off = np.abs(np.swapaxes(rot, 1, 2) @ rot - np.eye(3)).max(axis=(1, 2))
+    row = np.abs(c2ws[:, 3] - np.array([0, 0, 0, 1.0])).max(axis=1)
+    bad = np.flatnonzero((off > 1e-3) | (row > 1e-6))
+    if bad.size:
+        i = int(bad[0])
+        raise DataCorruptError(f"{path}: {key}[{i}] (camera {i}) is not a camera-to-world pose (a rotation and a "
+                               f"translation over the row 0 0 0 1); fix that view")
 
 
 def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> Scene:
     """Read a scene npz (the course's format, see the module doc). Clear errors for a missing file, a file
     that is not an npz, missing keys and wrong shapes (:func:`cs180utils.data.load_npz`)."""
     path = Path(path)
+    if path.is_dir():
+        raise data.DataNotFoundError(f"scene {path} is a folder, expected the scene's .npz file "
+                                     f"(e.g. {path / 'lego_200x200.npz'})")
     if not path.is_file():
         raise data.DataNotFoundError(f"scene {path} does not exist. {data.how_to_get('lego')} "
                                      f"(or make one: cs180utils.nerf.scene.generate_scene('my_scene.npz'))")
     arrays = data.load_npz(path, REQUIRED, what="NeRF scene", optional=OPTIONAL)
     focal = np.asarray(arrays["focal"], dtype=np.float64)
-    if not focal.item() > 0:
+    if not (np.isfinite(focal.item()) and focal.item() > 0):
         raise DataCorruptError(f"{path}: focal must be one positive number (pixels), got {focal!r}")
+    images = {k: _float_images(arrays.get(k), k, path) for k in ("images_train", "images_val", "images_test")}
+    for key in ("c2ws_train", "c2ws_val", "c2ws_test"):
+        _check_cameras(arrays[key], key, path)
+    if len(arrays["images_train"]) == 0 or len(arrays["images_val"]) == 0:
+        raise DataCorruptError(f"{path}: a scene needs at least one training and one validation image (it has "
+                               f"{len(arrays['images_train'])} and {len(arrays['images_val'])})")
+    for key in ("depth_train", "depth_val", "depth_test"):
+        if key in arrays and not np.isfinite(arrays[key]).all():
+            raise DataCorruptError(f"{path}: {key} holds NaN or inf; re-export the scene")
+    near = float(arrays["near"]) if "near" in arrays else near
+    far = float(arrays["far"]) if "far" in arrays else far
+    if not (np.isfinite(near) and np.isfinite(far) and 0 <= near < far):
+        raise DataCorruptError(f"{path}: near {near} and far {far} must be finite with 0 <= near < far")
     cams = lambda k: torch.from_numpy(arrays[k].astype(np.float32))  # noqa: E731
     depth = lambda k: torch.from_numpy(arrays[k].astype(np.float32)) if k in arrays else None  # noqa: E731
-    return Scene(images=_float_images(arrays["images_train"], "images_train", path), c2ws=cams("c2ws_train"),
-                 focal=float(focal.item()), images_val=_float_images(arrays["images_val"], "images_val", path),
-                 c2ws_val=cams("c2ws_val"), c2ws_test=cams("c2ws_test"),
-                 images_test=_float_images(arrays.get("images_test"), "images_test", path),
+    return Scene(images=images["images_train"], c2ws=cams("c2ws_train"), focal=float(focal.item()),
+                 images_val=images["images_val"], c2ws_val=cams("c2ws_val"), c2ws_test=cams("c2ws_test"),
+                 images_test=images["images_test"],
                  depth=depth("depth_train"), depth_val=depth("depth_val"), depth_test=depth("depth_test"),
-                 near=float(arrays["near"]) if "near" in arrays else near,
-                 far=float(arrays["far"]) if "far" in arrays else far, name=path.stem)
+                 near=near, far=far, name=path.stem)
 
 
 def save_scene(scene: Scene, path: str | os.PathLike) -> Path:
@@ -330,14 +377,14 @@ def generate_scene(path: str | os.PathLike | None = None, size: int = 200, n_tra
 
 
 def default_scene(path: str | os.PathLike | None = None, size: int | None = None,
-                  data_dir: str | os.PathLike | None = None) -> Scene:
-    """``path`` if given, else lego when it can be found, else the generated scene (cached under runs/,
-    with one notice); at ``size`` pixels when given."""
+                  data_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Scene:
+    """``path`` if given, else lego when it can be found, else the generated scene (cached in ``cache_dir``,
+    default ``runs/scenes``, with one notice); at ``size`` pixels when given."""
     if path is None:
         path = data.find_or_notice("lego", data_dir=data_dir, fallback="the generated scene (cs180utils.nerf.scene)")
     if path is None:  # generated at the size asked for (cheaper than generating 200 px and shrinking)
         n = size or 200
-        cache = config.runs_dir("scenes") / f"generated_{n}.npz"
+        cache = (Path(cache_dir) if cache_dir is not None else config.runs_dir("scenes")) / f"generated_{n}.npz"
         if not cache.is_file():
             generate_scene(cache, size=n)
         scene = load_scene(cache)  # from the file also the first time: the same (uint8) images every time

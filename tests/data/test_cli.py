@@ -12,6 +12,7 @@ import pytest
 
 from cs180utils import config, data
 from cs180utils.data import DataNotFoundError, cli
+from cs180utils.nerf.scene import generate_scene
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -45,6 +46,9 @@ def test_where_says_why_an_empty_npz_and_a_broken_jpg_are_not_found(tmp_path, ca
                for line in err)
     assert any(line.startswith("imm: not found. Put imm_face_db") for line in err)
     np.savez(cache / "lego_200x200.npz", **{k: np.zeros(1) for k in data.REGISTRY["lego"].npz_keys})
+    assert cli.run(args(), "data where")["lego"] is None    # the keys are there, but training could not read it:
+    assert "images_train'] has shape (1,)" in capsys.readouterr().err   # where reads it as training does
+    generate_scene(cache / "lego_200x200.npz", size=8, n_train=2, n_val=1, n_test=1)
     assert cli.run(args(), "data where")["lego"] == str(cache / "lego_200x200.npz")
 
 

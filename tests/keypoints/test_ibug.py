@@ -26,7 +26,9 @@ XML = """<?xml version='1.0' encoding='ISO-8859-1'?>
 
 def test_read_dlib_xml_fixture(tmp_path):
     (tmp_path / "labels.xml").write_text(XML)
-    faces = ibug.read_dlib_xml(tmp_path / "labels.xml", num_keypoints=3)
+    with pytest.raises(ValueError, match=r"image 'imgs/b.png', .* has 1 of its 3 parts \(missing: 00, 02\)"):
+        ibug.read_dlib_xml(tmp_path / "labels.xml", num_keypoints=3)   # a partly labelled box is refused ...
+    faces = ibug.read_dlib_xml(tmp_path / "labels.xml", num_keypoints=3, partial=True)   # ... unless asked for
     assert len(faces) == 2                                   # the ignored box is skipped
     a, b = faces
     assert a.image == (tmp_path / "imgs" / "a.png").resolve()
@@ -49,7 +51,7 @@ def test_read_dlib_xml_errors(tmp_path):
 
 def test_a_point_at_index_10_reads_as_10_5_and_writes_back_as_10(tmp_path):
     (tmp_path / "one.xml").write_text(XML.replace("x='20' y='10'", "x='10' y='10'"))
-    face = ibug.read_dlib_xml(tmp_path / "one.xml", num_keypoints=3)[0]
+    face = ibug.read_dlib_xml(tmp_path / "one.xml", num_keypoints=3, partial=True)[0]
     assert face.keypoints[0].tolist() == [10.5, 10.5]
     ibug.write_dlib_xml(tmp_path / "back.xml", [face])
     assert "<part name='00' x='10' y='10'/>" in (tmp_path / "back.xml").read_text()
