@@ -2,6 +2,13 @@
 
     python benchmarks/nerf.py            # recipe step time (3 steps of 10^4 rays) + 3 fast runs to 23 dB
     python benchmarks/nerf.py --quick    # recipe timed at 1024 rays (scaled), one fast run
+    python benchmarks/nerf.py --ablate early_stop,batch_ramp --ablate-steps 300   # each idea on / off
+    python benchmarks/nerf.py --ablate early_stop,batch_ramp --parallel --threads 1  # ... all at once, same load
+
+``--ablate`` trains the fast model (profile cpu) once per variant, all from the same seed for the same number of
+steps (no time cap), and prints validation PSNR at fixed steps and the median seconds per step of each, with
+ratios to the baseline (the cpu preset with every named idea switched off).  Variants run one after the other
+in their own subprocesses, so on a loaded machine compare the ratios, not the seconds.
 
 Prints time per step, time to 20 and 23 dB on lego's validation images, peak memory and their ratios, and ends
 with one JSON line.  Each measurement runs in its own subprocess, so each peak memory is its own.
@@ -103,6 +110,114 @@ def worker_fast(args) -> dict:
             "peak_mb": _peak_mb(device), "device": str(device), "profile": profile}
 
 
+# ablations: name -> the FastFieldConfig fields that switch the idea on (the baseline has them off)
+IDEAS = {
+    "early_stop": {"early_stop_eps": 1e-4},                             # early ray termination + compaction
+    "alpha_skip": {"early_stop_eps": 1e-4, "sample_alpha_skip": 1e-4},  # ... and drop nearly clear samples
+    "batch_ramp": {"batch_start": 1024, "batch_ramp_steps": 500},       # cheap early steps, more rays later
+}
+OFF = {"early_stop_eps": 0.0, "sample_alpha_skip": 0.0, "batch_start": None, "batch_ramp_steps": 0}
+
+
+def worker_ablate(args) -> dict:
+    """One fast training (profile cpu, the variant's FastFieldConfig changes) for ``--ablate-steps`` steps:
+    validation PSNR every ``--ablate-every`` steps on ``--ablate-views`` views, and each step's seconds."""
+    import torch
+    from cs180utils import config, training
+    from cs180utils.nerf import experiment
+    from cs180utils.nerf.scene import default_scene
+
+    device = config.pick_device(args.device)
+    scene = default_scene(args.scene, data_dir=args.data_dir)
+    changes = json.loads(args.variant)
+    cfg = experiment.config("fast", "cpu", seed=args.seed, steps=args.ablate_steps, max_seconds=None,
+                            device=str(device), fast=changes)
+    config.seed_everything(cfg.seed)
+    model = experiment.build_model(cfg, scene, scene.aabb()).to(device)
+    opt = torch.optim.Adam(model.param_groups(cfg.lr), lr=cfg.lr)
+    for g in opt.param_groups:
+        g["initial_lr"] = g["lr"]
+    schedule = training.Exponential(cfg.lr_final / cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    images, c2ws = scene.images.to(device), scene.c2ws.to(device)
+    times, evals, fractions = [], [], []
+    for step in range(cfg.steps):  # the order of training.train_loop
+        t0 = time.perf_counter()
+        for g in opt.param_groups:
+            g["lr"] = g["initial_lr"] * schedule(step / cfg.steps)
+        loss, _ = experiment.ray_batch_loss(model, images, c2ws, scene.focal,
+                                            experiment.rays_per_step(cfg, step), gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        model.on_train_step(step)
+        opt.step()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+        fractions.append(model.field.last_eval_fraction)
+        if (step + 1) % args.ablate_every == 0:
+            psnr = experiment.evaluate(model, scene, args.ablate_views, cfg.chunk)["psnr"]
+            evals.append({"step": step + 1, "psnr": round(psnr, 3), "seconds": round(sum(times), 1)})
+            print(f"{args.variant} step {step + 1}: {psnr:.2f} dB, {sum(times):.0f} s", file=sys.stderr, flush=True)
+    return {"variant": changes, "evals": evals, "step_s_median": statistics.median(times[1:]),
+            "step_s_median_last_half": statistics.median(times[len(times) // 2:]),
+            "seconds": sum(times), "evaluated_fraction_last": fractions[-1],
+            "kept_fraction_last": model.field.last_keep_fraction, "device": str(device),
+            "threads": torch.get_num_threads()}
+
+
+def ablate(args) -> int:
+    names = [n for n in args.ablate.split(",") if n]
+    unknown = [n for n in names if n not in IDEAS]
+    if unknown:
+        raise SystemExit(f"unknown idea(s) {unknown}: choose from {', '.join(IDEAS)}")
+    variants = {"baseline": {}, **{n: IDEAS[n] for n in names}}
+    common = ["--ablate-steps", str(args.ablate_steps), "--ablate-every", str(args.ablate_every),
+              "--ablate-views", str(args.ablate_views), "--seed", str(args.seed), "--threads", str(args.threads)]
+    for name in ("scene", "data_dir", "device"):
+        if getattr(args, name):
+            common += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    extras = {name: common + ["--variant", json.dumps({**OFF, **changes})] for name, changes in variants.items()}
+    if args.parallel:  # every variant at once: each sees the same machine load (use --threads 1)
+        print(f"ablation: {', '.join(variants)} in parallel ...", file=sys.stderr, flush=True)
+        procs = {name: _start_worker("ablate", extra) for name, extra in extras.items()}
+        rows = {name: _finish_worker(proc) for name, proc in procs.items()}
+    else:
+        rows = {}
+        for name, extra in extras.items():
+            print(f"ablation {name} ...", file=sys.stderr, flush=True)
+            rows[name] = _run_worker("ablate", args, extra)
+    base = rows["baseline"]
+    steps = [e["step"] for e in base["evals"]]
+    print(f"\n{'variant':14s}" + "".join(f"{'PSNR@' + str(s):>11s}" for s in steps)
+          + f"{'s/step':>9s}{'ratio':>7s}{'s/step 2nd half':>17s}{'ratio':>7s}")
+    for name, r in rows.items():
+        print(f"{name:14s}" + "".join(f"{e['psnr']:11.2f}" for e in r["evals"])
+              + f"{r['step_s_median']:9.3f}{r['step_s_median'] / base['step_s_median']:7.2f}"
+              + f"{r['step_s_median_last_half']:17.3f}"
+              + f"{r['step_s_median_last_half'] / base['step_s_median_last_half']:7.2f}")
+    print(json.dumps({"ablation": {n: {"psnr": {e["step"]: e["psnr"] for e in r["evals"]},
+                                       "step_s": round(r["step_s_median"], 4),
+                                       "step_ratio": round(r["step_s_median"] / base["step_s_median"], 3),
+                                       "step_ratio_2nd_half": round(r["step_s_median_last_half"]
+                                                                    / base["step_s_median_last_half"], 3)}
+                                   for n, r in rows.items()},
+                      "steps": args.ablate_steps, "views": args.ablate_views, "threads": args.threads,
+                      "seed": args.seed, "load_1min": round(os.getloadavg()[0], 1)}))
+    return 0
+
+
+def _start_worker(kind: str, extra: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, "--worker", kind, *extra], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True)
+
+
+def _finish_worker(proc: subprocess.Popen) -> dict:
+    out, _ = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"worker {proc.args} failed with exit status {proc.returncode}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def _run_worker(kind: str, args, extra: list[str]) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, *extra]
     out = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
@@ -116,22 +231,32 @@ def main(argv=None) -> int:
     p.add_argument("--recipe-steps", type=int, default=3, help="timed recipe steps (after one warm-up)")
     p.add_argument("--recipe-rays", type=int, default=10_000, help="rays per timed recipe step")
     p.add_argument("--val-every", type=int, default=25, help="fast model: validate every N steps")
-    p.add_argument("--fast-max-seconds", type=float, default=290.0, help="cap of one fast run")
+    p.add_argument("--fast-max-seconds", type=float, default=300.0, help="cap of one fast run")
     p.add_argument("--scene", default=None, help="scene npz (default: lego if found)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--worker", choices=("recipe", "fast"), help=argparse.SUPPRESS)
+    p.add_argument("--ablate", default=None, metavar="IDEAS",
+                   help=f"comma-separated ideas to switch on one at a time against the baseline: {', '.join(IDEAS)}")
+    p.add_argument("--ablate-steps", type=int, default=300, help="steps of each ablation run")
+    p.add_argument("--ablate-every", type=int, default=100, help="ablation: validate every N steps")
+    p.add_argument("--ablate-views", type=int, default=3, help="ablation: validation views per evaluation")
+    p.add_argument("--parallel", action="store_true", help="ablation: run the variants at the same time")
+    p.add_argument("--threads", type=int, default=0, help="torch threads of each worker (0: the cores, at most)")
+    p.add_argument("--variant", default="{}", help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=("recipe", "fast", "ablate"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.worker:
         import torch
         if not torch.cuda.is_available():
-            torch.set_num_threads(max(1, min(os.cpu_count() or 1, torch.get_num_threads())))
-        res = worker_recipe(args) if args.worker == "recipe" else worker_fast(args)
+            torch.set_num_threads(args.threads or max(1, min(os.cpu_count() or 1, torch.get_num_threads())))
+        res = {"recipe": worker_recipe, "fast": worker_fast, "ablate": worker_ablate}[args.worker](args)
         print(json.dumps(res))
         return 0
 
+    if args.ablate:
+        return ablate(args)
     if args.quick:
         args.repeats, args.recipe_steps, args.recipe_rays = 1, 2, 1024
     common = ["--val-every", str(args.val_every), "--fast-max-seconds", str(args.fast_max_seconds)]

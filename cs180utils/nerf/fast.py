@@ -22,6 +22,7 @@ Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every ``occupancy_ev
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +53,13 @@ class FastFieldConfig:
     occupancy_warmup: int = 128  # steps on the visual hull alone before density-based pruning
     occupancy_alpha: float = 0.005  # a cell stays occupied while its opacity over one sample step exceeds this
     grid_lr_scale: float = 10.0  # learning rate of the grid tables = lr x this (DVGO: 0.1 for a density grid)
+    early_stop_eps: float = 0.0  # > 0: samples where the transmittance has fallen below this are dropped before
+                                 # the network sees them (early ray termination + compaction); 0: off
+    sample_alpha_skip: float = 0.0  # with early_stop_eps: also drop samples whose opacity is at most this
+    batch_start: int | None = None  # training: rays per step at step 0, growing linearly to batch_size over
+    batch_ramp_steps: int = 0       # ... this many steps (None / 0: batch_size from the start)
+    early_eval_every: int = 0    # training: also validate (on val_views) every this many steps ...
+    early_eval_until: int = 0    # ... up to this step, so the time to 23 dB is measured finely (0: off)
 
 
 class FastField(nn.Module):
@@ -80,6 +88,7 @@ class FastField(nn.Module):
         self.skip_empty = True  # False evaluates every point (for the measured ablation)
         self.last_eval_fraction = 1.0  # share of the last call's points whose density was evaluated
         self.last_color_fraction = 1.0  # share whose colour was evaluated
+        self.last_keep_fraction = 1.0  # share of the last rendered samples that sample_mask kept (compaction)
 
     # ---- the contract -----------------------------------------------------------------------------------
     def forward(self, points: torch.Tensor, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,6 +112,31 @@ class FastField(nn.Module):
         sigma = points.new_zeros(n).index_put((keep,), sigma_m)  # (N,) zero in empty cells
         rgb = points.new_zeros(n, 3).index_put((keep[lit],), rgb_c)  # (N, 3)
         return sigma, rgb
+
+    @torch.no_grad()
+    def sample_mask(self, points: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor | None:
+        """Sampler hook (``NeRF._eval``): which of the samples ``points`` (R, S, 3) with interval lengths
+        ``deltas`` (R, S) can change the rendered colour, as (R, S) bool (None: all; ``early_stop_eps`` = 0).
+
+        One forward pass of the density grids (no gradient) over the occupied samples gives each sample's
+        opacity ``alpha`` and the transmittance ``T`` in front of it; a sample is kept while ``T >=
+        early_stop_eps`` (early ray termination: what lies behind adds at most ``eps`` to the colour) and
+        ``alpha > sample_alpha_skip``.  The network (density with its gradient, colour) then runs on the kept
+        samples only (compaction), as in Instant-NGP / nerfacc.
+        """
+        c = self.cfg
+        if c.early_stop_eps <= 0 or not self.skip_empty:
+            return None
+        Rn, S = deltas.shape
+        flat = points.reshape(-1, 3)
+        occ = self.occupancy.query(flat).nonzero()[:, 0]  # (M,)
+        tau = points.new_zeros(Rn * S)
+        tau[occ] = self._sigma(self.occupancy.normalize(flat[occ])) * deltas.reshape(-1)[occ]
+        tau = tau.reshape(Rn, S)  # (R, S) optical thickness of each interval
+        T = torch.exp(-(torch.cumsum(tau, dim=-1) - tau))  # (R, S) transmittance in front of each sample
+        keep = (T >= c.early_stop_eps) & (tau > -math.log1p(-c.sample_alpha_skip))  # alpha > skip <=> tau > ..
+        self.last_keep_fraction = float(keep.float().mean())
+        return keep
 
     def ray_bounds(self, rays_o, rays_d, t_near, t_far, hit):
         """Sampler hook (``NeRF.render_rays``): each ray's range shrunk to its occupied span (R,) x 3."""

@@ -39,9 +39,16 @@ class NeRF(nn.Module):
         Rn, S = t.shape
         pts = points_along(rays_o, rays_d, t)  # (R, S, 3)
         dirs = rays_d[:, None, :].expand(Rn, S, 3)
-        sigma, rgb = fld(pts.reshape(-1, 3), dirs.reshape(-1, 3))
-        sigma, rgb = sigma.reshape(Rn, S), rgb.reshape(Rn, S, 3)
-        w, _, _ = render_weights(sigma, deltas(t, t_far))
+        dt = deltas(t, t_far)  # (R, S)
+        keep = fld.sample_mask(pts, dt) if hasattr(fld, "sample_mask") else None  # (R, S) bool or None
+        if keep is None:
+            sigma, rgb = fld(pts.reshape(-1, 3), dirs.reshape(-1, 3))
+            sigma, rgb = sigma.reshape(Rn, S), rgb.reshape(Rn, S, 3)
+        else:  # compaction: the field sees only the samples that can change the colour; the rest are empty
+            sigma_k, rgb_k = fld(pts[keep], dirs[keep])  # (K,), (K, 3)
+            sigma = pts.new_zeros(Rn, S).index_put((keep,), sigma_k)
+            rgb = pts.new_zeros(Rn, S, 3).index_put((keep,), rgb_k)
+        w, _, _ = render_weights(sigma, dt)
         out = composite(w, rgb, t, self.settings.background)
         out["weights"] = w
         return out

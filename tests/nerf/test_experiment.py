@@ -96,7 +96,8 @@ def test_presets_of_both_models_in_every_profile():
             assert cfg.model == model and isinstance(cfg, NerfConfig)
             assert (cfg.fast is None) == (model == "vanilla")
             assert cfg.lr_final is None or cfg.lr_final < cfg.lr
-    assert config("fast", "cpu").max_seconds == 290 and config("fast", "cpu").fast == FastFieldConfig()
+    assert config("fast", "cpu").max_seconds == 300 and config("fast", "cpu").fast == FastFieldConfig(
+        batch_start=1024, batch_ramp_steps=500, early_eval_every=25, early_eval_until=400)
     assert config("fast", "smoke").fast.occupancy_resolution == 32 and config("fast", "full").fast.hidden == 64
 
 
@@ -160,3 +161,14 @@ def test_notebook_04_asks_for_notebook_03s_model():
 
     nb03, nb04 = assignments("03_nerf_volume_rendering_training.ipynb"), assignments("04_nerf_depth_maps.ipynb")
     assert set(nb03) == {"CFG", "SEED"} and nb03 == nb04
+
+
+def test_fast_batch_ramp_and_early_validation_steps():
+    cfg = config("fast", "smoke", batch_size=4096, steps=1000,
+                 fast={"batch_start": 1024, "batch_ramp_steps": 500, "early_eval_every": 25, "early_eval_until": 100})
+    from cs180utils.nerf.experiment import eval_steps, rays_per_step
+    assert [rays_per_step(cfg, s) for s in (0, 250, 499, 500, 1000)] == [1024, 2560, 4090, 4096, 4096]
+    assert eval_steps(cfg) == (25, 50, 75, 100)
+    plain = config("fast", "smoke", batch_size=4096, fast={"batch_start": None, "early_eval_every": 0})
+    assert rays_per_step(plain, 0) == 4096 and eval_steps(plain) == ()
+    assert rays_per_step(config("vanilla", "smoke"), 0) == config("vanilla", "smoke").batch_size

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 import torch
 
@@ -98,3 +100,58 @@ def test_lego_short_training_floor(real_data_dir, tmp_path):
     cfg = E.config("fast", "smoke", steps=120, eval_every=120, val_views=None)
     res = E.train(cfg, scene, tmp_path, progress=False)
     assert res["val_psnr"] > 18, res["val_psnr"]
+
+
+def _constant_field(bias: float, cfg_changes: dict | None = None) -> FastField:
+    """A field whose density is softplus(bias) everywhere in the box (zero grid tables)."""
+    torch.manual_seed(0)
+    grid = OccupancyGrid(torch.tensor([[-1.0] * 3, [1.0] * 3]), resolution=8)
+    cfg = dataclasses.replace(SMALL, density_bias=bias, **(cfg_changes or {}))
+    f = FastField(grid, cfg, step_size=0.1)
+    for level in f.density_grid.levels:
+        torch.nn.init.zeros_(level.table)
+    return f
+
+
+def test_early_termination_stops_where_transmittance_falls_below_eps():
+    # sigma = softplus(3) = 3.0486 everywhere, deltas 0.1: T_i = exp(-0.30486 i) in front of sample i.
+    # eps = 0.01: T_15 = exp(-4.573) = 0.0103 >= eps is kept, T_16 = exp(-4.878) = 0.0076 < eps is not.
+    f = _constant_field(3.0, {"early_stop_eps": 0.01})
+    t = torch.linspace(-0.9, 0.9, 19)  # 19 samples along x inside the box, 2 rays
+    pts = torch.stack([torch.stack([t, torch.zeros_like(t), torch.zeros_like(t)], -1)] * 2)  # (2, 19, 3)
+    keep = f.sample_mask(pts, torch.full((2, 19), 0.1))
+    assert keep.shape == (2, 19)
+    assert keep[0].tolist() == [True] * 16 + [False] * 3 and keep[1].tolist() == keep[0].tolist()
+    # off by default (and with eps 0): no mask, every sample goes to the network
+    assert _constant_field(3.0).sample_mask(pts, torch.full((2, 19), 0.1)) is None
+
+
+def test_sample_mask_drops_empty_and_nearly_clear_samples():
+    f = _constant_field(-2.0, {"early_stop_eps": 1e-4, "sample_alpha_skip": 0.05})
+    f.occupancy.mask.zero_()
+    f.occupancy.mask[4:] = True  # only x >= 0 can hold matter
+    pts = torch.tensor([[[-0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.6, 0.0, 0.0]]])  # (1, 3, 3)
+    # sigma = softplus(-2) = 0.1269: alpha over delta 0.1 is 0.0126 (dropped), over delta 1.0 is 0.119 (kept)
+    keep = f.sample_mask(pts, torch.tensor([[1.0, 0.1, 1.0]]))
+    assert keep.tolist() == [[False, False, True]]  # empty cell, too clear, kept
+
+
+def test_compaction_keeps_the_rendered_colour_and_gradients():
+    """Rendering with early termination gives the colour of the full evaluation to within eps (what lies behind
+    a transmittance of eps adds at most eps), and gradients still reach the grids."""
+    from cs180utils.nerf.model import NeRF, RenderSettings
+    f = _constant_field(2.0)
+    for level in f.density_grid.levels:
+        torch.nn.init.uniform_(level.table, 4.0, 6.0)
+    model = NeRF(f, RenderSettings(near=2.0, far=6.0, n_samples=64, aabb=f.occupancy.aabb))
+    g = torch.Generator().manual_seed(0)
+    o = torch.tensor([[0.0, 0.0, -4.0]]) + 0.1 * torch.randn(50, 3, generator=g)
+    d = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, 1.0]]) + 0.03 * torch.randn(50, 3, generator=g), dim=-1)
+    full = model.render_rays(o, d)
+    f.cfg.early_stop_eps = 1e-4
+    compact = model.render_rays(o, d)
+    assert float(full["acc"].detach().min()) > 0.99  # opaque rays: termination has something to cut
+    assert float((full["rgb"] - compact["rgb"]).detach().abs().max()) <= 1e-4
+    assert f.last_keep_fraction < 0.5  # the network saw well under half the samples
+    compact["rgb"].sum().backward()
+    assert f.density_grid.levels[-1].table.grad.abs().sum() > 0
