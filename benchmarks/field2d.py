@@ -1,12 +1,14 @@
 """2-D neural field: positional encoding + MLP (the course's) vs a multiresolution grid encoding + small MLP.
 
-    python benchmarks/field2d.py            # fox (or hopper), 3 repeats of each, course hyperparameters
+    python benchmarks/field2d.py            # fox (or hopper), 3 repeats of each, the cpu presets
     python benchmarks/field2d.py --quick    # one repeat, 300 steps
+    python benchmarks/field2d.py --image hopper --image-size none   # what `train field2d --profile cpu` fits
 
 Same machine, same image, one run; each fit in its own subprocess (so peak memory is its own).  Prints time per
 step, time to reach 25 dB and to reach the PE model's final PSNR, final PSNR, peak memory, and their ratios
-(medians over ``--repeats`` seeds), then one JSON line.  Uses ``cs180utils.field2d.experiment.fit`` with a
-``NeuralField2D`` whose ``encoding`` is a :class:`cs180utils.grid_encoding.GridEncoding`.
+(medians over ``--repeats`` seeds), then one JSON line.  Both sides are ``experiment.fit`` with the ``cpu``
+presets of ``train field2d --encoding pe`` and ``--encoding grid`` (time cap off, ``--steps`` each), so the
+ratios are those of the two commands.
 """
 from __future__ import annotations
 
@@ -23,25 +25,15 @@ REPO = Path(__file__).resolve().parent.parent
 
 def worker(args) -> dict:
     import torch
-    from cs180utils.field2d.experiment import FitConfig, fit, load
-    from cs180utils.field2d.model import NeuralField2D
-    from cs180utils.grid_encoding import GridEncoding
-    from cs180utils.settings import replace
+    from cs180utils.field2d import experiment
 
-    cfg = FitConfig(image_size=args.image_size, steps=args.steps, eval_every=args.eval_every, seed=args.seed,
-                    snapshot_steps=())
-    image, name = load(args.image, cfg, data_dir=args.data_dir)
+    # the cpu presets of `train field2d` (--encoding pe: the course's PE L=10 + 256 x 4 MLP; --encoding grid:
+    # experiment.GRID_PRESETS, 8 levels from 16 to the image's size + a 64 x 2 MLP), without the time cap
+    cfg = experiment.config("cpu", encoding=args.worker, image_size=args.image_size, steps=args.steps,
+                            eval_every=args.eval_every, seed=args.seed, snapshot_steps=(), max_seconds=None)
+    image, name = experiment.load(args.image, cfg, data_dir=args.data_dir)
     h, w = image.shape[:2]
-    if args.worker == "pe":  # the course's: PE L=10, 4 layers of 256, Adam 1e-2, 10k pixels per step
-        torch.manual_seed(args.seed)
-        model = NeuralField2D(L=10, width=256, depth=4)
-    else:  # grid: 8 dense/hashed levels from 16 to the image's size, 2 features each, MLP 64 x 2 layers
-        cfg = replace(cfg, width=64, depth=2)
-        torch.manual_seed(args.seed)
-        enc = GridEncoding(2, n_levels=8, features_per_level=2, base_resolution=16,
-                           finest_resolution=max(h, w), log2_hashmap_size=18, init_scale=1e-2)
-        model = NeuralField2D(encoding=enc, width=64, depth=2)
-    res = fit(image, cfg, model=model, device=args.device, progress=False)
+    res = experiment.fit(image, cfg, device=args.device, progress=False)
     hist = res.history
     device = next(res.model.parameters()).device
     peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
@@ -72,7 +64,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=2000, help="steps of each fit (course: 2000)")
     p.add_argument("--eval-every", type=int, default=50)
     p.add_argument("--image", default="fox", help="fox (falls back to hopper), hopper, terrain or a path")
-    p.add_argument("--image-size", type=int, default=512, help="the image's longer side at most this many pixels")
+    p.add_argument("--image-size", type=lambda t: None if t.lower() == "none" else int(t), default=512,
+                   help="the image's longer side at most this many pixels ('none': as it is)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)

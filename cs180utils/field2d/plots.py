@@ -1,4 +1,4 @@
-"""Figures of notebook 01 and ``train field2d``: render strips, PSNR curves, the L x D grid."""
+"""Figures of notebook 01 and ``train field2d``: render strips, PSNR curves, the L x D grid, the write-up's sweep."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,4 +53,27 @@ def grid_figure(results: dict, Ls, widths, title: str = ""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def sweep_figure(results: dict, sweep, title: str = ""):
+    """The write-up's sweep scored both ways: PSNR on the seen and on the unseen pixels against L (at
+    ``sweep.L_width``) and against D (at ``sweep.widths_L``), linear interpolation as the reference.
+    ``results[(L, D)]``: anything with ``.train_psnr``, ``.heldout_psnr`` and ``.linear_psnr``."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True, layout="constrained")
+    lines = ((axes[0], list(sweep.Ls), [(L, sweep.L_width) for L in sweep.Ls], f"L  (D = {sweep.L_width})"),
+             (axes[1], list(sweep.widths), [(sweep.widths_L, D) for D in sweep.widths], f"D  (L = {sweep.widths_L})"))
+    for ax, xs, keys, xlabel in lines:
+        ax.plot(xs, [results[k].train_psnr for k in keys], "o-", label="seen pixels (the write-up's number)")
+        ax.plot(xs, [results[k].heldout_psnr for k in keys], "s-", label="unseen pixels (in between)")
+        ax.axhline(results[keys[0]].linear_psnr, color="gray", ls=":", label="linear interpolation, unseen")
+        ax.set_xticks(xs)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("PSNR (dB)")
+    axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     return fig

@@ -1,9 +1,10 @@
-"""The studies of notebook 01 built on :mod:`experiment`'s fits: the L x D grid, and fitting on every other pixel
-to see what a field does between the pixels it was trained on (where float32's broken high frequencies show).
+"""The studies of notebook 01 built on :mod:`experiment`'s fits: the L x D grid, fitting on every other pixel
+to see what a field does between the pixels it was trained on (where float32's broken high frequencies show),
+and the write-up's own sweep (:class:`SweepConfig`: L at D = 256, D at L = 55) scored both ways.
 Every fit is a :func:`experiment.cached_fit`: trained once, then loaded from its run folder."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,7 +12,7 @@ from cs180utils.field2d.experiment import FitConfig, FitResult, cached_fit
 from cs180utils.field2d.images import as_float_image
 from cs180utils.field2d.model import render
 from cs180utils.images import mse_to_psnr, to_uint8
-from cs180utils.settings import replace
+from cs180utils.settings import make_config, replace
 
 
 def fit_grid(image, Ls, widths, base: FitConfig, label: str = "grid",
@@ -70,3 +71,49 @@ def fit_heldout(image, cfg: FitConfig, label: str = "heldout", progress: bool = 
     return HeldOut(fit=fit, render=to_uint8(out), train_psnr=mse_to_psnr(err[seen].mean()),
                    heldout_psnr=mse_to_psnr(err[~seen].mean()), linear_psnr=mse_to_psnr(lin[~seen].mean()))
 
+
+
+@dataclass
+class SweepConfig:
+    """The write-up's sweep: L over ``Ls`` at width ``L_width``, and D over ``widths`` at ``widths_L``; every
+    cell fitted on the even pixels (:func:`fit_heldout`) so it is scored on the pixels it saw (the write-up's
+    number) and on those it did not."""
+    Ls: tuple[int, ...] = (20, 25, 30, 35, 45, 55)   # the write-up's L values ...
+    L_width: int = 256                               # ... at this width D
+    widths: tuple[int, ...] = (32, 64, 128, 256)     # the write-up's D values ...
+    widths_L: int = 55                               # ... at this L
+    image_size: int | None = None   # the image's longer side before taking every other pixel (None: as is)
+    steps: int = 2000               # optimisation steps of every cell
+    batch_size: int = 10_000        # pixels per step
+    fit: dict = field(default_factory=dict)  # any other FitConfig settings (lr, depth, dtype, ...) for every cell
+
+    def cells(self) -> list[tuple[int, int]]:
+        """The ``(L, D)`` pairs to fit: the L sweep, then the D sweep (their shared cell once)."""
+        pairs = [(L, self.L_width) for L in self.Ls] + [(self.widths_L, D) for D in self.widths]
+        return list(dict.fromkeys(pairs))
+
+    def fit_config(self, base: FitConfig, L: int, D: int) -> FitConfig:
+        """``base`` with this sweep's image size, steps, batch and ``fit`` settings, at ``(L, D)``."""
+        return replace(base, **self.fit, image_size=self.image_size, steps=self.steps, batch_size=self.batch_size,
+                       eval_every=self.steps, snapshot_steps=(), L=L, width=D, encoding="pe")
+
+
+# profile -> the settings that differ from SweepConfig's defaults (full: the write-up's grid on the whole image)
+SWEEP_PRESETS = {
+    "smoke": dict(Ls=(20, 55), L_width=64, widths=(16, 64), image_size=32, steps=30, batch_size=512),
+    "cpu": dict(image_size=128, steps=300, batch_size=2048),
+    "full": dict(),
+}
+
+
+def sweep_config(profile: str | None = None, **overrides) -> SweepConfig:
+    """The sweep's preset for ``profile`` (default: the active one) with ``overrides`` (UNSET ones ignored)."""
+    return make_config(SweepConfig, SWEEP_PRESETS, profile, **overrides)
+
+
+def fit_sweep(image, sweep: SweepConfig, base: FitConfig, label: str = "sweep",
+              progress: bool = True) -> dict[tuple[int, int], HeldOut]:
+    """One cached :func:`fit_heldout` per cell of ``sweep`` on ``image`` (already at ``sweep.image_size``);
+    everything not set by the sweep comes from ``base``. Returns ``{(L, D): HeldOut}``."""
+    return {(L, D): fit_heldout(image, sweep.fit_config(base, L, D), label, progress=progress)
+            for L, D in sweep.cells()}

@@ -57,3 +57,19 @@ def test_cli_and_cached_fit_share_the_run_folder(tmp_path, monkeypatch):
     first = experiment.cached_fit(image, cfg2, name, progress=False)
     again = run_main(["train", "field2d", "--profile", "smoke", *SMALL, "--L", "3"])
     assert not first.cached and again["resumed_from_step"] == 20 and again["psnr"] == round(first.psnr, 3)
+
+
+def test_encoding_grid_takes_the_grid_presets_and_its_options():
+    args = parse("--profile", "cpu", "--encoding", "grid")
+    assert experiment.config("cpu", **cli.overrides(args, field2d_cli.FIELDS)) == experiment.config("cpu", encoding="grid")
+    args = parse("--encoding", "grid", "--grid-levels", "4", "--grid-finest", "image", "--grid-log2-hashmap", "none",
+                 "--grid-base", "8", "--grid-features", "4")
+    cfg = experiment.config("cpu", **cli.overrides(args, field2d_cli.FIELDS))
+    assert (cfg.grid_levels, cfg.grid_finest, cfg.grid_log2_hashmap, cfg.grid_base, cfg.grid_features) == (
+        4, None, None, 8, 4)
+
+
+def test_cli_trains_a_grid_field(tmp_path):
+    out = run_main(["train", "field2d", "--profile", "smoke", "--encoding", "grid", "--image-size", "16",
+                    "--steps", "20", "--batch-size", "128", "--out", str(tmp_path / "run")])
+    assert out["encoding"] == "grid" and out["width"] == 32 and out["steps"] == 20 and out["psnr"] > 10
