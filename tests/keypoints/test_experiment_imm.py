@@ -217,3 +217,22 @@ def test_sweep_runs_train_and_score(records, tmp_path, one_thread):
             for i, (label, cfg) in enumerate(ex.sweep(base, "smoke").items())}
     assert len(runs) == 3 and all(np.isfinite(r.summary["val_nme"]) for r in runs.values())
     assert len({r.summary["val_nme"] for r in runs.values()}) == 3          # three different networks
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_notebook_05_trains_the_course_network_and_the_profiles_sweep(profile, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from cs180utils import config
+    monkeypatch.setenv("CS180_PROFILE", profile)
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "05_nose_tip_cnn.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    ns = {"config": config}
+    exec("".join(cell["source"]), ns)
+    assert ns["PRESET"] is None and ns["EXP"] == ex.config("nose", profile)
+    assert ns["COURSE"] == ex.config("nose", profile, preset="course") and ns["SWEEP"] == ex.sweep(ns["COURSE"], profile)
+    monkeypatch.setenv("CS180_PRESET", "course")           # the preset picked from the environment
+    exec("".join(cell["source"]), ns)
+    assert ns["PRESET"] == "course" and ns["EXP"] == ns["COURSE"]
