@@ -109,6 +109,14 @@ def add_training_options(parser: argparse.ArgumentParser, length: str = "steps")
     return g
 
 
+def add_preset_option(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    """``--preset NAME|none``: a named preset laid over the profile's (e.g. ``course``: the write-up's recipe;
+    :func:`cs180utils.settings.make_preset_config`). Default None: ``$CS180_PRESET`` where the experiment has it."""
+    parser.add_argument("--preset", choices=(*names, "none"), default=None,
+                        help=f"a named preset over the profile's ({', '.join(names)}: the course write-up's recipe; "
+                             f"none: the profile's alone; default: $CS180_PRESET where it applies, else none)")
+
+
 def number(kind: type = int, minimum: float | None = None, above: float | None = None, none: tuple[str, ...] = (),
            unit: str = "") -> Callable[[str], float | int | None]:
     """An argparse type: a whole number (``kind=int``) or a finite number (``float``) of at least ``minimum`` (or

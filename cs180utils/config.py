@@ -38,6 +38,15 @@ def get_profile(profile: str | None = None) -> str:
     return name
 
 
+def get_preset(preset: str | None = None) -> str | None:
+    """The named preset laid over the profile's (e.g. ``"course"``: the write-up's recipe): ``preset`` if given,
+    else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. Which names
+    exist is up to each experiment (``settings.make_preset_config`` checks them)."""
+    name = preset if preset is not None else os.environ.get("CS180_PRESET")
+    name = (name or "").strip().lower()
+    return None if name in ("", "none") else name
+
+
 def by_profile(profile: str | None = None, **choices: T) -> T:
     """Pick a value by profile: ``by_profile(smoke=50, cpu=2000, full=20000)``.
 

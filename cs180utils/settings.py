@@ -132,3 +132,56 @@ def differences(saved: Mapping[str, Any], now: Mapping[str, Any], ignore: Iterab
 def describe_differences(diff: Mapping[str, tuple]) -> str:
     """``"lr: 0.001 (saved) vs 0.01 (now); steps: ..."``."""
     return "; ".join(f"{k}: {a!r} (saved) vs {b!r} (now)" for k, (a, b) in diff.items())
+
+
+# ---- named presets: an overlay between the profile's preset and the overrides ---------------------------------
+
+def active_preset(named: Mapping[str, Mapping[str, Any]] | None, preset: str | None = None) -> str | None:
+    """The named preset to lay over the profile's: ``preset`` if given (``"none"``: no preset), else
+    ``$CS180_PRESET`` (:func:`cs180utils.config.get_preset`) when ``named`` has a preset of that name (an
+    experiment without it keeps its profile's preset, so one environment setting serves every notebook), else None."""
+    if preset is not None:
+        return _config.get_preset(preset)
+    name = _config.get_preset()
+    return name if name in (named or {}) else None
+
+
+def named_preset(named: Mapping[str, Mapping[str, Any]] | None, name: str | None,
+                 what: str = "this experiment") -> dict[str, Any]:
+    """The settings of preset ``name`` in ``named`` (``{"course": {...}}``); ``{}`` for None. An unknown name
+    raises ``ValueError`` naming the presets there are."""
+    if name is None:
+        return {}
+    if name not in (named or {}):
+        known = ", ".join(named or {}) or "none"
+        raise ValueError(f"{what} has no preset {name!r}; its presets: {known} (or 'none' for the profile's alone)")
+    return dict(named[name])
+
+
+def make_preset_config(cls: type[C], presets: Mapping[str, Mapping[str, Any]] | None = None,
+                       profile: str | None = None, named: Mapping[str, Mapping[str, Any]] | None = None,
+                       preset: str | None = None, **overrides: Any) -> C:
+    """:func:`make_config` with a named preset laid between the profile's preset and the overrides:
+    ``cls``'s defaults -> the profile's preset -> ``named[preset]`` (see :func:`active_preset`) -> ``overrides``
+    (UNSET ones dropped)."""
+    layer = named_preset(named, active_preset(named, preset), cls.__name__)
+    return make_config(cls, presets, profile, **{**layer, **given(overrides)})
+
+
+def deviations(reference: Any, cfg: Any, why: Mapping[str, str],
+               ignore: Iterable[str] = ()) -> list[tuple[str, Any, Any, str]]:
+    """Where config ``cfg`` departs from config ``reference`` (e.g. the course's recipe), from
+    :func:`differences` of the two: rows ``(setting, reference's value, cfg's value, why[setting])``, the
+    ``ignore``'d settings left out; a setting ``why`` has no reason for reads ``"no reason recorded"``."""
+    diff = differences(config_dict(reference), config_dict(cfg), ignore)
+    return [(k, a, b, why.get(k, "no reason recorded")) for k, (a, b) in diff.items()]
+
+
+def deviation_table(rows: Iterable[tuple[str, Any, Any, str]], names: tuple[str, str] = ("course", "here")) -> str:
+    """:func:`deviations`' rows as aligned text: setting, the two values, why; "(none)" when there are none."""
+    rows = [(k, repr(a), repr(b), w) for k, a, b, w in rows]
+    if not rows:
+        return f"(none: {names[1]} is {names[0]}'s recipe)"
+    header = ("setting", names[0], names[1], "why")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3] for r in [header, *rows])

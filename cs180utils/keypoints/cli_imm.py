@@ -1,6 +1,6 @@
 """``python -m cs180utils train nose|keypoints``: the IMM experiments (:mod:`cs180utils.keypoints.experiment_imm`)
 from the command line. This module only turns the options into an :class:`~experiment_imm.ImmConfig`; every
-option left out keeps the profile's preset."""
+option left out keeps the profile's preset. ``train nose --preset course``: the write-up's plain network."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from cs180utils import cli, config
+from cs180utils import cli, config, settings
 from cs180utils.keypoints import experiment_imm
 from cs180utils.settings import UNSET
 
@@ -19,6 +19,9 @@ OPTIONS = {"epochs": "epochs", "max_seconds": "max_seconds", "batch_size": "batc
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    named = experiment_imm.NAMED_PRESETS.get(command.split()[-1])
+    if named:
+        cli.add_preset_option(parser, tuple(named))
     cli.add_training_options(parser, "epochs")
     g = parser.add_argument_group(command)
     g.add_argument("--sigmoid", action=argparse.BooleanOptionalAction, default=UNSET,
@@ -34,9 +37,11 @@ def run(args: argparse.Namespace, command: str) -> dict:
     task = command.split()[-1]                        # "train nose" / "train keypoints"
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = experiment_imm.config(task, args.profile, **cli.overrides(args, OPTIONS))
+    preset = settings.active_preset(experiment_imm.NAMED_PRESETS.get(task), getattr(args, "preset", None))
+    cfg = experiment_imm.config(task, args.profile, preset or "none", **cli.overrides(args, OPTIONS))
     t0 = time.perf_counter()
     records, _ = experiment_imm.load_records(args.data_dir, args.imm_dir)
     result = experiment_imm.train(cfg, records, out=args.out or "auto", resume=not args.fresh,
                                   progress=sys.stderr.isatty())
-    return {**result.summary, "seconds": round(time.perf_counter() - t0, 1), "profile": config.get_profile(args.profile)}
+    return {**result.summary, "seconds": round(time.perf_counter() - t0, 1), "profile": config.get_profile(args.profile),
+            "preset": preset}

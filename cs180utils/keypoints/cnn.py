@@ -106,11 +106,27 @@ class KeypointCNN(nn.Module):
 
 def NoseCNN(in_size: tuple[int, int] = (60, 80), channels: Sequence[int] = (12, 16, 24, 32),
             kernels: Sequence[int] = (5, 5, 3, 3), hidden: int = 128, sigmoid: bool = True) -> KeypointCNN:
-    """The nose-tip network: 4 conv layers (ReLU, max-pool), 2 fully connected, one (x, y) output.
+    """The nose-tip network, plain as in the course: 4 conv layers (conv -> ReLU -> max-pool, no BatchNorm),
+    2 fully connected, one (x, y) output.
 
     (B, 1, 60, 80) -> (B, 1, 2).
     """
     return KeypointCNN(1, in_size, channels, kernels, hidden, sigmoid)
+
+
+PLAIN_CHANNELS = (12, 16, 24, 32, 48, 64)   # the plain network's block widths, first to sixth block
+PLAIN_KERNELS = (5, 5, 3, 3, 3, 3)          # and kernel sizes
+
+
+def plain_blocks(layers: int = 4, width: float = 1.0) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``(channels, kernels)`` of the plain network with ``layers`` conv blocks and every block ``width`` times
+    as wide: ``plain_blocks(4) == ((12, 16, 24, 32), (5, 5, 3, 3))``, ``plain_blocks(3, 2.0) == ((24, 32, 48),
+    (5, 5, 3))`` (the write-up's tuning knobs: layers, channels)."""
+    if not 1 <= layers <= len(PLAIN_CHANNELS):
+        raise ValueError(f"layers must be 1 to {len(PLAIN_CHANNELS)} (one max-pool each), got {layers}")
+    if not width > 0:
+        raise ValueError(f"width must be above 0 (a factor on every block's channels), got {width}")
+    return (tuple(max(1, round(c * width)) for c in PLAIN_CHANNELS[:layers]), PLAIN_KERNELS[:layers])
 
 
 @torch.no_grad()

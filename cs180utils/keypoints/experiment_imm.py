@@ -15,6 +15,7 @@ so this module divides the targets by (W, H) for the loss and multiplies the out
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from cs180utils import config as _config
 from cs180utils import settings, training
 from cs180utils.keypoints import metrics
 from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation
-from cs180utils.keypoints.cnn import KeypointCNN, predict_flip_averaged
+from cs180utils.keypoints.cnn import KeypointCNN, plain_blocks, predict_flip_averaged
 from cs180utils.keypoints.imm import (ImmFaces, ImmRecord, is_generated, layout_of, load_imm, read_imm_folder,
                                       split_by_person)
 
@@ -95,12 +96,85 @@ PRESETS: dict[str, dict[str, dict]] = {
 }
 
 
-def config(task: str = "nose", profile: str | None = None, **overrides) -> ImmConfig:
+# Named presets laid over a profile's (``config(..., preset="course")``, ``--preset course``, ``CS180_PRESET``).
+# "course": the write-up's plain nose network: conv -> ReLU -> max-pool blocks and two FC layers with a sigmoid
+# output, no BatchNorm, no augmentation, no mirror images, Adam at a constant 1e-3, MSE. How long it trains
+# (epochs, max_seconds) and the batch stay the profile's.
+NAMED_PRESETS: dict[str, dict[str, dict]] = {
+    "nose": {
+        "course": dict(size=(60, 80), lr=1e-3, lr_min_factor=1.0, sigmoid=True, augment=False, hflip=0.0,
+                       channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128, double=False, batch_norm=False,
+                       dropout=0.0, weight_decay=0.0, loss="mse", start_at_mean=False, tta_flip=False),
+    },
+}
+RUN_SETTINGS = ("epochs", "max_seconds", "batch_size", "seed", "device")   # how long, not what: not compared
+
+# Why each profile's nose preset departs from the course's recipe, per setting (notebook 05 prints the ones that
+# differ; a test checks that every difference has its reason here). The three profiles share the network.
+_WHY_NOSE = {
+    "augment": "brightness, rotation and shift of the training faces with the nose tip following: the few "
+               "training people (split by person) are otherwise memorised",
+    "hflip": "a mirror image half of the time: twice the faces to learn from",
+    "batch_norm": "BatchNorm after each convolution: the workbook's network for the augmented faces "
+                  "(its effect alone is not measured here)",
+    "lr_min_factor": "the learning rate decays along a cosine to 5 % of its start, settling the last epochs",
+}
+WHY_NOT_COURSE: dict[str, dict[str, dict[str, str]]] = {"nose": {p: _WHY_NOSE for p in ("smoke", "cpu", "full")}}
+
+
+def config(task: str = "nose", profile: str | None = None, preset: str | None = None, **overrides) -> ImmConfig:
     """The experiment of ``task`` with the preset of ``profile`` (smoke / cpu / full; None: the active one),
-    then ``overrides`` (:data:`cs180utils.settings.UNSET` ones dropped)."""
+    then the named ``preset`` (``"course"`` for the nose; default: ``$CS180_PRESET`` where the task has it, else
+    none; :data:`NAMED_PRESETS`), then ``overrides`` (:data:`cs180utils.settings.UNSET` ones dropped)."""
     if task not in PRESETS:
         raise ValueError(f"unknown task {task!r}: use {' or '.join(PRESETS)}")
-    return settings.make_config(ImmConfig, PRESETS[task], profile, **overrides)
+    return settings.make_preset_config(ImmConfig, PRESETS[task], profile, NAMED_PRESETS.get(task), preset,
+                                       **overrides)
+
+
+def course_deviations(cfg: ImmConfig, profile: str | None = None) -> list[tuple]:
+    """Where ``cfg`` departs from the course's recipe of its task (how long it trains left out), with the reasons
+    of ``profile`` (default: the active one): rows ``(setting, course, cfg, why)``."""
+    course = config(cfg.task, profile, preset="course")
+    why = WHY_NOT_COURSE.get(cfg.task, {}).get(_config.get_profile(profile), {})
+    return settings.deviations(course, cfg, why, ignore=RUN_SETTINGS)
+
+
+# ---- the write-up's tuning of the plain nose network: layers, channels, learning rate ---------------------------
+
+# Per profile, the values tried of each knob: conv blocks (layers), a factor on every block's channels (width,
+# see cnn.plain_blocks) and Adam's learning rate. smoke / cpu: one knob at a time around the course's network
+# (layers 4, width 1, lr 1e-3); full: every combination (the grid).
+SWEEP: dict[str, dict] = {
+    "smoke": dict(layers=(3,), width=(), lr=(3e-3,), grid=False),
+    "cpu": dict(layers=(3, 5), width=(0.5, 2.0), lr=(3e-4, 3e-3), grid=False),
+    "full": dict(layers=(3, 4, 5), width=(0.5, 1.0, 2.0), lr=(3e-4, 1e-3, 3e-3), grid=True),
+}
+
+
+def tuned(base: ImmConfig, layers: int = 4, width: float = 1.0, lr: float | None = None) -> ImmConfig:
+    """``base`` with ``layers`` plain conv blocks ``width`` times as wide (:func:`cnn.plain_blocks`) and
+    learning rate ``lr`` (None: base's)."""
+    channels, kernels = plain_blocks(layers, width)
+    return settings.replace(base, channels=channels, kernels=kernels, lr=base.lr if lr is None else lr)
+
+
+def sweep(base: ImmConfig, profile: str | None = None) -> dict[str, ImmConfig]:
+    """The tuning runs of :data:`SWEEP` for ``profile`` (default: the active one) around ``base`` (the course's
+    plain nose network, 4 blocks, width 1): ``{label: config}``, the base first as ``"layers 4, width 1, lr
+    1e-03"``. smoke / cpu vary one knob at a time; full runs the whole grid (3 x 3 x 3 = 27 in its table)."""
+    plan = SWEEP[_config.get_profile(profile)]
+    start = (len(base.channels), 1.0, base.lr)
+    if plan["grid"]:
+        points = list(itertools.product(plan["layers"] or start[:1], plan["width"] or start[1:2],
+                                        plan["lr"] or start[2:]))
+    else:
+        points = [start] + [(v, 1.0, base.lr) for v in plan["layers"]] + \
+                 [(start[0], v, base.lr) for v in plan["width"]] + [(start[0], 1.0, v) for v in plan["lr"]]
+    points = sorted(set(points), key=points.index)
+    if start in points:
+        points.remove(start)
+    return {f"layers {n}, width {w:g}, lr {lr:.0e}": tuned(base, n, w, lr) for n, w, lr in [start, *points]}
 
 
 # ---- data -------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """``python -m cs180utils train|eval|render nerf``: the NeRF experiment (:mod:`cs180utils.nerf.experiment`),
 headless. This module only turns arguments into the experiment's config and calls it.
 
-    python -m cs180utils train nerf [--scene NPZ] [--model vanilla|fast] [--steps N] [--hierarchical [--fine N]]
+    python -m cs180utils train nerf [--scene NPZ] [--model vanilla|fast] [--preset course] [--steps N]
+                                    [--hierarchical [--fine N]]
     python -m cs180utils eval nerf --checkpoint CKPT [--scene NPZ]
     python -m cs180utils render nerf --checkpoint CKPT [--scene NPZ] [--video-size 800] [--frames N] [--out DIR]
 """
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     if command == "train nerf":
         parser.add_argument("--model", default="vanilla", choices=("vanilla", "fast"),
                             help="the course's MLP (vanilla) or grids with an occupancy grid (fast)")
+        cli.add_preset_option(parser, ("course",))
         cli.add_training_options(parser, "steps")
         g = parser.add_argument_group("nerf")
         g.add_argument("--samples", type=cli.positive_int, default=UNSET,
@@ -51,11 +53,19 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--fps", type=cli.positive_int, default=15, help="frames per second (default 15)")
 
 
+def preset_of(args: argparse.Namespace) -> str | None:
+    """The named preset ``train nerf`` lays over the profile's: ``--preset``, else ``$CS180_PRESET`` where the
+    model has it, else None."""
+    from cs180utils.nerf import experiment  # noqa: PLC0415
+    return settings.active_preset(experiment.NAMED_PRESETS.get(args.model), getattr(args, "preset", None))
+
+
 def train_config(args: argparse.Namespace, profile: str | None = None):
     """The NerfConfig of ``train nerf``: the profile's preset with the options that were given on top."""
     from cs180utils.nerf import experiment  # noqa: PLC0415
 
-    cfg = experiment.config(args.model, profile or args.profile, **cli.overrides(args, TRAIN_OPTIONS))
+    cfg = experiment.config(args.model, profile or args.profile, preset_of(args) or "none",
+                            **cli.overrides(args, TRAIN_OPTIONS))
     if args.fine is not UNSET and not cfg.hierarchical:
         raise ValueError("--fine N needs --hierarchical (it is the number of fine samples per ray)")
     return cfg
@@ -75,7 +85,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
         profile = config.get_profile(args.profile)
         result = experiment.train(train_config(args, profile), _scene(args, args.out), args.out, resume=not args.fresh)
         result.pop("history")
-        return {"profile": profile, **result}
+        return {"profile": profile, "preset": preset_of(args), **result}
 
     t0 = time.perf_counter()
     model, cfg, state = experiment.load_trained(args.checkpoint, args.device or None)

@@ -56,3 +56,27 @@ def test_default_out_is_the_notebooks_run_folder(tmp_path, capsys, monkeypatch):
     expected = experiment_imm.run_folder(experiment_imm.config("nose", "smoke", epochs=1), records)
     assert line["checkpoint"] == str(expected / training.CHECKPOINT)
     torch.set_num_threads(threads)
+
+
+def test_preset_course_only_where_the_task_has_it(monkeypatch):
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    args = _args("nose", "--preset", "course", "--epochs", "5", "--profile", "cpu")
+    assert args.preset == "course"
+    monkeypatch.setenv("CS180_PRESET", "course")     # the keypoints task has no course preset: the option is absent
+    assert not hasattr(_args("keypoints"), "preset")
+
+
+def test_train_nose_preset_course_reports_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    folder = write_imm_folder(tmp_path / "imm", "frontal73", n_people=12, per_person=2, size=(60, 80))
+    args = ["train", "nose", "--profile", "smoke", "--preset", "course", "--epochs", "1", "--imm-dir", str(folder),
+            "--out", str(tmp_path / "run"), "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert cli.main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["preset"] == "course" and line["epochs"] == 1
+    saved = torch.load(tmp_path / "run" / training.CHECKPOINT, weights_only=False)["config"]
+    assert (saved["batch_norm"], saved["augment"], saved["lr_min_factor"]) == (False, False, 1.0)

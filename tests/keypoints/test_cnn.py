@@ -51,3 +51,19 @@ def test_start_at_mean_shape():
     m.head.start_at(mean)
     out = m(torch.randn(5, 1, 32, 32) * 0.2)
     assert (out - mean).abs().max() < 0.05
+
+
+def test_plain_blocks_layers_and_width():
+    from cs180utils.keypoints.cnn import plain_blocks
+    assert plain_blocks() == ((12, 16, 24, 32), (5, 5, 3, 3))
+    assert plain_blocks(3, 2.0) == ((24, 32, 48), (5, 5, 3)) and plain_blocks(5, 0.5) == ((6, 8, 12, 16, 24),
+                                                                                          (5, 5, 3, 3, 3))
+    channels, kernels = plain_blocks(5)
+    plain = KeypointCNN(1, (60, 80), channels, kernels, hidden=128)
+    layers = [type(m).__name__ for m in plain.features.modules()]
+    assert layers.count("Conv2d") == 5 and layers.count("MaxPool2d") == 5 and "BatchNorm2d" not in layers
+    assert plain(torch.zeros(2, 1, 60, 80)).shape == (2, 1, 2)
+    with pytest.raises(ValueError, match="layers must be 1 to 6"):
+        plain_blocks(7)
+    with pytest.raises(ValueError, match="width must be above 0"):
+        plain_blocks(4, 0)

@@ -172,3 +172,67 @@ def test_notebook_parameters_are_the_presets(notebook, task, names, profile, mon
     exec("".join(cell["source"]), ns)
     preset = ex.config(task, profile)
     assert {name: ns[name] for name in names} == {name: getattr(preset, f) for name, f in names.items()}
+
+
+# ---- the course's plain nose network and its tuning ------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_course_nose_is_plain_over_any_profile(profile, records, monkeypatch):
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    course, here = ex.config("nose", profile, preset="course"), ex.config("nose", profile)
+    assert (course.batch_norm, course.augment, course.hflip, course.dropout, course.tta_flip) == (
+        False, False, 0.0, 0.0, False)
+    assert (course.lr, course.lr_min_factor, course.channels, course.kernels, course.hidden, course.sigmoid) == (
+        1e-3, 1.0, (12, 16, 24, 32), (5, 5, 3, 3), 128, True)
+    assert (course.epochs, course.batch_size) == (here.epochs, here.batch_size)     # how long: the profile's
+    model = ex.build_model(course, 1)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert ex.make_datasets(course, records)[0].augment is None
+    rows = ex.course_deviations(here, profile)
+    assert {k for k, *_ in rows} == {"augment", "hflip", "batch_norm", "lr_min_factor"}
+    assert all(why != "no reason recorded" for *_, why in rows) and ex.course_deviations(course, profile) == []
+    with pytest.raises(ValueError, match="no preset 'course'"):
+        ex.config("keypoints", profile, preset="course")
+
+
+def test_sweep_one_knob_at_a_time_or_the_whole_grid():
+    base = ex.config("nose", "cpu", preset="course")
+    cpu = ex.sweep(base, "cpu")
+    assert list(cpu) == ["layers 4, width 1, lr 1e-03", "layers 3, width 1, lr 1e-03", "layers 5, width 1, lr 1e-03",
+                         "layers 4, width 0.5, lr 1e-03", "layers 4, width 2, lr 1e-03", "layers 4, width 1, lr 3e-04",
+                         "layers 4, width 1, lr 3e-03"]
+    assert cpu["layers 4, width 1, lr 1e-03"] == base
+    assert cpu["layers 5, width 1, lr 1e-03"].channels == (12, 16, 24, 32, 48)
+    assert cpu["layers 4, width 2, lr 1e-03"].channels == (24, 32, 48, 64)
+    assert cpu["layers 4, width 1, lr 3e-04"].lr == 3e-4
+    assert all(c.batch_norm is False and c.augment is False and c.epochs == base.epochs for c in cpu.values())
+    full = ex.sweep(ex.config("nose", "full", preset="course"), "full")
+    assert len(full) == 27 and len({(c.channels, c.lr) for c in full.values()}) == 27
+    assert len(ex.sweep(ex.config("nose", "smoke", preset="course"), "smoke")) == 3
+
+
+def test_sweep_runs_train_and_score(records, tmp_path, one_thread):
+    base = ex.config("nose", "smoke", preset="course", epochs=1, batch_size=8)
+    runs = {label: ex.train(cfg, records, out=tmp_path / str(i), progress=False)
+            for i, (label, cfg) in enumerate(ex.sweep(base, "smoke").items())}
+    assert len(runs) == 3 and all(np.isfinite(r.summary["val_nme"]) for r in runs.values())
+    assert len({r.summary["val_nme"] for r in runs.values()}) == 3          # three different networks
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_notebook_05_trains_the_course_network_and_the_profiles_sweep(profile, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from cs180utils import config
+    monkeypatch.setenv("CS180_PROFILE", profile)
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "05_nose_tip_cnn.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    ns = {"config": config}
+    exec("".join(cell["source"]), ns)
+    assert ns["PRESET"] is None and ns["EXP"] == ex.config("nose", profile)
+    assert ns["COURSE"] == ex.config("nose", profile, preset="course") and ns["SWEEP"] == ex.sweep(ns["COURSE"], profile)
+    monkeypatch.setenv("CS180_PRESET", "course")           # the preset picked from the environment
+    exec("".join(cell["source"]), ns)
+    assert ns["PRESET"] == "course" and ns["EXP"] == ns["COURSE"]

@@ -73,3 +73,22 @@ def test_train_options_not_given_keep_the_preset():
         64, 32, 0.01, None, False, 3)
     with pytest.raises(ValueError, match="--hierarchical"):
         train_config(parser.parse_args(["--fine", "16"]), "cpu")
+
+
+def test_preset_course_option(monkeypatch):
+    from cs180utils.cli import build_parser
+    from cs180utils.nerf.cli import preset_of, train_config
+    from cs180utils.nerf.experiment import config
+
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    parser, _ = build_parser("train", "nerf")
+    args = parser.parse_args(["--preset", "course", "--steps", "300"])
+    assert train_config(args, "cpu") == config("vanilla", "cpu", preset="course", steps=300) and preset_of(args) == "course"
+    assert train_config(parser.parse_args(["--preset", "none"]), "cpu") == config("vanilla", "cpu", preset="none")
+    monkeypatch.setenv("CS180_PRESET", "course")
+    assert train_config(parser.parse_args([]), "cpu").batch_size == 10_000
+    assert train_config(parser.parse_args(["--preset", "none"]), "cpu").batch_size == 1024
+    with pytest.raises(ValueError, match="no preset 'course'"):
+        train_config(parser.parse_args(["--model", "fast", "--preset", "course"]), "cpu")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--preset", "paper"])

@@ -172,3 +172,38 @@ def test_fast_batch_ramp_and_early_validation_steps():
     plain = config("fast", "smoke", batch_size=4096, fast={"batch_start": None, "early_eval_every": 0})
     assert rays_per_step(plain, 0) == 4096 and eval_steps(plain) == ()
     assert rays_per_step(config("vanilla", "smoke"), 0) == config("vanilla", "smoke").batch_size
+
+
+# ---- the course's recipe ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
+def test_course_preset_is_the_write_ups_recipe_over_any_profile(profile, monkeypatch):
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    course, here = config("vanilla", profile, preset="course"), config("vanilla", profile)
+    recipe = (course.width, course.depth, course.L_pos, course.L_dir, course.n_samples, course.batch_size,
+              course.lr, course.lr_final, course.near, course.far, course.sample_in_aabb, course.hierarchical,
+              course.image_size)
+    assert recipe == (256, 8, 10, 4, 32, 10_000, 5e-4, None, 2.0, 6.0, False, False, None)
+    assert (course.steps, course.max_seconds, course.eval_every) == (here.steps, here.max_seconds, here.eval_every)
+    assert config("vanilla", profile, preset="course", steps=7, lr_final=1e-5).lr_final == 1e-5   # overrides last
+    rows = experiment.course_deviations(here, profile)
+    assert rows and all(why != "no reason recorded" for *_, why in rows), rows     # every departure has a reason
+    assert {k for k, *_ in rows} == set(settings.differences(settings.config_dict(course), settings.config_dict(here),
+                                                             experiment.RUN_SETTINGS))
+    assert experiment.course_deviations(course, profile) == []
+
+
+def test_full_profile_departs_from_the_course_in_samples_and_decay_only(monkeypatch):
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    rows = {k: (a, b) for k, a, b, _ in experiment.course_deviations(config("vanilla", "full"), "full")}
+    assert rows == {"n_samples": (32, 64), "lr_final": (None, 5e-5)}
+
+
+def test_course_preset_from_the_environment_and_its_errors(monkeypatch):
+    monkeypatch.setenv("CS180_PRESET", "course")
+    assert config("vanilla", "cpu").batch_size == 10_000 and config("vanilla", "cpu", preset="none").batch_size == 1024
+    assert config("fast", "cpu") == config("fast", "cpu", preset="none")           # the fast model has no course
+    with pytest.raises(ValueError, match="no preset 'course'"):
+        config("fast", "cpu", preset="course")
+    with pytest.raises(ValueError, match="no preset 'paper'; its presets: course"):
+        config("vanilla", "cpu", preset="paper")
