@@ -108,3 +108,20 @@ def test_colab_shell_counts_as_a_notebook(monkeypatch):
     assert notebook.in_notebook()
     monkeypatch.setattr("IPython.get_ipython", lambda: type("TerminalInteractiveShell", (), {})())
     assert not notebook.in_notebook()
+
+
+def test_the_banner_in_a_real_kernel_is_html_output_not_stderr(tmp_path, monkeypatch):
+    """In a Jupyter kernel (nbclient), an offline lookup shows the banner as a display_data output."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("CS180_OFFLINE", "1")
+    monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CS180_DATA_DIR", raising=False)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from cs180utils import data\nprint(data.find_or_notice('fox', fallback='the terrain map'))")])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    kinds = [(o.output_type, o.get("name")) for o in outputs]
+    assert kinds == [("display_data", None), ("stream", "stdout")], kinds     # nothing on stderr
+    assert "Stand-in data: the terrain map" in outputs[0].data["text/html"] and outputs[1].text == "None\n"
