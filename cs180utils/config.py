@@ -91,23 +91,37 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def in_checkout(root: Path | None = None) -> bool:
+    """True when cs180utils runs from a clone of the workbook (``pyproject.toml`` and ``notebooks/`` beside it),
+    False when it was installed (pip, Colab)."""
+    root = REPO_ROOT if root is None else root
+    return (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir()
+
+
+def workspace() -> Path:
+    """Where ``data/``, ``runs/`` and ``figures/`` go: the clone cs180utils runs from, else the current folder
+    (an installed package: on Colab ``/content``, for a notebook downloaded alone its folder)."""
+    return REPO_ROOT if in_checkout() else Path.cwd()
+
+
 def cache_dir() -> Path:
-    """The download cache, ``<repo>/data`` (or ``$CS180_CACHE_DIR``): where ``data fetch`` puts datasets and the
-    last folder searched for them (the ``data_dir=`` arguments and ``--data-dir`` name folders searched first)."""
-    return Path(os.environ.get("CS180_CACHE_DIR") or REPO_ROOT / "data")
+    """The download cache, ``<workspace>/data`` (or ``$CS180_CACHE_DIR``): where ``data fetch`` puts datasets and
+    the last folder searched for them (the ``data_dir=`` arguments and ``--data-dir`` name folders searched
+    first). :func:`workspace`: the clone, or the current folder when the package is installed."""
+    return Path(os.environ.get("CS180_CACHE_DIR") or workspace() / "data")
 
 
 def figures_dir(sub: str | None = None) -> Path:
-    """Where notebooks and ``make run`` write figures: ``<repo>/figures`` (or ``$CS180_FIGURES_DIR``)."""
-    root = Path(os.environ.get("CS180_FIGURES_DIR") or REPO_ROOT / "figures")
+    """Where notebooks and ``make run`` write figures: ``<workspace>/figures`` (or ``$CS180_FIGURES_DIR``)."""
+    root = Path(os.environ.get("CS180_FIGURES_DIR") or workspace() / "figures")
     path = root / sub if sub else root
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def runs_dir(sub: str | None = None) -> Path:
-    """Checkpoints and cached training results: ``<repo>/runs`` (or ``$CS180_RUNS_DIR``); git-ignored."""
-    root = Path(os.environ.get("CS180_RUNS_DIR") or REPO_ROOT / "runs")
+    """Checkpoints and cached training results: ``<workspace>/runs`` (or ``$CS180_RUNS_DIR``); git-ignored."""
+    root = Path(os.environ.get("CS180_RUNS_DIR") or workspace() / "runs")
     path = root / sub if sub else root
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -3,6 +3,7 @@ notices a student sees as a note.
 
     slider(draw, L=widgets.SelectionSlider(options=[0, 2, 5], value=5), D=widgets.IntSlider(64, 16, 256))
     notice("real data 'fox' not found; using ...")
+    banner("Stand-in data", "lego was not found; ...", ["python -m cs180utils data fetch lego"])
 
 ``draw(**values)`` returns a matplotlib ``Figure`` and shows nothing itself. :func:`slider` calls it once
 directly with the widgets' starting values (ipywidgets swallows exceptions raised inside ``interact``
@@ -23,7 +24,8 @@ def in_notebook() -> bool:
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    # Colab's shell is a subclass (google.colab._shell.Shell), so look along the class hierarchy
+    return shell is not None and any(c.__name__ == "ZMQInteractiveShell" for c in type(shell).__mro__)
 
 
 def slider(draw: Callable[..., object], **controls) -> None:
@@ -49,15 +51,20 @@ def slider(draw: Callable[..., object], **controls) -> None:
     widgets.interact(show, **controls)
 
 
+def _show(html_text: str, plain: str) -> None:
+    """Display one output with an HTML and a plain-text form (the text is what a terminal or nbconvert shows)."""
+    from IPython.display import display  # noqa: PLC0415
+
+    display({"text/html": html_text, "text/plain": plain}, raw=True)
+
+
 def notice(text: str, title: str = "Note") -> None:
     """Tell the user something they should act on: a visible note in a notebook (not the red stderr box), a line
     on stderr elsewhere."""
     if in_notebook():
-        from IPython.display import HTML, display  # noqa: PLC0415
-
-        display(HTML('<div style="border-left: 4px solid #e0a800; background: #fff8e1; color: #333; '
-                     'padding: 6px 10px; margin: 4px 0;"><b>' + html.escape(title) + ":</b> "
-                     + html.escape(text) + "</div>"))
+        _show('<div style="border-left: 4px solid #e0a800; background: #fff8e1; color: #333; '
+              'padding: 6px 10px; margin: 4px 0;"><b>' + html.escape(title) + ":</b> " + html.escape(text) + "</div>",
+              f"{title.upper()}: {text}")
     else:
         print(f"{title.upper()}: {text}", file=sys.stderr)
 
@@ -91,3 +98,17 @@ def upload(draw: Callable[..., object], accept: str = "image/*", description: st
     button.observe(redraw, names="value")
     display(widgets.VBox([button, out]))
     return button
+
+
+def banner(title: str, text: str, commands: list[str] = (), label: str = "WARNING") -> None:
+    """A warning no one scrolls past: a red-bordered box in a notebook (title, text, the commands that fix it);
+    elsewhere (a headless run, ``make run``'s log) ``label: text`` and the commands on stderr."""
+    plain = "\n".join([f"{label}: {text}", *(f"    {c}" for c in commands)])
+    if not in_notebook():
+        print(plain, file=sys.stderr)
+        return
+    code = "".join(f"<pre style=\"margin: 4px 0; background: #fff; padding: 4px 8px;\">{html.escape(c)}</pre>"
+                   for c in commands)
+    _show('<div style="border: 3px solid #c62828; background: #ffebee; color: #222; padding: 8px 12px; '
+          'margin: 6px 0; font-size: 110%;"><b style="color: #c62828;">&#9888; ' + html.escape(title)
+          + "</b><br>" + html.escape(text) + code + "</div>", plain)

@@ -44,3 +44,29 @@ def test_environment_yml_matches_requirements():
 
 def test_environment_yml_pins_python():
     assert re.search(r"^\s*-\s*python=3\.1[0-9]", (ROOT / "environment.yml").read_text(), flags=re.M)
+
+
+def declared_minimums() -> dict[str, tuple[int, ...]]:
+    """pyproject.toml's runtime dependencies and extras as {name: minimum release}."""
+    import tomllib  # noqa: PLC0415
+
+    from cs180utils.colab import parse  # noqa: PLC0415
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    return dict(parse(r) for r in reqs)
+
+
+def test_pyproject_declares_minimums_that_the_lock_meets():
+    """Every runtime dependency is declared with a minimum (`pip install .` gives a package that imports), and
+    requirements.txt pins each at or above it (the lock is one of the environments the minimums allow)."""
+    from cs180utils.colab import version_tuple  # noqa: PLC0415
+
+    minimums, pins = declared_minimums(), pip_requirements()
+    assert {"torch", "torchvision", "numpy", "matplotlib", "opencv-python-headless"} <= set(minimums)
+    assert minimums["torchvision"] >= (0, 23), "tv_tensors.KeyPoints is new in torchvision 0.23"
+    assert not [n for n, v in minimums.items() if not v], f"give every dependency a minimum: {minimums}"
+    unpinned = sorted(set(minimums) - set(pins))
+    assert not unpinned, f"declared in pyproject.toml but not pinned in requirements.txt: {unpinned}"
+    below = {n: pins[n] for n in minimums if version_tuple(pins[n]) < minimums[n]}
+    assert not below, f"requirements.txt pins below pyproject.toml's minimum: {below}"

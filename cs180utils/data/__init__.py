@@ -3,7 +3,7 @@
     >>> from cs180utils import data
     >>> data.locate("lego")            # Path or None, never downloads
     >>> data.resolve("lego")           # Path, downloading into the cache if needed, else DataNotFoundError
-    >>> data.find_or_notice("lego")    # Path or None; prints once how to get the real data when missing
+    >>> data.find_or_notice("lego")    # Path (downloaded if need be), or None offline (a banner says so)
     >>> data.load_npz(path, {"images_train": ("N", "H", "W", 3)})   # arrays, or DataCorruptError
     >>> data.read_image(path)          # (H, W, 3) uint8, or DataCorruptError
 
@@ -23,9 +23,9 @@ Modules, each importing only those listed before it:
 from cs180utils.data.download import DownloadError
 from cs180utils.data.files import check_dataset, load_npz, problems, read_image
 from cs180utils.data.folders import search_dirs
-from cs180utils.data.lookup import find_or_notice, locate, resolve, unusable
+from cs180utils.data.lookup import StandInRefused, find_or_notice, locate, resolve, unusable
 from cs180utils.data.registry import REGISTRY, DataCorruptError, DataNotFoundError, Dataset, how_to_get
 
 __all__ = ["REGISTRY", "Dataset", "DataCorruptError", "DataNotFoundError", "DownloadError", "check_dataset",
            "find_or_notice", "how_to_get", "load_npz", "locate", "problems", "read_image", "resolve",
-           "search_dirs", "unusable"]
+           "search_dirs", "StandInRefused", "unusable"]

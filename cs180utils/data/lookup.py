@@ -2,7 +2,13 @@
 
     >>> locate("lego")            # Path or None, never downloads
     >>> resolve("lego")           # Path, downloading into the cache if needed, else DataNotFoundError
-    >>> find_or_notice("lego")    # Path or None; prints once how to get the real data when missing
+    >>> find_or_notice("lego")    # Path, downloaded if need be; None (stand-in, with a banner) only when offline
+
+Real data first (:func:`find_or_notice`, what the notebooks and trainings call): a dataset that is not in a data
+folder is downloaded into the cache (``data/``; progress bar, content checks) whenever the network answers. Only
+when that fails does the caller fall back to its stand-in, announced by a banner in the notebook that says what
+is generated and how to get the real data. In the ``full`` profile (hours of GPU) a stand-in is refused with
+:class:`StandInRefused`, naming the fetch command, unless ``CS180_ALLOW_STANDIN=1``.
 
 A copy that :func:`cs180utils.data.files.problems` refuses (an empty npz, a jpg that does not open, a folder
 short of files) is skipped, and :func:`unusable` says why.
@@ -12,11 +18,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cs180utils import config
 from cs180utils.data import download as _download   # resolve() has a `download` flag
 from cs180utils.data.files import problems
 from cs180utils.data.folders import search_dirs
-from cs180utils.data.registry import DataNotFoundError, get, how_to_get
-from cs180utils.notebook import notice
+from cs180utils.data.registry import DataCorruptError, DataNotFoundError, get, how_to_get
+from cs180utils.notebook import banner
+
+ALLOW_STANDIN_ENV = "CS180_ALLOW_STANDIN"   # "1": the full profile may run on a stand-in
+
+
+class StandInRefused(DataNotFoundError):
+    """The ``full`` profile was about to run on a stand-in; the message names the fetch command and the opt-in."""
+
 
 def locate(name: str, path: str | os.PathLike | None = None,
            data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -71,18 +85,50 @@ def resolve(name: str, path: str | os.PathLike | None = None, data_dir: str | os
     raise DataNotFoundError(f"{name}: not found{seen} and {why}. {how_to_get(name)}")
 
 
-_NOTICED: set[str] = set()
+_NOTICED: set[str] = set()   # names whose stand-in was announced in this process
+_FAILED: set[str] = set()    # names whose download failed in this process (not tried again)
+
+
+def allow_standin() -> bool:
+    """True when ``CS180_ALLOW_STANDIN`` is set to anything but ``""``/``"0"``."""
+    return os.environ.get(ALLOW_STANDIN_ENV, "") not in ("", "0")
+
+
+def fetch_command(name: str) -> str:
+    """The command that downloads dataset ``name`` (a notebook cell runs it with a leading ``!``)."""
+    return f"python -m cs180utils data fetch {name}"
 
 
 def find_or_notice(name: str, path: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
-                   download: bool = False, fallback: str = "a generated stand-in") -> Path | None:
-    """Like :func:`resolve` but returns None when the data cannot be had, saying once (per name and process) that
-    real data was not found, how to get it, and that ``fallback`` is used instead: a visible note in a notebook
-    (:func:`cs180utils.notebook.notice`, not the red stderr box), a ``NOTICE:`` line on stderr elsewhere."""
+                   download: bool = True, fallback: str = "a generated stand-in", profile: str | None = None
+                   ) -> Path | None:
+    """The real dataset, downloaded into the cache when it is not present and the network answers; None when it
+    cannot be had, so that the caller uses ``fallback`` instead.
+
+    Saying so once per name and process: a banner in a notebook (:func:`cs180utils.notebook.banner`), the same
+    lines on stderr elsewhere, naming the stand-in, why the real data is missing and the fetch command. A failed
+    download is not tried again in the same process. ``download=False`` (or ``CS180_OFFLINE=1``) only looks.
+
+    Raises:
+        StandInRefused: in the ``full`` profile (``profile``, else ``$CS180_PROFILE``, else the default), unless
+            ``CS180_ALLOW_STANDIN=1``: hours of GPU on generated data are not what anyone wants.
+    """
     try:
-        return resolve(name, path, data_dir, download=download)
-    except DataNotFoundError as exc:
-        if name not in _NOTICED:
-            _NOTICED.add(name)
-            notice(f"real data '{name}' not found; using {fallback}. {exc}", title="Notice")
-        return None
+        return resolve(name, path, data_dir, download=download and name not in _FAILED)
+    except (DataNotFoundError, DataCorruptError) as exc:
+        if download and not _download.offline():
+            _FAILED.add(name)
+        why = str(exc)
+    if config.get_profile(profile) == "full" and not allow_standin():
+        raise StandInRefused(
+            f"the full profile runs on the real '{name}' only, and it is not here: {why} Get it with "
+            f"`{fetch_command(name)}` (in a notebook cell: `!{fetch_command(name)}`), or set "
+            f"{ALLOW_STANDIN_ENV}=1 to run on {fallback} instead.")
+    if name not in _NOTICED:
+        _NOTICED.add(name)
+        banner(f"Stand-in data: {fallback}",
+               f"real data '{name}' not found; using {fallback}. The results are illustrative, not the "
+               f"course's. {why} To use the real data, run the command below (in a notebook cell, with a "
+               f"leading !), then run the notebook again.",
+               [fetch_command(name)], label="NOTICE")
+    return None

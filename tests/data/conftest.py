@@ -17,6 +17,7 @@ def isolated(monkeypatch, tmp_path):
     monkeypatch.delenv("CS180_DATA_DIR", raising=False)
     monkeypatch.setenv("CS180_OFFLINE", "1")
     monkeypatch.setattr(lookup, "_NOTICED", set())
+    monkeypatch.setattr(lookup, "_FAILED", set())
 
     def no_network(*args, **kwargs):
         raise AssertionError("a lookup tried to download")
