@@ -123,7 +123,7 @@ PENDING: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
     ("05", "e2d48b7a"): (
         ("ten people",),
         "'with only ten people to learn from' -> 'with so few people to learn from (the data cell prints how "
-        "many: 10 of the Frontal DB, 32 of the 58-point IMM set)' -- or without the numbers in brackets"),
+        "many)': ten is the 73-point Frontal DB's training split, not the 58-point IMM set's"),
     ("05", "a2bc10d4"): (
         ("a hundred images", "5.0 %", "12.0 %", "25 %", "219 %"),
         "'with a hundred images' -> 'with so few training images'; the measured NMEs (5.0 % / 12.0 %, first epoch "
