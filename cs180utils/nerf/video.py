@@ -73,39 +73,3 @@ def render_video(model: NeRF, c2ws: torch.Tensor, focal: float, size: int | tupl
             paths[key] = p
     return {**{k: str(v) for k, v in paths.items()}, "frames": len(c2ws), "size": [H, W]}
 
-
-def plot_cameras(ax, scene, rays_per_camera: int = 0, n_samples: int = 0, cameras: int = 0,
-                 frustum: float = 0.4, elev: float = 25.0, azim: float = -60.0, seed: int = 0):
-    """3-D figure of a scene's cameras on matplotlib 3-D axes ``ax``: frusta of train (blue), val (green) and
-    test (red) cameras; for the first ``cameras`` training cameras, ``rays_per_camera`` random rays from
-    ``near`` to ``far`` with their ``n_samples`` samples (dots). Returns ``ax``."""
-    from cs180utils.nerf import rays as R  # noqa: PLC0415
-    from cs180utils.nerf.samplers import sample_along_rays  # noqa: PLC0415
-
-    K = scene.K
-    corners = torch.tensor([[0.0, 0.0], [scene.W, 0.0], [scene.W, scene.H], [0.0, scene.H]])
-    for c2ws, colour, label in ((scene.c2ws, "tab:blue", "train"), (scene.c2ws_val, "tab:green", "val"),
-                                (scene.c2ws_test, "tab:red", "test")):
-        for k, c2w in enumerate(c2ws):
-            o = c2w[:3, 3].numpy()
-            pts = R.transform(c2w, R.pixel_to_camera(K, corners, frustum)).numpy()  # (4, 3) image-plane corners
-            for p in pts:
-                ax.plot(*zip(o, p), color=colour, lw=0.5)
-            loop = np.vstack((pts, pts[:1]))
-            ax.plot(loop[:, 0], loop[:, 1], loop[:, 2], color=colour, lw=0.8, label=label if k == 0 else None)
-    g = torch.Generator().manual_seed(seed)
-    for b in range(min(cameras, len(scene.c2ws))):
-        uv = torch.rand(rays_per_camera, 2, generator=g) * torch.tensor([scene.W, scene.H])
-        o, d = R.pixel_to_ray(K, scene.c2ws[b], uv)
-        pts, _ = sample_along_rays(o, d, scene.near, scene.far, max(n_samples, 2))
-        for r in range(rays_per_camera):
-            ax.plot(*pts[r, [0, -1]].T.numpy(), color="k", lw=0.6)
-            if n_samples:
-                ax.scatter(*pts[r].T.numpy(), s=2, color="orange")
-    ax.set_xlabel("x"), ax.set_ylabel("y"), ax.set_zlabel("z")
-    ax.set_box_aspect((1, 1, 1))
-    lim = float(scene.c2ws[:, :3, 3].abs().max()) * 1.1
-    ax.set_xlim(-lim, lim), ax.set_ylim(-lim, lim), ax.set_zlim(-lim, lim)
-    ax.view_init(elev=elev, azim=azim)
-    ax.legend(loc="upper left")
-    return ax
