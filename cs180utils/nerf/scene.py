@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cs180utils import config, data
+from cs180utils import capped, config, data
 from cs180utils.data import DataCorruptError
 from cs180utils.images import to_uint8
 from cs180utils.nerf import hull
@@ -124,13 +124,14 @@ def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> 
         raise DataCorruptError(f"{path}: focal must be one positive number (pixels), got {focal!r}")
     cams = lambda k: torch.from_numpy(arrays[k].astype(np.float32))  # noqa: E731
     depth = lambda k: torch.from_numpy(arrays[k].astype(np.float32)) if k in arrays else None  # noqa: E731
-    return Scene(images=_float_images(arrays["images_train"], "images_train", path), c2ws=cams("c2ws_train"),
+    scene = Scene(images=_float_images(arrays["images_train"], "images_train", path), c2ws=cams("c2ws_train"),
                  focal=float(focal.item()), images_val=_float_images(arrays["images_val"], "images_val", path),
                  c2ws_val=cams("c2ws_val"), c2ws_test=cams("c2ws_test"),
                  images_test=_float_images(arrays.get("images_test"), "images_test", path),
                  depth=depth("depth_train"), depth_val=depth("depth_val"), depth_test=depth("depth_test"),
                  near=float(arrays["near"]) if "near" in arrays else near,
                  far=float(arrays["far"]) if "far" in arrays else far, name=path.stem)
+    return capped.cap_scene(scene) if capped.active() else scene
 
 
 def save_scene(scene: Scene, path: str | os.PathLike) -> Path:
