@@ -15,7 +15,8 @@ cell tagged ``injected-parameters`` right after the notebook's ``parameters`` ce
 profile's choice there (every notebook that has NAME gets it). ``--capped`` runs the full profile capped
 (:mod:`cs180utils.capped`): ``CS180_CAPPED=1``, an injected cell that caps the parameters by name, the kernel with
 Python's asserts off (quality floors cannot hold after two steps), and runs and figures in a fresh temporary
-folder (never the real ``runs/`` and ``figures/``; ``--keep`` names the folder to use instead).
+folder (never the real ``runs/`` and ``figures/``; its runs are deleted at the end; ``--keep`` names a folder
+to use instead, and keeps it).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import ast
 import contextlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -118,7 +120,11 @@ def run(only: list[str] | None = None, profile: str | None = None, timeout: int 
     with environment(CS180_PROFILE=config.get_profile(profile or "full"), CS180_CAPPED="1", PYTHONOPTIMIZE="1",
                      CS180_RUNS_DIR=str(work / "runs"), CS180_FIGURES_DIR=str(work / "figures")):
         print(f"capped run: CS180_CAPPED=1, asserts off in the kernels, runs and figures in {work}", flush=True)
-        return _run(only, timeout, out_dir, folder, parameters, True)
+        try:
+            return _run(only, timeout, out_dir, folder, parameters, True)
+        finally:
+            if not keep:   # the checkpoints (hundreds of MB at the full sizes); figures and executed notebooks stay
+                shutil.rmtree(work / "runs", ignore_errors=True)
 
 
 def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
