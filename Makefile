@@ -1,7 +1,8 @@
 # The workbook's two commands. Both set everything up on a fresh machine first (a .venv with the pinned
 # requirements and this package installed in editable mode), then do their job.
 #   make run    execute the ten notebooks headless, in order, writing figures/ (default profile)
-#   make test   unit tests, every notebook under nbval, and the JupyterLab browser test, in the smoke profile
+#   make test   unit tests, every notebook under nbval, and the JupyterLab browser test, in the smoke profile;
+#               then every notebook in the capped full profile (make test-capped)
 #   make lab    JupyterLab on notebooks/ with this environment as its kernel (how students work)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ ifdef CS180_DATA_DIR
 export CS180_DATA_DIR := $(abspath $(CS180_DATA_DIR))
 endif
 
-.PHONY: run test test-browser lab setup clean-outputs bench results determinism
+.PHONY: run test test-capped test-browser lab setup clean-outputs bench results determinism
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,12 +23,19 @@ $(STAMP): requirements.txt pyproject.toml
 
 setup: $(STAMP)
 
-# make run PROFILE=smoke|cpu|full overrides the default profile
+# make run PROFILE=smoke|cpu|full overrides the default profile; ONLY="03 04" runs those notebooks;
+# PARAMS="-p VIDEO_FRAMES 10 -p SEED 1" sets parameters after each notebook's parameters cell
 run: setup
-	$(PY) -m cs180utils.workbook run $(if $(PROFILE),--profile $(PROFILE))
+	$(PY) -m cs180utils.workbook run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 test: setup
 	CS180_PROFILE=smoke $(PY) -m pytest tests notebooks
+	$(MAKE) --no-print-directory test-capped
+
+# every notebook in the full profile's sizes with steps, epochs, data and video frames capped (cs180utils/capped.py),
+# in a fresh temporary folder: a crash in a full-profile code path fails CI
+test-capped: setup
+	$(PY) -m cs180utils.workbook run --capped
 
 # the browser test alone (needs Debian's chromium: apt-get install chromium)
 test-browser: setup

@@ -17,6 +17,7 @@ import types
 import typing
 from typing import Any, Iterable, Mapping, TypeVar
 
+from cs180utils import capped as _capped
 from cs180utils import config as _config
 
 C = TypeVar("C")
@@ -61,7 +62,8 @@ def make_config(cls: type[C], presets: Mapping[str, Mapping[str, Any]] | None = 
                 **overrides: Any) -> C:
     """``cls`` with its defaults, then the profile's preset, then ``overrides`` (UNSET ones dropped).
 
-    An unknown field name raises ``ValueError`` listing the known ones.
+    An unknown field name raises ``ValueError`` listing the known ones. With ``CS180_CAPPED=1`` the lengths of
+    training are then capped (:mod:`cs180utils.capped`), overrides included.
     """
     values = preset_for(presets, profile) if presets else {}
     values.update(given(overrides))
@@ -69,16 +71,19 @@ def make_config(cls: type[C], presets: Mapping[str, Mapping[str, Any]] | None = 
     unknown = sorted(set(values) - set(names))
     if unknown:
         raise ValueError(f"unknown {cls.__name__} settings {unknown}; the settings are: {', '.join(names)}")
-    return cls(**values)
+    cfg = cls(**values)
+    return _capped.cap_config(cfg) if _capped.active() else cfg
 
 
 def replace(cfg: C, **overrides: Any) -> C:
-    """A copy of ``cfg`` with ``overrides`` (UNSET ones dropped; unknown names raise ``ValueError``)."""
+    """A copy of ``cfg`` with ``overrides`` (UNSET ones dropped; unknown names raise ``ValueError``; capped
+    like :func:`make_config` with ``CS180_CAPPED=1``)."""
     names = {f.name for f in dataclasses.fields(cfg)}
     unknown = sorted(set(overrides) - names)
     if unknown:
         raise ValueError(f"unknown {type(cfg).__name__} settings {unknown}; the settings are: {', '.join(sorted(names))}")
-    return dataclasses.replace(cfg, **given(overrides))
+    out = dataclasses.replace(cfg, **given(overrides))
+    return _capped.cap_config(out) if _capped.active() else out
 
 
 def _plain(value: Any) -> Any:

@@ -25,7 +25,11 @@ What it does, once for everyone:
 - random generators in ``rngs`` (and torch's global one) are saved and restored, so a resumed run draws the
   same batches as an uninterrupted one; the learning rate is the one the optimizer was built with now, not the
   saved one (they differ only where ``may_change`` allows it);
-- Ctrl-C (KeyboardInterrupt) leaves with ``exc.checkpoint``: the checkpoint kept, or None when none was written.
+- Ctrl-C (KeyboardInterrupt) leaves with ``exc.checkpoint``: the checkpoint kept, or None when none was written;
+- on a GPU (:func:`gpu_settings`): the step under ``torch.autocast`` in ``precision`` (bfloat16, or float16 with a
+  gradient scaler), and no host-device synchronisation per step: losses stay on the GPU and are read (and
+  checked to be finite) every ``log_every`` steps, at evaluations, checkpoints and the end. On a CPU nothing of
+  this applies: every step is read and checked at once, as before.
 
 A finished run (its checkpoint says so) is returned as it is, without training or evaluating again.
 """
@@ -144,6 +148,36 @@ def epoch_batches(loader, steps_per_epoch: int, start_step: int = 0, seed: int =
         epoch += 1
 
 
+# ---- GPU settings -----------------------------------------------------------------------------------------------
+
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The mixed-precision dtype for training on ``device``: bfloat16 on a CUDA GPU that has it (Ampere and
+    later), float16 on older ones (T4, V100: the loop then scales the loss), None elsewhere (CPU, MPS: full
+    precision, the numbers unchanged) or with ``CS180_AMP=0``."""
+    device = torch.device(device)
+    if device.type != "cuda" or os.environ.get("CS180_AMP", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def gpu_settings(device: torch.device | str) -> dict:
+    """What a training on ``device`` passes to :func:`train_loop` (``precision``), after turning cuDNN's
+    autotuner on for a CUDA device (fixed input shapes: it picks the fastest convolution algorithms once)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return {"precision": autocast_dtype(device)}
+
+
+def loader_settings(device: torch.device | str, workers: int | None = None) -> dict:
+    """``DataLoader`` arguments that keep a GPU busy: worker processes for the augmentation and pinned memory
+    (copies with ``non_blocking=True``); on a CPU none (one process, the batches exactly as before)."""
+    if torch.device(device).type != "cuda":
+        return {}
+    workers = min(4, os.cpu_count() or 1) if workers is None else workers
+    return {"num_workers": workers, "pin_memory": True, "persistent_workers": False}
+
+
 # ---- the loop ---------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -174,7 +208,8 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                may_change: tuple[str, ...] = MAY_CHANGE, rngs: Mapping[str, torch.Generator] | None = None,
                extra: dict | None = None, before_step: Callable[[int], None] | None = None,
                after_eval: Callable[[int, dict], bool | None] | None = None, resume: bool = True, progress: bool = True,
-               desc: str = "train", advice: str = "lower the learning rate (--lr)") -> LoopResult:
+               desc: str = "train", advice: str = "lower the learning rate (--lr)",
+               precision: torch.dtype | None = None, read_every_step: bool | None = None) -> LoopResult:
     """Train ``model`` with ``optimizer`` for ``loop.steps`` steps of ``step_fn`` (see the module docstring).
 
     Args:
@@ -189,6 +224,10 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
         after_eval: ``after_eval(step, metrics)`` after each evaluation (snapshots, notebook callbacks); returning
             True ends the training there (early stopping).
         resume: False ignores an existing checkpoint (it is overwritten at the first save).
+        precision: run ``step_fn`` under ``torch.autocast`` in this dtype (:func:`autocast_dtype`); float16
+            scales the loss (``torch.amp.GradScaler``; ``before_step`` sees unscaled gradients). None: as is.
+        read_every_step: read (and check) each step's loss at once; False: every ``log_every`` steps, at
+            evaluations, checkpoints and the end (one synchronisation there). None: True on a CPU, False on CUDA.
     """
     path = Path(checkpoint) if checkpoint is not None else None
     rngs = dict(rngs or {})
@@ -198,6 +237,10 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
     saved_extra: dict = {}
     for g in optimizer.param_groups:
         g.setdefault("initial_lr", g["lr"])
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    defer = device.type == "cuda" if read_every_step is None else not read_every_step
+    autocast = torch.autocast(device.type, dtype=precision) if precision is not None else None
+    scaler = torch.amp.GradScaler(device.type) if precision == torch.float16 else None
 
     if path is not None and resume and path.is_file():
         state = load_checkpoint(path)
@@ -216,6 +259,8 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                 gen.set_state(state["rngs"][name])
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
         step, seconds, history = int(state["step"]), float(state["seconds"]), state["history"]
         finished, stopped = bool(state.get("finished")), bool(state.get("stopped_at_max_seconds"))
         stopped_early = bool(state.get("stopped_early"))
@@ -239,7 +284,8 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                                "config": identity.get("config"), "finished": finished,
                                "stopped_at_max_seconds": stopped, "stopped_early": stopped_early,
                                "rngs": {k: g.get_state() for k, g in rngs.items()},
-                               "torch_rng": torch.get_rng_state(), "extra": {**saved_extra, **(extra or {})}})
+                               "torch_rng": torch.get_rng_state(), "extra": {**saved_extra, **(extra or {})},
+                               **({"scaler": scaler.state_dict()} if scaler is not None else {})})
 
     def run_eval(fn) -> tuple[dict, bool]:
         """Metrics of ``fn`` at this step, into the history; and whether ``after_eval`` asks to stop."""
@@ -259,8 +305,20 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
 
     bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress, leave=True,
                file=sys.stderr)
-    window: dict[str, list[float]] = {}
+    window: dict[str, list] = {}     # name -> this log period's values (floats; on a GPU, tensors until read)
+    pending: list[tuple[int, torch.Tensor]] = []   # on a GPU: (step, loss) not yet checked to be finite
     eval_at = frozenset(loop.eval_at)
+
+    def settle() -> None:
+        """Read the deferred losses and logs (one synchronisation) and check the losses are finite."""
+        if not pending:
+            return
+        values = torch.stack([v.float() for _, v in pending]).tolist()
+        for (at, _), value in zip(pending, values):
+            _check_finite("the training loss", value, at, path, advice)
+        pending.clear()
+        for k, vs in window.items():
+            window[k] = [float(v) for v in vs]
     model.train()
     try:
         while step < loop.steps:
@@ -274,20 +332,40 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
             factor = schedule(prog)
             for g in optimizer.param_groups:
                 g["lr"] = g["initial_lr"] * factor
-            out = step_fn(step)
+            if autocast is not None:
+                with autocast:
+                    out = step_fn(step)
+            else:
+                out = step_fn(step)
             loss, logs = (out if isinstance(out, tuple) else (out, {}))
-            value = float(loss.detach())
-            _check_finite("the training loss", value, step, path, advice)
+            if defer:
+                value = loss.detach()
+                pending.append((step, value))
+            else:
+                value = float(loss.detach())
+                _check_finite("the training loss", value, step, path, advice)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
             if before_step is not None:
                 before_step(step)
-            optimizer.step()
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
             step += 1
             seconds += time.perf_counter() - t0
             for k, v in {"loss": value, **logs}.items():
-                window.setdefault(k, []).append(float(v))
+                window.setdefault(k, []).append(v.detach() if defer and torch.is_tensor(v) else float(v))
             bar.update(1)
+            if defer and (step >= loop.steps or (loop.log_every and step % loop.log_every == 0)
+                          or (loop.eval_every and step % loop.eval_every == 0) or step in eval_at
+                          or (loop.checkpoint_every and step % loop.checkpoint_every == 0)):
+                settle()
             if loop.log_every and step % loop.log_every == 0:
                 row = {"step": step, **{k: sum(v) / len(v) for k, v in window.items()}}
                 history["train"].append(row)
@@ -303,6 +381,7 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
                 save()
             if stopped_early:
                 break
+        settle()
         if final_evaluate is not None:
             run_eval(final_evaluate)
         elif evaluate is not None and (not history["eval"] or history["eval"][-1]["step"] != step):

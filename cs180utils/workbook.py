@@ -1,23 +1,38 @@
 """Run the whole workbook headless (``make run``) and keep notebooks clean (``make clean-outputs``).
 
-    python -m cs180utils.workbook run [--profile cpu] [--only 01 03] [--timeout 3600]
+    python -m cs180utils.workbook run [--profile cpu] [--only 01 03] [--timeout 3600] [-p NAME VALUE ...]
+    python -m cs180utils.workbook run --capped      # the full profile's sizes, a couple of steps each (CI)
     python -m cs180utils.workbook strip
 
 ``run`` executes ``notebooks/NN_*.ipynb`` in order in a fresh kernel each, with the notebook folder as working
 directory, and writes the executed copies to ``figures/executed/`` (figures themselves are written by the
 notebooks under ``figures/NN_name/``).  Missing real data is reported once, up front; the notebooks then run
 on their generated stand-ins.  A failing notebook does not stop the others; the exit code says whether all
-passed.
+passed; Ctrl-C or SIGTERM stops the run and its kernel.
+
+Parameters are injected as papermill does: ``-p NAME VALUE`` (VALUE a Python literal, else a string) becomes a
+cell tagged ``injected-parameters`` right after the notebook's ``parameters`` cell, so it overrides the
+profile's choice there (every notebook that has NAME gets it). ``--capped`` runs the full profile capped
+(:mod:`cs180utils.capped`): ``CS180_CAPPED=1``, an injected cell that caps the parameters by name, the kernel with
+Python's asserts off (quality floors cannot hold after two steps), and runs and figures in a fresh temporary
+folder (never the real ``runs/`` and ``figures/``; its runs are deleted at the end; ``--keep`` names a folder
+to use instead, and keeps it).
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import contextlib
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any, Iterator, Mapping
 
+from cs180utils import capped as _capped
 from cs180utils import config, data
 
 NOTEBOOKS_DIR = config.REPO_ROOT / "notebooks"
@@ -46,15 +61,78 @@ def data_notice() -> str | None:
             "stand-ins (results are illustrative, not the course's). To use the real data:\n" + "\n".join(missing))
 
 
+def literal(text: str) -> Any:
+    """A ``-p NAME VALUE`` value: a Python literal (``3``, ``None``, ``(1, 2)``, ``'fox'``), else the text."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def inject(nb, parameters: Mapping[str, Any] | None = None, capped: bool = False) -> bool:
+    """Insert the ``injected-parameters`` cell after ``nb``'s ``parameters`` cell (or at the top when it has
+    none): ``NAME = value`` for each of ``parameters``, then, when ``capped``, the cap of
+    :data:`cs180utils.capped.INJECTED_SOURCE`. Returns whether a cell was inserted."""
+    import nbformat  # noqa: PLC0415
+
+    lines = [f"{name} = {value!r}" for name, value in (parameters or {}).items()]
+    if capped:
+        lines.append(_capped.INJECTED_SOURCE)
+    if not lines:
+        return False
+    for name in parameters or {}:
+        if not name.isidentifier():
+            raise ValueError(f"parameter name {name!r} is not a Python name")
+    cell = nbformat.v4.new_code_cell("# injected by cs180utils.workbook run\n" + "\n".join(lines))
+    cell.metadata["tags"] = [_capped.INJECTED_TAG]
+    at = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
+    nb.cells.insert(at, cell)
+    return True
+
+
+@contextlib.contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """``os.environ`` with ``values`` set (None: removed) inside the block, as it was after it."""
+    before = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run(only: list[str] | None = None, profile: str | None = None, timeout: int = 3600,
-        out_dir: Path | None = None, folder: Path = NOTEBOOKS_DIR) -> int:
+        out_dir: Path | None = None, folder: Path = NOTEBOOKS_DIR, parameters: Mapping[str, Any] | None = None,
+        capped: bool = False, keep: Path | None = None) -> int:
+    """Execute the notebooks (see the module doc); 0 when all passed, 1 when one failed, 130 when stopped."""
+    if not capped:
+        with environment(CS180_PROFILE=config.get_profile(profile) if profile else os.environ.get("CS180_PROFILE")):
+            return _run(only, timeout, out_dir, folder, parameters, False)
+    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="cs180-capped-"))
+    with environment(CS180_PROFILE=config.get_profile(profile or "full"), CS180_CAPPED="1", PYTHONOPTIMIZE="1",
+                     CS180_RUNS_DIR=str(work / "runs"), CS180_FIGURES_DIR=str(work / "figures")):
+        print(f"capped run: CS180_CAPPED=1, asserts off in the kernels, runs and figures in {work}", flush=True)
+        try:
+            return _run(only, timeout, out_dir, folder, parameters, True)
+        finally:
+            if not keep:   # the checkpoints (hundreds of MB at the full sizes); figures and executed notebooks stay
+                shutil.rmtree(work / "runs", ignore_errors=True)
+
+
+def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
     import nbformat  # noqa: PLC0415
     from nbclient import NotebookClient  # noqa: PLC0415
     from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
 
-    if profile:
-        os.environ["CS180_PROFILE"] = config.get_profile(profile)
-    out_dir = out_dir or config.figures_dir("executed")
+    out_dir = Path(out_dir) if out_dir else config.figures_dir("executed")
     out_dir.mkdir(parents=True, exist_ok=True)
     books = notebooks(only, folder)
     if not books:
@@ -67,6 +145,7 @@ def run(only: list[str] | None = None, profile: str | None = None, timeout: int 
     results = []
     for path in books:
         nb = nbformat.read(path, as_version=4)
+        inject(nb, parameters, capped)
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         # nbclient imitates a browser for ipywidgets' Output widget (the one `interact` draws into). That
@@ -130,10 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--profile", choices=config.PROFILES, default=None)
     r.add_argument("--only", nargs="*", default=None, help="notebook numbers, e.g. --only 01 03")
     r.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set NAME = VALUE (a Python literal) after each notebook's parameters cell")
+    r.add_argument("--capped", action="store_true",
+                   help="the full profile's sizes with steps, epochs and data capped (CI; cs180utils/capped.py)")
+    r.add_argument("--keep", type=Path, default=None,
+                   help="with --capped: write runs and figures in this folder (default: a fresh temporary one)")
+    r.add_argument("--out", type=Path, default=None, help="where the executed notebooks go (default figures/executed)")
     sub.add_parser("strip", help="remove outputs from the committed notebooks")
     args = p.parse_args(argv)
     if args.cmd == "run":
-        return run(args.only, args.profile, args.timeout)
+        params = {name: literal(value) for name, value in args.parameter}
+        return run(args.only, args.profile, args.timeout, out_dir=args.out, parameters=params, capped=args.capped,
+                   keep=args.keep)
     strip()
     return 0
 

@@ -99,3 +99,39 @@ def test_sigterm_stops_the_run_and_its_kernel(tmp_path):
         time.sleep(0.2)
     else:
         pytest.fail(f"kernel {kernel_pid} still running after the run stopped")
+
+
+def test_parameters_are_injected_after_the_parameters_cell(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os"), nbformat.v4.new_code_cell("SIZE = 64\nNAME = 'hopper'"),
+                nbformat.v4.new_code_cell("print(SIZE)")]
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    assert workbook.inject(nb, {"SIZE": 400, "NAME": workbook.literal("fox")})
+    assert nb.cells[2].metadata["tags"] == ["injected-parameters"]
+    assert "SIZE = 400\nNAME = 'fox'" in nb.cells[2].source
+    assert workbook.literal("(1, 2)") == (1, 2) and workbook.literal("None") is None
+    assert not workbook.inject(nb, {}) and len(nb.cells) == 4
+    with pytest.raises(ValueError, match="not a Python name"):
+        workbook.inject(nb, {"a b": 1})
+
+
+def test_capped_run_caps_by_name_turns_asserts_off_and_writes_elsewhere(tmp_path, monkeypatch):
+    """--capped: the full profile, CS180_CAPPED=1 in the kernel, lengths capped after the parameters cell,
+    asserts off (quality floors), runs and figures in the given folder, the environment restored after."""
+    monkeypatch.delenv("CS180_CAPPED", raising=False)
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    path = _write(nbs / "01_capped.ipynb", [
+        "GRID_STEPS = 2000\nVIDEO_SIZE = 400",
+        "import os, json\nassert False, 'asserts are off'\n"
+        "open('seen.json', 'w').write(json.dumps([GRID_STEPS, VIDEO_SIZE, os.environ['CS180_PROFILE'], "
+        "os.environ['CS180_CAPPED'], os.environ['CS180_RUNS_DIR']]))"])
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, path)
+    rc = workbook.run(folder=nbs, out_dir=tmp_path / "out", capped=True, keep=tmp_path / "work", timeout=120)
+    assert rc == 0
+    import json
+    assert json.loads((nbs / "seen.json").read_text()) == [2, 400, "full", "1", str(tmp_path / "work" / "runs")]
+    import os
+    assert "CS180_CAPPED" not in os.environ and os.environ.get("PYTHONOPTIMIZE") is None

@@ -299,8 +299,11 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     mean = mean_shape(data.train)
     model = build_model(cfg, mean).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # the crops are decoded once (data.train holds them in memory); on a GPU, workers augment and pin them
     loader = torch.utils.data.DataLoader(ibug.FaceDataset(data.train, make_augment(cfg)), batch_size=cfg.batch_size,
-                                         shuffle=True, drop_last=len(data.train) > cfg.batch_size)
+                                         shuffle=True, drop_last=len(data.train) > cfg.batch_size,
+                                         **training.loader_settings(device))
+    copy = dict(non_blocking=True) if device.type == "cuda" else {}
     per_epoch = len(loader)
     batches = None
 
@@ -309,7 +312,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
         if batches is None:   # from the step the loop starts (or resumes) at, reseeded per epoch
             batches = training.epoch_batches(loader, per_epoch, start_step=step, seed=cfg.seed)
         images, kps = next(batches)                         # (B, 1, S, S), (B, K, 2) crop pixels
-        return step_loss(model, cfg, images.to(device), kps.to(device))
+        return step_loss(model, cfg, images.to(device, **copy), kps.to(device, **copy))
 
     loop = training.LoopConfig(steps=cfg.epochs * per_epoch, max_seconds=cfg.max_seconds,
                                eval_every=cfg.eval_every * per_epoch, checkpoint_every=per_epoch, log_every=per_epoch)
@@ -318,7 +321,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
         evaluate=lambda step: validation_metrics(model, cfg, data.val), checkpoint=run / training.CHECKPOINT,
         identity={"config": settings.config_dict(cfg), "data": data.fingerprint()},
         extra={"mean_shape": mean.tolist(), "steps_per_epoch": per_epoch}, resume=not fresh, progress=progress,
-        desc=f"train {cfg.name}")
+        desc=f"train {cfg.name}", **training.gpu_settings(device))
     model.eval()
     truth = data.val.original_keypoints()
     result = {"model": cfg.name, "val_nme": res.final["val_nme"],

@@ -194,6 +194,14 @@ def course_deviations(cfg: NerfConfig, profile: str | None = None) -> list[tuple
                                ignore=RUN_SETTINGS)
 
 
+def gpu_settings(cfg: NerfConfig, device: torch.device) -> dict:
+    """The training loop's GPU settings (:func:`cs180utils.training.gpu_settings`): the vanilla MLP's matrix
+    products in mixed precision on CUDA; the fast field stays float32 (its hash-grid interpolation and tiny MLP
+    gain little and lose precision). Nothing on a CPU."""
+    out = training.gpu_settings(device)
+    return out if cfg.model == "vanilla" else {**out, "precision": None}
+
+
 # ---- scene, run folder ------------------------------------------------------------------------------------
 
 def prepare_scene(cfg: NerfConfig, scene: Scene) -> Scene:
@@ -269,7 +277,13 @@ def ray_batch_loss(model: NeRF, images: torch.Tensor, c2ws: torch.Tensor, focal:
     loss = mse
     if "coarse_rgb" in out:
         loss = loss + torch.mean((out["coarse_rgb"] - target) ** 2)
-    return loss, {"psnr": mse_to_psnr(float(mse.detach()))}
+    return loss, {"psnr": _psnr_log(mse.detach())}
+
+
+def _psnr_log(mse: torch.Tensor) -> float | torch.Tensor:
+    """The step's PSNR for the history: a float on the CPU; on a GPU a tensor the training loop reads every
+    ``log_every`` steps (a float here would wait for the GPU at every step)."""
+    return mse_to_psnr(float(mse)) if mse.device.type == "cpu" else -10.0 * torch.log10(mse.float())
 
 
 @torch.no_grad()
@@ -332,7 +346,7 @@ def train(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None = Non
         final_evaluate=(lambda step: validate(None)) if partial else None,
         checkpoint=out_dir / training.CHECKPOINT, identity={"config": settings.config_dict(cfg), "data": data},
         rngs={"rays": gen}, before_step=model.on_train_step, after_eval=after_eval, resume=resume,
-        progress=progress, desc=f"nerf {cfg.model}",
+        progress=progress, desc=f"nerf {cfg.model}", **gpu_settings(cfg, device),
         extra={"aabb": None if aabb is None else aabb.tolist(), "scene": scene_t.name, "focal": scene_t.focal,
                "size": [scene_t.H, scene_t.W]})
     at23 = next((e for e in res.history["eval"] if e["psnr"] >= 23.0), None)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cs180utils import config, data
+from cs180utils import capped, config, data
 from cs180utils.data import DataCorruptError
 from cs180utils.images import to_uint8
 from cs180utils.nerf import hull
@@ -173,11 +173,12 @@ def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> 
         raise DataCorruptError(f"{path}: near {near} and far {far} must be finite with 0 <= near < far")
     cams = lambda k: torch.from_numpy(arrays[k].astype(np.float32))  # noqa: E731
     depth = lambda k: torch.from_numpy(arrays[k].astype(np.float32)) if k in arrays else None  # noqa: E731
-    return Scene(images=images["images_train"], c2ws=cams("c2ws_train"), focal=float(focal.item()),
-                 images_val=images["images_val"], c2ws_val=cams("c2ws_val"), c2ws_test=cams("c2ws_test"),
-                 images_test=images["images_test"],
-                 depth=depth("depth_train"), depth_val=depth("depth_val"), depth_test=depth("depth_test"),
-                 near=near, far=far, name=path.stem)
+    scene = Scene(images=images["images_train"], c2ws=cams("c2ws_train"), focal=float(focal.item()),
+                  images_val=images["images_val"], c2ws_val=cams("c2ws_val"), c2ws_test=cams("c2ws_test"),
+                  images_test=images["images_test"],
+                  depth=depth("depth_train"), depth_val=depth("depth_val"), depth_test=depth("depth_test"),
+                  near=near, far=far, name=path.stem)
+    return capped.cap_scene(scene) if capped.active() else scene
 
 
 def save_scene(scene: Scene, path: str | os.PathLike) -> Path:
