@@ -97,8 +97,18 @@ def _plain(value: Any) -> Any:
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
-    """The config as plain JSON values (tuples become lists), field order kept."""
-    return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    """The config as plain JSON values (tuples become lists), field order kept. A whole number in a field typed
+    ``float`` is written as a float (``max_seconds=480`` from a notebook and ``--max-seconds 480``, which argparse
+    makes 480.0, are one setting: one run folder, one identity)."""
+    return {f.name: _plain(_as_declared(f, getattr(cfg, f.name))) for f in dataclasses.fields(cfg)}
+
+
+def _as_declared(f: dataclasses.Field, value: Any) -> Any:
+    declared = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if declared in ("float", "float | None", "Optional[float]") and isinstance(value, int) \
+            and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def _restore(value: Any, hint: Any) -> Any:

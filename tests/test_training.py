@@ -177,8 +177,16 @@ def test_run_dir_is_one_folder_per_setting(tmp_path, monkeypatch):
     class Cfg:
         lr: float = 1e-3
         device: str | None = None
+        max_seconds: float | None = None
+        steps: int = 10
 
     a = training.run_dir("part", "x", Cfg(), data="d")
+    # a whole number in a float setting (a notebook's max_seconds=480) is the CLI's parsed 480.0: one folder
+    assert training.run_dir("part", "x", Cfg(max_seconds=480), data="d") == \
+        training.run_dir("part", "x", Cfg(max_seconds=480.0), data="d")
+    assert settings.config_dict(Cfg(lr=1, steps=3)) == {"lr": 1.0, "device": None, "max_seconds": None, "steps": 3}
+    assert isinstance(settings.config_dict(Cfg(steps=3))["steps"], int) and \
+        settings.config_dict(Cfg(max_seconds=True))["max_seconds"] is True      # only int -> float, nothing else
     assert a == training.run_dir("part", "x", Cfg(device="cuda"), data="d")   # the device is not a setting
     assert a != training.run_dir("part", "x", Cfg(lr=1e-2), data="d")
     assert a != training.run_dir("part", "x", Cfg(), data="e")

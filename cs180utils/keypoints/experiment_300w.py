@@ -17,7 +17,6 @@ call resumes. A notebook and the command line asking for the same settings share
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,12 +75,6 @@ class Config300W:
         if self.window is not None and self.window < 0:
             raise ValueError(f"window must be a radius of 0 pixels or more, or None for the whole map; got {self.window}")
         self.widths, self.scale = tuple(self.widths), tuple(float(v) for v in self.scale)
-        # a number typed as a whole one (max_seconds=480) is the float the command line parses ("480" -> 480.0):
-        # the run folder's hash sees the same settings either way
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("float", "float | None") and isinstance(value, int) and not isinstance(value, bool):
-                setattr(self, f.name, float(value))
 
     @property
     def name(self) -> str:
