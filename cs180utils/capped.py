@@ -51,7 +51,7 @@ def _one_batch(value: Any, values: Mapping[str, Any]) -> Any:
 FIELD_CAPS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "steps": _at_most(STEPS),
     "epochs": _at_most(STEPS),
-    "eval_every": _at_most(1),
+    "eval_every": _at_most(STEPS),       # one evaluation, at the end: a full-size NeRF validation is a minute on a CPU
     "checkpoint_every": _at_most(1),
     "log_every": _at_most(1),
     "val_views": _at_most(1),

@@ -52,7 +52,7 @@ def test_off_by_default(monkeypatch):
 def test_make_config_caps_lengths_and_keeps_sizes(cap_on):
     cfg = settings.make_config(Exp, PRESETS, "full")
     # lengths: a couple of steps, evaluations and checkpoints at every step, one validation view
-    assert (cfg.steps, cfg.epochs, cfg.eval_every, cfg.val_views) == (2, 2, 1, 1)
+    assert (cfg.steps, cfg.epochs, cfg.eval_every, cfg.val_views) == (2, 2, 2, 1)
     # data-set sizes: one batch of the full profile's batch size (None = "all" is capped too; 5 < 32 stays)
     assert (cfg.max_train, cfg.max_val) == (32, 5)
     # sizes as the full profile: batch, image size, width; non-counts untouched
