@@ -55,21 +55,6 @@ def flagged(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group(0)) for m in PATTERN.finditer(masked)]
 
 
-def _imm(task, attr):
-    from cs180utils.keypoints import experiment_imm  # noqa: PLC0415
-    return lambda p: getattr(experiment_imm.config(task, p), attr)
-
-
-def _w300(command, attr):
-    from cs180utils.keypoints import experiment_300w  # noqa: PLC0415
-    return lambda p: getattr(experiment_300w.config(command, p), attr)
-
-
-def _field2d_steps(p):
-    from cs180utils.field2d import experiment  # noqa: PLC0415
-    return experiment.config(p).steps
-
-
 def _in_code(number: str, snippet: str, n: int):
     """``n`` when ``snippet`` (the code that fixes how many things are drawn) is in notebook ``number``'s code."""
     def value(profile):
@@ -84,6 +69,17 @@ def _fast_occupancy_every(p):
     return experiment.config("fast", p).fast.occupancy_every
 
 
+def _fast(attr):
+    from cs180utils.nerf import experiment  # noqa: PLC0415
+    return lambda p: getattr(experiment.config("fast", p).fast, attr)
+
+
+def _course_nerf(attr):
+    """``attr`` of the course's NeRF recipe (the vanilla model's ``course`` preset) laid over profile ``p``."""
+    from cs180utils.nerf import experiment  # noqa: PLC0415
+    return lambda p: getattr(experiment.config("vanilla", p, preset="course"), attr)
+
+
 # (notebook number, phrase) -> why the number is a constant of the course or the method
 CONSTANTS: dict[tuple[str, str], str] = {
     ("07", "its area up to 10 % (AUC) and the failure rate (NME > 10 %)"):
@@ -93,61 +89,19 @@ CONSTANTS: dict[tuple[str, str], str] = {
 
 # (notebook number, phrase, the profiles the phrase speaks of, the code's value of its number per profile)
 CHECKED: list[tuple[str, str, tuple[str, ...], object]] = [
-    ("01", "in 800 steps of", ("cpu",), _field2d_steps),
-    ("01", "in the course's 3000 steps (the `full` profile)", ("full",), _field2d_steps),
-    ("05", "decays along a cosine to 5 % of its start", PROFILES,
-     lambda p: round(_imm("nose", "lr_min_factor")(p) * 100, 6)),
-    ("07", "brightness ±30 %", PROFILES, lambda p: round(_w300("resnet", "brightness")(p) * 100, 6)),
+    ("03", "10,000 rays a step", PROFILES, _course_nerf("batch_size")),
+    ("10", "evaluated at 32 samples", PROFILES, _course_nerf("n_samples")),
+    ("10", "each of 10,000 rays per step", PROFILES, _course_nerf("batch_size")),
     ("10", "(every 16 steps, Instant-NGP's rule", ("cpu", "full"), _fast_occupancy_every),
+    ("10", "draws 1024 rays per step at the start", ("cpu",), _fast("batch_start")),
+    ("10", "over the first 500 steps", ("cpu",), _fast("batch_ramp_steps")),
     ("05", "The two validation faces with the smallest", PROFILES, _in_code("05", "best_and_worst(errors, k=2)", 2)),
     ("08", "the sum of the 68 maps of three faces", PROFILES, _in_code("08", "data.train.keypoints[:3]", 3)),
     ("08", "Top: three test faces with the annotation", PROFILES, _in_code("08", "data.val.images[:3]", 3)),
 ]
 
 # (notebook number, cell id) -> (the numbers that cell still states, the fix): cells owned by other helpers
-PENDING: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {
-    ("01", "04df77ec"): (
-        ("500 steps", "14.9 dB", "14.9 dB", "27.6 dB", "21.8 dB", "36.2 dB", "22.2 dB", "33.5 dB", "16.5 dB",
-         "34.5 dB", "14.1 dB", "43.9 dB", "11.2 dB", "34.5 dB", "12.8 dB", "22.1 dB", "9 dB", "9 dB"),
-        "the seen/unseen table is one cpu run's: let the code cell above print it as a table (it has the numbers) and "
-        "keep the bullets qualitative ('several dB more on the seen pixels than float64, the worst on the unseen')"),
-    ("01", "1703c4f9"): (
-        ("26.6 dB", "two minutes", "28.5 dB"),
-        "Summary: 'it reaches the PSNR printed in section 3 (the cpu profile's 800 steps; the course's 3000 in "
-        "full)'; timings and measured PSNRs belong in README with their command"),
-    ("03", "aac1ee11"): (
-        ("300 steps", "96 evaluations", "17.73 dB", "337 s", "17.65 dB", "226 s", "0.07 dB", "480 s", "22.11 dB",
-         "48 evaluations", "22.02 dB", "0.10 dB", "20.95 dB", "21.20 dB", "0.24 dB", "22.11 dB"),
-        "the coarse-to-fine comparison cell prints both PSNRs and times: say 'compare the two lines printed above' and "
-        "move the measured table (with its command and machine load) to README"),
-    ("05", "e2d48b7a"): (
-        ("ten people",),
-        "'with only ten people to learn from' -> 'with so few people to learn from (the data cell prints how "
-        "many)': ten is the 73-point Frontal DB's training split, not the 58-point IMM set's"),
-    ("05", "a2bc10d4"): (
-        ("a hundred images", "5.0 %", "12.0 %", "25 %", "219 %"),
-        "'with a hundred images' -> 'with so few training images'; the measured NMEs (5.0 % / 12.0 %, first epoch "
-        "25 % / 219 %) -> printed by the with/without-sigmoid cell (it prints both summaries), prose qualitative"),
-    ("05", "d3abc7e7"): (
-        ("ten training people",),
-        "'with ten training people' -> 'with so few training people'"),
-    ("07", "3c2e973f"): (
-        ("100 test faces",),
-        "'the **100 test faces** of `labels_ibug_300W_test.xml`' -> 'the **test faces** of "
-        "`labels_ibug_300W_test.xml` (the data cell prints how many)': 100 is the bundled subset's count"),
-    ("08", "15faa7bb"): (
-        ("100 test faces",),
-        "'Validation: the 100 test faces' -> 'Validation: the test faces of notebook 07'"),
-    ("10", "0c3f2caa"): (
-        ("64 samples", "10⁴ rays", "1000 steps", "23 dB", "about a minute"),
-        "fast-NeRF helper: the course recipe is 32 samples per ray (the write-up; 64 is the full preset); the steps to "
-        "23 dB and 'about a minute' are measurements: name the cells that print them (section 4's table) and put "
-        "the measured figures in README with benchmarks/nerf.py's command"),
-    ("10", "3478d712"): (
-        ("64 samples", "~2× denser", "~1.6× faster"),
-        "fast-NeRF helper: 'the same 64 samples' -> 'the same FAST.n_samples samples'; '~2× denser' -> section 3's "
-        "printed spacing ratio; '~1.6× faster' -> benchmarks/ (README), not the notebook's prose"),
-}
+PENDING: dict[tuple[str, str], tuple[tuple[str, ...], str]] = {}
 
 
 def _cells(path: Path):

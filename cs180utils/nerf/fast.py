@@ -9,7 +9,7 @@ so it plugs into the same rays, samplers, volume rendering, video and depth code
       -> where opacity > 1e-4: colour GridEncoding (L x F) + PE(direction)
          -> MLP (32 hidden) -> sigmoid -> rgb                                          # (C, 3)
 
-Why this design: the course's 8x256 MLP spends ~0.6 M multiply-adds on every one of the 64 samples of every ray;
+Why this design: the course's 8x256 MLP spends ~0.6 M multiply-adds on every sample of every ray;
 here a sample costs a few trilinear grid lookups plus a ~1.3 k multiply-add colour MLP (run only where the sample
 is visible at all), and the visual hull from the training silhouettes, refined by the field's own density, keeps
 most samples away from the network.  Density is read straight from dense grids (a sum over resolutions): the
