@@ -222,7 +222,7 @@ ROWS = [
     Row("part-less boxes stay readable", lambda c: _check_partless(c), None),
     Row("folder as --train-xml", lambda c: ["train", "resnet", *SMOKE, "--train-xml", str(c.tmp), "--val-xml",
                                             str(face_xml(c.tmp / "ok")), "--out", str(c.tmp / "r")], 1,
-        r"is a folder, expected a dlib XML labels file"),
+        r"is a folder, expected a dlib XML file"),
 
     # -- .asf (IMM) ------------------------------------------------------------------------------------------------
     Row(".asf NaN coordinate", lambda c: lambda: read_asf(asf_file(c.tmp, [[0.3, np.nan], [0.5, 0.5]])),

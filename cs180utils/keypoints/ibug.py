@@ -88,20 +88,8 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
     Raises FileNotFoundError / ValueError with the file and the element at fault.
     """
     path = Path(path)
-    if path.is_dir():
-        raise FileNotFoundError(f"{path} is a folder, expected a dlib XML labels file (e.g. "
-                                f"{path / 'labels_ibug_300W_test.xml'})")
-    if not path.is_file():
-        raise FileNotFoundError(f"dlib XML {path} does not exist; pass the labels file of the iBUG 300-W set "
-                                f"(labels_ibug_300W_train.xml) or any file in the dlib imglab format")
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
-        raise ValueError(f"{path} is not valid XML ({exc}); is it a dlib imglab labels file?") from exc
-    images = root.find("images")
-    if images is None:
-        raise ValueError(f"{path} has no <images> element; expected the dlib imglab format "
-                         f"<dataset><images><image file=...><box ...><part .../></box></image></images></dataset>")
+    images = _images_element(path, "pass the labels file of the iBUG 300-W set (labels_ibug_300W_train.xml) or "
+                                   "any file in the dlib imglab format")
     faces: list[Face] = []
     for img in images.iter("image"):
         rel = img.get("file")
@@ -206,17 +194,8 @@ def read_dlib_boxes(path: str | os.PathLike, num_keypoints: int = NUM_KEYPOINTS)
     Raises FileNotFoundError / ValueError naming the file and the element at fault.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"dlib XML {path} does not exist; pass the file of face boxes to predict "
-                                f"(e.g. the Kaggle test file labels_ibug_300W_test_parsed.xml)")
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
-        raise ValueError(f"{path} is not valid XML ({exc}); is it a dlib imglab file?") from exc
-    images = root.find("images")
-    if images is None:
-        raise ValueError(f"{path} has no <images> element; expected the dlib imglab format "
-                         f"<dataset><images><image file=...><box top left width height/></image></images></dataset>")
+    images = _images_element(path, "pass the file of face boxes to predict (e.g. the Kaggle test file "
+                                   "labels_ibug_300W_test_parsed.xml)")
     faces: list[Face] = []
     for img in images.iter("image"):
         rel = img.get("file")
@@ -405,3 +384,20 @@ def labels_path(split: str, data_dir: str | os.PathLike | None = None, path: str
     if folder is None:
         return None
     return folder / f"labels_ibug_300W_{split}.xml"
+
+
+def _images_element(path: Path, what_to_pass: str) -> ET.Element:
+    """The ``<images>`` element of the dlib XML file ``path``; FileNotFoundError / ValueError naming the file."""
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a folder, expected a dlib XML file: {what_to_pass}")
+    if not path.is_file():
+        raise FileNotFoundError(f"dlib XML {path} does not exist; {what_to_pass}")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path} is not valid XML ({exc}); is it a dlib imglab file?") from exc
+    images = root.find("images")
+    if images is None:
+        raise ValueError(f"{path} has no <images> element; expected the dlib imglab format "
+                         f"<dataset><images><image file=...><box ...>[<part .../>]</box></image></images></dataset>")
+    return images
