@@ -91,33 +91,27 @@ def read_dlib_xml(path: str | os.PathLike, num_keypoints: int | None = NUM_KEYPO
     images = _images_element(path, "pass the labels file of the iBUG 300-W set (labels_ibug_300W_train.xml) or "
                                    "any file in the dlib imglab format")
     faces: list[Face] = []
-    for img in images.iter("image"):
-        rel = img.get("file")
-        if rel is None:
-            raise ValueError(f"{path}: an <image> element has no file attribute")
-        for box in img.iter("box"):
-            if box.get("ignore", "0") == "1":
-                continue
-            parts = box.findall("part")
-            if not parts:
-                continue
-            try:
-                left, top = float(box.get("left")), float(box.get("top"))
-                width, height = float(box.get("width")), float(box.get("height"))
-                named = {int(p.get("name")): (float(p.get("x")), float(p.get("y"))) for p in parts}
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{path}: box or part of image {rel!r} has a missing or non-numeric "
-                                 f"attribute ({exc})") from exc
-            k = max(named) + 1 if num_keypoints is None else num_keypoints
-            if max(named) >= k:
-                raise ValueError(f"{path}: image {rel!r} has part {max(named)}, more than the {k} keypoints "
-                                 f"expected; pass num_keypoints=None to read other layouts")
-            _check_box(path, rel, (left, top, width, height), named, k, partial)
-            kps = np.full((k, 2), np.nan, dtype=np.float32)
-            for i, (x, y) in named.items():
-                kps[i] = (x + 0.5, y + 0.5)                              # index -> the pixel's centre
-            faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
-                              keypoints=kps, meta={"file": rel}))
+    for rel, box in _boxes(path, images):
+        parts = box.findall("part")
+        if not parts:
+            continue
+        try:
+            left, top = float(box.get("left")), float(box.get("top"))
+            width, height = float(box.get("width")), float(box.get("height"))
+            named = {int(p.get("name")): (float(p.get("x")), float(p.get("y"))) for p in parts}
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: box or part of image {rel!r} has a missing or non-numeric "
+                             f"attribute ({exc})") from exc
+        k = max(named) + 1 if num_keypoints is None else num_keypoints
+        if max(named) >= k:
+            raise ValueError(f"{path}: image {rel!r} has part {max(named)}, more than the {k} keypoints "
+                             f"expected; pass num_keypoints=None to read other layouts")
+        _check_box(path, rel, (left, top, width, height), named, k, partial)
+        kps = np.full((k, 2), np.nan, dtype=np.float32)
+        for i, (x, y) in named.items():
+            kps[i] = (x + 0.5, y + 0.5)                              # index -> the pixel's centre
+        faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
+                          keypoints=kps, meta={"file": rel}))
     if not faces:
         raise ValueError(f"{path}: no annotated faces found (no <box> with <part> elements)")
     return faces
@@ -197,24 +191,18 @@ def read_dlib_boxes(path: str | os.PathLike, num_keypoints: int = NUM_KEYPOINTS)
     images = _images_element(path, "pass the file of face boxes to predict (e.g. the Kaggle test file "
                                    "labels_ibug_300W_test_parsed.xml)")
     faces: list[Face] = []
-    for img in images.iter("image"):
-        rel = img.get("file")
-        if rel is None:
-            raise ValueError(f"{path}: an <image> element has no file attribute")
-        for box in img.iter("box"):
-            if box.get("ignore", "0") == "1":
-                continue
-            try:
-                left, top, width, height = (float(box.get(k)) for k in ("left", "top", "width", "height"))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{path}: a box of image {rel!r} has a missing or non-numeric left/top/width/"
-                                 f"height ({exc})") from exc
-            if not (width > 0 and height > 0):
-                raise ValueError(f"{path}: a box of image {rel!r} has width {width:g} and height {height:g}; "
-                                 f"a face box needs a positive size")
-            faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
-                              keypoints=np.full((num_keypoints, 2), np.nan, dtype=np.float32),
-                              meta={"file": rel}))
+    for rel, box in _boxes(path, images):
+        try:
+            left, top, width, height = (float(box.get(k)) for k in ("left", "top", "width", "height"))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: a box of image {rel!r} has a missing or non-numeric left/top/width/"
+                             f"height ({exc})") from exc
+        if not (width > 0 and height > 0):
+            raise ValueError(f"{path}: a box of image {rel!r} has width {width:g} and height {height:g}; "
+                             f"a face box needs a positive size")
+        faces.append(Face(image=(path.parent / rel).resolve(), box=(left, top, width, height),
+                          keypoints=np.full((num_keypoints, 2), np.nan, dtype=np.float32),
+                          meta={"file": rel}))
     if not faces:
         raise ValueError(f"{path}: no face boxes found (no <box> elements that are not ignore='1')")
     return faces
@@ -401,3 +389,14 @@ def _images_element(path: Path, what_to_pass: str) -> ET.Element:
         raise ValueError(f"{path} has no <images> element; expected the dlib imglab format "
                          f"<dataset><images><image file=...><box ...>[<part .../>]</box></image></images></dataset>")
     return images
+
+
+def _boxes(path: Path, images: ET.Element):
+    """``(image file relative to the XML, <box>)`` for every box not marked ``ignore='1'``, in file order."""
+    for img in images.iter("image"):
+        rel = img.get("file")
+        if rel is None:
+            raise ValueError(f"{path}: an <image> element has no file attribute")
+        for box in img.iter("box"):
+            if box.get("ignore", "0") != "1":
+                yield rel, box
