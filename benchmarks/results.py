@@ -76,14 +76,14 @@ ROWS: tuple[Row, ...] = (
         "NME {val_nme:.2f} % (mean shape {baseline_nme:.1f} %) in {seconds:.0f} s",
         "--epochs 2"),
     Row("resnet", "ResNet18, iBUG 300-W test split", "train resnet --profile cpu",
-        "NME {val_nme:.2f} % (mean shape {baseline_nme:.1f} %) after {epochs} epochs, {seconds:.0f} s",
+        "NME {val_nme:.2f} % (mean shape {baseline_nme:.1f} %) after {epochs:g} epochs, {seconds:.0f} s",
         "--epochs 1 --max-seconds none"),
     Row("unet", "U-Net, Gaussian heatmaps, local soft-argmax", "train unet --profile cpu",
         "NME {val_nme:.2f} % (argmax {val_nme_argmax:.2f} %, whole-map soft-argmax {val_nme_global:.2f} %) "
-        "after {epochs} epochs, {seconds:.0f} s",
+        "after {epochs:g} epochs, {seconds:.0f} s",
         "--epochs 1 --max-seconds none"),
     Row("unet-binary", "U-Net, binary-mask heatmaps", "train unet-binary --profile cpu",
-        "NME {val_nme:.2f} % (argmax {val_nme_argmax:.2f} %) after {epochs} epochs, {seconds:.0f} s",
+        "NME {val_nme:.2f} % (argmax {val_nme_argmax:.2f} %) after {epochs:g} epochs, {seconds:.0f} s",
         "--epochs 1 --max-seconds none"),
 )
 
@@ -112,7 +112,9 @@ def machine() -> str:
 def commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+        # the files this script writes itself (README's table, the record) do not make the code "changed"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)README.md", ":(exclude)benchmarks/results.json"], cwd=ROOT,
                                capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("+changes" if dirty else "")
     except OSError:
@@ -161,8 +163,10 @@ def render(record: dict) -> str:
         when = "" if entry is None else f"{entry['date']}, {entry['commit']}, load {entry['load_before']:.1f}"
         lines.append(f"| {row.what} | `{row.command}` | {cell(row, entry)} | {when} |")
     machines = sorted({e["machine"] for e in record.values()})
-    lines += ["", f"Machine: {'; '.join(machines) or 'none yet'}. Load is the 1-minute load average before the run "
-                  "(2 or more on 2 cores means something else was running)."]
+    lines += ["", f"Machine: {'; '.join(machines) or 'none yet'}. Load is the 1-minute load average just before the "
+                  "command started: near 0 on an idle machine; a row measured right after another still carries that "
+                  "row's own two threads (about 2) for a minute or so, so only a value well above 2 says that "
+                  "something else was running."]
     return "\n".join(lines)
 
 
