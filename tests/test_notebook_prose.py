@@ -93,8 +93,6 @@ CHECKED: list[tuple[str, str, tuple[str, ...], object]] = [
     ("10", "evaluated at 32 samples", PROFILES, _course_nerf("n_samples")),
     ("10", "each of 10,000 rays per step", PROFILES, _course_nerf("batch_size")),
     ("10", "(every 16 steps, Instant-NGP's rule", ("cpu", "full"), _fast_occupancy_every),
-    ("10", "draws 1024 rays per step at the start", ("cpu",), _fast("batch_start")),
-    ("10", "over the first 500 steps", ("cpu",), _fast("batch_ramp_steps")),
     ("05", "The two validation faces with the smallest", PROFILES, _in_code("05", "best_and_worst(errors, k=2)", 2)),
     ("08", "the sum of the 68 maps of three faces", PROFILES, _in_code("08", "data.train.keypoints[:3]", 3)),
     ("08", "Top: three test faces with the annotation", PROFILES, _in_code("08", "data.val.images[:3]", 3)),
