@@ -99,8 +99,9 @@ PRESETS: dict[str, dict[str, dict]] = {
     # 2e-4 28.59, 3e-3 30.29, 5e-3 30.75; the grids keep learning fast to the end. A 300 s budget (steps is
     # only the schedule's nominal length: the time cap ends the run); validation on 3 views every 25 steps up to
     # step 400 times the first 23 dB. Measured and left off (FastFieldConfig): a batch ramp 1024 -> 4096 rays over
-    # 500 steps (lego, idle 2 cores, seed 0: 29.67 dB at 300 s and 23 dB after 29.4 s with it, 29.67 dB and 28.6 s
-    # without), early ray termination and alpha skipping (benchmarks/nerf.py --ablate: dearer per step early on).
+    # 500 steps (lego, idle 2 cores, seed 0: 29.67 dB at 300 s and 23 dB at step 275, 29.4 s, with it; without,
+    # 23 dB at step 175 in both of two runs: 29.67 dB and 28.6 s, then 29.46 dB and 35.5 s at 8 % slower steps),
+    # early ray termination and alpha skipping (benchmarks/nerf.py --ablate: dearer per step early on).
     "fast": {
         "smoke": dict(steps=60, batch_size=1024, n_samples=32, lr=1e-2, lr_final=2e-3, sample_in_aabb=True,
                       image_size=50, eval_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=8192,
