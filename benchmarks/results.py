@@ -114,7 +114,7 @@ def commit() -> str:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
         # the files this script writes itself (README's table, the record) do not make the code "changed"
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)README.md", ":(exclude)benchmarks/results.json"], cwd=ROOT,
+                                *(f":(exclude){f.relative_to(ROOT)}" for f in (README, RECORD))], cwd=ROOT,
                                capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("+changes" if dirty else "")
     except OSError:
