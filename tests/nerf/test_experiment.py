@@ -145,9 +145,10 @@ def test_learning_rate_decays_exponentially_from_lr_to_lr_final(tiny_scene, tmp_
     assert torch.load(res["checkpoint"], weights_only=False)["optimizer"]["param_groups"][0]["lr"] == 1e-2
 
 
-def test_notebook_04_asks_for_notebook_03s_model():
-    """Notebook 04 reuses the model notebook 03 trains (the same run folder): their parameters cells build CFG
-    (and SEED) with the same expression."""
+def test_notebooks_04_and_10_ask_for_notebook_03s_model():
+    """Notebook 04 reuses the model notebook 03 trains (the same run folder) and its video frames (the same
+    cameras and size): their parameters cells build CFG, SEED, VIDEO_FRAMES and VIDEO_SIZE with the same
+    expressions. Notebook 10 compares the fast field with that same run (its VANILLA is 03's CFG)."""
     import ast
     from pathlib import Path
 
@@ -157,10 +158,13 @@ def test_notebook_04_asks_for_notebook_03s_model():
                     if "parameters" in c.get("metadata", {}).get("tags", []))
         tree = ast.parse("".join(cell["source"]))
         return {t.id: ast.dump(node.value) for node in tree.body if isinstance(node, ast.Assign)
-                for t in node.targets if isinstance(t, ast.Name) and t.id in ("CFG", "SEED")}
+                for t in node.targets if isinstance(t, ast.Name)}
 
     nb03, nb04 = assignments("03_nerf_volume_rendering_training.ipynb"), assignments("04_nerf_depth_maps.ipynb")
-    assert set(nb03) == {"CFG", "SEED"} and nb03 == nb04
+    shared = ("CFG", "SEED", "VIDEO_FRAMES", "VIDEO_SIZE")
+    assert {k: nb03[k] for k in shared} == {k: nb04[k] for k in shared}
+    nb10 = assignments("10_fast_nerf_on_cpu.ipynb")
+    assert nb10["VANILLA"] == nb03["CFG"] and nb10["SEED"] == nb03["SEED"]
 
 
 def test_fast_batch_ramp_and_early_validation_steps():
