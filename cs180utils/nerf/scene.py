@@ -103,6 +103,14 @@ class Scene:
                        depth=dp(self.depth), depth_val=dp(self.depth_val), depth_test=dp(self.depth_test),
                        focal=self.focal * s, name=f"{self.name}@{size}", _masks=None, _aabb=None)
 
+    def first_val_views(self, n: int) -> "Scene":
+        """The same scene with only its first ``n`` validation views (a cheaper final validation); training
+        images, cameras and the cached silhouettes and box are unchanged."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        return replace(self, images_val=self.images_val[:n], c2ws_val=self.c2ws_val[:n],
+                       depth_val=None if self.depth_val is None else self.depth_val[:n])
+
 
 # ---- npz in / out ------------------------------------------------------------------------------------------
 

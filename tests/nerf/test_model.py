@@ -83,3 +83,48 @@ def test_hierarchical_evaluates_n_coarse_then_n_plus_n_fine_points_per_ray():
     d = torch.tensor([[0.0, 0.0, -1.0]]).repeat(5, 1)
     model.render_rays(o, d)
     assert (coarse.points, fine.points) == (5 * 8, 5 * 16)
+
+
+class _Wall(torch.nn.Module):
+    """An opaque slab x > 0 (sigma 50) in a colour that varies with position; counts the samples it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, pts, dirs):
+        self.seen += len(pts)
+        return 50.0 * (pts[:, 0] > 0).float(), torch.sigmoid(pts)
+
+
+@pytest.mark.parametrize("n_fine", [0, 24])
+def test_early_ray_termination_skips_samples_behind_the_surface_and_changes_nothing_visible(n_fine):
+    """Without gradients a ray stops once its transmittance is below stop_transmittance (1e-4): behind an
+    opaque wall halfway along the rays most samples are never evaluated, and colour, opacity and depth stay
+    within that bound of evaluating every sample (hierarchical sampling too: both passes stop)."""
+    c2w = look_at(torch.tensor([4.0, 0.3, 0.2]))          # looking along -x at the wall's face x = 0
+    out, seen = {}, {}
+    for stop in (1e-4, 0.0):
+        wall, fine = _Wall(), _Wall()
+        model = NeRF(wall, RenderSettings(n_samples=48, n_fine=n_fine, stop_transmittance=stop),
+                     fine=fine if n_fine else None)
+        out[stop], seen[stop] = model.render_image(c2w, 30.0, 16, 16), wall.seen + fine.seen
+    assert seen[0.0] == 16 * 16 * (48 + (48 + n_fine if n_fine else 0))   # every sample: the reference
+    assert seen[1e-4] < 0.7 * seen[0.0]                                   # the far half is skipped
+    for k in ("rgb", "acc"):
+        assert (out[1e-4][k] - out[0.0][k]).abs().max() <= 1e-4
+    assert (out[1e-4]["depth"] - out[0.0]["depth"]).abs().max() <= 1e-4 * 6.0    # weight x far
+    assert out[0.0]["acc"].min() > 0.999                                  # the wall is opaque
+
+
+def test_early_ray_termination_is_off_while_training():
+    """With gradients (training) every sample is evaluated, whatever stop_transmittance says."""
+    wall = _Wall()
+    model = NeRF(wall, RenderSettings(n_samples=48))
+    o, d = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([[-1.0, 0.0, 0.0]])
+    with torch.enable_grad():
+        model.render_rays(o, d)
+    assert wall.seen == 48
+    with torch.no_grad():
+        model.render_rays(o, d)
+    assert wall.seen - 48 < 48

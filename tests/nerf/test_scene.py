@@ -30,6 +30,17 @@ def test_generated_scene_format_and_round_trip(small_scene):
     assert torch.allclose(again.depth_val, scene.depth_val)
 
 
+def test_first_val_views_keeps_training_data_and_the_first_views(small_scene):
+    scene, _ = small_scene
+    two = scene.first_val_views(2)
+    assert two.images_val.shape[0] == two.c2ws_val.shape[0] == two.depth_val.shape[0] == 2
+    assert torch.equal(two.c2ws_val, scene.c2ws_val[:2]) and torch.equal(two.images_val, scene.images_val[:2])
+    assert two.images is scene.images and two.c2ws is scene.c2ws and two.focal == scene.focal
+    assert scene.images_val.shape[0] == 3                         # the original is untouched
+    with pytest.raises(ValueError, match="at least 1"):
+        scene.first_val_views(0)
+
+
 def test_ground_truth_depth_reprojects_onto_the_surface(small_scene):
     scene, _ = small_scene
     field = AnalyticField()
