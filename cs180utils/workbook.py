@@ -130,6 +130,19 @@ def run(only: list[str] | None = None, profile: str | None = None, timeout: int 
                 shutil.rmtree(work / "runs", ignore_errors=True)
 
 
+def _kernel_config(socket_dir: str):
+    """The kernels' traitlets config: on POSIX they talk over local IPC sockets in ``socket_dir`` (an absolute
+    path: a kernel runs in its notebook's folder) instead of TCP, over which, unencrypted, ipykernel prints a
+    warning about eavesdropping into make run's output once per notebook."""
+    from traitlets.config import Config  # noqa: PLC0415
+
+    cfg = Config()
+    if os.name == "posix":
+        cfg.KernelManager.transport = "ipc"
+        cfg.KernelManager.ip = os.path.join(os.path.abspath(socket_dir), "kernel")
+    return cfg
+
+
 def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
     import nbformat  # noqa: PLC0415
     from nbclient import NotebookClient  # noqa: PLC0415
@@ -146,10 +159,11 @@ def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
     if notice:
         print(notice, flush=True)
     results = []
+    sockets = tempfile.TemporaryDirectory(prefix="cs180-kernels-")   # the kernels' IPC sockets (POSIX)
     for path in books:
         nb = nbformat.read(path, as_version=4)
         inject(nb, parameters, capped)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=_kernel_config(sockets.name),
                                 resources={"metadata": {"path": str(path.parent)}})
         # nbclient imitates a browser for ipywidgets' Output widget (the one `interact` draws into). That
         # imitation hung make run at notebook 01's slider cell once its grid was freshly trained: the kernel
@@ -177,6 +191,7 @@ def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
         print(f"{status:>6}  {seconds:7.1f} s  {path.name}" + (f"  -- {error}" if error else ""), flush=True)
         if interrupted:
             break
+    sockets.cleanup()
     total = sum(r[2] for r in results)
     failed = [r for r in results if r[1] == "FAILED"]
     stopped = results[-1][1] == "STOPPED"
