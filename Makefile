@@ -53,6 +53,7 @@ bench: setup
 	$(PY) benchmarks/heatmaps.py
 	$(PY) benchmarks/field2d.py
 	$(PY) benchmarks/nerf.py
+	$(PY) benchmarks/render.py
 
 # README's results table: run each command it lists (ROWS="nose nerf-fast" for some), record, rewrite the table
 results: setup
