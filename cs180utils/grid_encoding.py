@@ -14,7 +14,9 @@ spatial hash ``xor_i(c_i * pi_i) mod T``.  ``log2_hashmap_size=None`` keeps ever
 Why two code paths for the lookup: ``torch.nn.functional.grid_sample`` is PyTorch's own compiled bilinear /
 trilinear interpolation (forward and backward), and is the fastest way to read a dense 2-D or 3-D grid on a CPU;
 hashed levels (and dense grids of other dimensions) use an explicit gather of the ``2^d`` corners.  Both give the
-same numbers on a dense grid (``tests/test_grid_encoding.py`` checks it).
+same numbers on a dense grid (``tests/test_grid_encoding.py`` checks it).  On a CPU, ``grid_sample`` runs each
+batch item on one thread, so a large lookup is dealt out to one (expanded, not copied) table per thread
+(:meth:`GridLevel.parts`): same values, gradients equal up to the order of a sum.
 
 Vertex ``i`` of a level of resolution ``N`` sits at ``x = i / (N - 1)`` (``align_corners=True``); inputs outside
 ``[0, 1]`` are clamped to the border.
@@ -108,10 +110,27 @@ class GridLevel(nn.Module):
 
     def _grid_sample(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
-        grid = (x.clamp(0.0, 1.0) * 2.0 - 1.0).reshape(1, *([1] * (self.in_dim - 1)), n, self.in_dim)
-        out = F.grid_sample(self.table, grid.to(self.table.dtype), mode="bilinear", padding_mode="border",
-                            align_corners=True)  # (1, F, 1, [1,] N)
-        return out.reshape(self.features, n).t()
+        # PyTorch's CPU grid_sample runs one thread per batch item, so the points are dealt out to P copies of
+        # the table (an expand: no copy going forward; the backward sums the P gradients), P = the threads
+        P = self.parts(n, x.device)
+        m = -(-n // P)                                           # points per part (the last padded)
+        grid = x.clamp(0.0, 1.0) * 2.0 - 1.0                     # (N, d) in grid_sample's [-1, 1]
+        if P * m != n:
+            grid = torch.cat((grid, grid.new_zeros(P * m - n, self.in_dim)))
+        grid = grid.reshape(P, *([1] * (self.in_dim - 1)), m, self.in_dim)
+        table = self.table if P == 1 else self.table.expand(P, *self.table.shape[1:])
+        out = F.grid_sample(table, grid.to(self.table.dtype), mode="bilinear", padding_mode="border",
+                            align_corners=True)  # (P, F, 1, [1,] m)
+        return out.reshape(P, self.features, m).permute(0, 2, 1).reshape(P * m, self.features)[:n]
+
+    MIN_POINTS_PER_PART = 8192   # below this many points per thread one call on one thread is faster
+
+    def parts(self, n: int, device) -> int:
+        """How many batch items ``_grid_sample`` splits ``n`` points into: one per CPU thread (at least
+        ``MIN_POINTS_PER_PART`` points each); 1 on a GPU, whose kernel is parallel over the points."""
+        if device.type != "cpu":
+            return 1
+        return max(1, min(torch.get_num_threads(), n // self.MIN_POINTS_PER_PART))
 
     def extra_repr(self) -> str:
         kind = f"hashed T={self.table.shape[0]}" if self.hashed else "dense"

@@ -60,6 +60,31 @@ def test_grid_sample_and_gather_agree_with_gradients(d):
     assert torch.allclose(fast.table.grad, slow.table.grad, atol=1e-4)
 
 
+@pytest.mark.parametrize("d", [2, 3])
+def test_points_dealt_to_threads_give_the_same_lookup_and_gradient(d, monkeypatch):
+    """grid_sample on a CPU is parallel over batch items only: the points go to one copy of the table per
+    thread (3 parts of 1001, 1001, 999 points here, the last padded), with the same values and gradients."""
+    g = torch.Generator().manual_seed(2)
+    level = GridLevel(d, 9, 2)
+    with torch.no_grad():
+        level.table.copy_(torch.randn(level.table.shape, generator=g))
+    x = torch.rand(3001, d, generator=g)
+    w = torch.randn(3001, 2, generator=g)
+    results = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(GridLevel, "MIN_POINTS_PER_PART", 1000)
+        monkeypatch.setattr(torch, "get_num_threads", lambda t=threads: t)
+        assert level.parts(len(x), x.device) == threads
+        level.table.grad = None
+        out = level(x)
+        (out * w).sum().backward()
+        results[threads] = out.detach(), level.table.grad.clone()
+    assert torch.equal(results[1][0], results[3][0])
+    assert torch.allclose(results[1][1], results[3][1], atol=1e-4)
+    monkeypatch.setattr(GridLevel, "MIN_POINTS_PER_PART", 2000)
+    assert level.parts(3001, x.device) == 1                               # too few points to share
+
+
 def test_hash_levels_use_the_spatial_hash():
     enc = GridEncoding(3, n_levels=2, features_per_level=2, base_resolution=4, finest_resolution=64,
                        log2_hashmap_size=10)
