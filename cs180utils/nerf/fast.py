@@ -46,7 +46,10 @@ class FastFieldConfig:
     log2_hashmap_size: int | None = None  # None: every level dense; else hash levels finer than 2^this rows
     hidden: int = 32  # width of the colour MLP (0: a linear map)
     dir_freqs: int = 2  # PE frequencies of the view direction
-    density_bias: float = -2.0  # sigma = softplus(grid sum + this): starts almost transparent
+    density_bias: float = -2.0  # sigma = softplus(grid sum + this) [/ step_size]: starts almost transparent
+    density_unit: str = "world"  # "world": the softplus is sigma (per world unit); "step": it is the optical
+                                 # thickness of one nominal sample step (sigma x step_size, DVGO's choice), so the
+                                 # grids need values of a few, not of ~100, to make a surface opaque
     color_alpha_skip: float = 1e-4  # colour is computed only where a sample's opacity exceeds this
     occupancy_resolution: int = 128  # occupancy cells per axis over the scene box
     occupancy_every: int = 16  # refresh the occupancy from the field's density every this many steps
@@ -60,6 +63,10 @@ class FastFieldConfig:
     batch_ramp_steps: int = 0       # ... this many steps (None / 0: batch_size from the start)
     early_eval_every: int = 0    # training: also validate (on val_views) every this many steps ...
     early_eval_until: int = 0    # ... up to this step, so the time to 23 dB is measured finely (0: off)
+
+    def __post_init__(self):
+        if self.density_unit not in ("world", "step"):
+            raise ValueError(f"density_unit must be 'world' or 'step', got {self.density_unit!r}")
 
 
 class FastField(nn.Module):
@@ -143,7 +150,8 @@ class FastField(nn.Module):
         return self.occupancy.ray_bounds(rays_o, rays_d, t_near, t_far, hit)
 
     def _sigma(self, unit: torch.Tensor) -> torch.Tensor:  # (M, 3) in [0, 1]^3 -> (M,)
-        return F.softplus(self.density_grid(unit).sum(-1) + self.cfg.density_bias)
+        s = F.softplus(self.density_grid(unit).sum(-1) + self.cfg.density_bias)
+        return s / self.step_size if self.cfg.density_unit == "step" else s
 
     def _rgb(self, unit: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:  # (C, 3), (C, 3) -> (C, 3)
         h = torch.cat([self.color_grid(unit), positional_encoding(dirs, self.cfg.dir_freqs)], dim=-1)

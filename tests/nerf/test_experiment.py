@@ -97,7 +97,8 @@ def test_presets_of_both_models_in_every_profile():
             assert (cfg.fast is None) == (model == "vanilla")
             assert cfg.lr_final is None or cfg.lr_final < cfg.lr
     assert config("fast", "cpu").max_seconds == 300 and config("fast", "cpu").fast == FastFieldConfig(
-        early_eval_every=25, early_eval_until=400)
+        early_eval_every=10, early_eval_until=200, density_unit="step", density_bias=-5.5)
+    assert all(config("fast", p).fast.density_unit == "step" for p in ("smoke", "cpu", "full"))
     assert config("fast", "smoke").fast.occupancy_resolution == 32 and config("fast", "full").fast.hidden == 64
 
 

@@ -53,6 +53,23 @@ def test_no_gradient_reaches_grid_cells_no_sample_touched():
     assert float(g[:, :, :7].abs().sum()) == 0.0  # x < 0 half of the finest density grid: untouched
 
 
+def test_density_unit_step_divides_by_the_step_size():
+    """density_unit="step": the softplus is the optical thickness of one step of 0.05, so sigma = softplus / 0.05.
+    With zero grids: softplus(-5.5) = 0.0040784 per step, sigma 0.081569; "world" gives 0.00408 itself."""
+    torch.manual_seed(0)
+    grid = OccupancyGrid(torch.tensor([[-1.0] * 3, [1.0] * 3]), resolution=8)
+    pts = torch.tensor([[0.1, 0.2, 0.3]])
+    sig = {}
+    for unit in ("world", "step"):
+        f = FastField(grid, dataclasses.replace(SMALL, density_unit=unit, density_bias=-5.5), step_size=0.05)
+        for level in f.density_grid.levels:
+            torch.nn.init.zeros_(level.table)
+        sig[unit] = float(f.density(pts))
+    assert sig["world"] == pytest.approx(0.0040784, rel=1e-4) and sig["step"] == pytest.approx(0.081569, rel=1e-4)
+    with pytest.raises(ValueError, match="density_unit"):
+        FastFieldConfig(density_unit="voxel")
+
+
 def test_ray_bounds_shrink_to_occupied_span():
     f = _field()
     o = torch.tensor([[-3.0, 0.1, 0.1], [-3.0, 0.1, 5.0]])  # along +x through the box; the second misses it
