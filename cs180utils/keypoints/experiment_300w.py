@@ -60,6 +60,10 @@ class Config300W:
     shift: float = 0.06                   # augmentation: shift range as a fraction of the crop side
     scale: tuple[float, float] = (0.9, 1.1)  # augmentation: zoom range
     brightness: float = 0.3               # augmentation: brightness factor range 1 +- this
+    hflip: float = 0.0                    # augmentation: probability of a mirror image (left/right points
+                                          # swapped by ibug.FLIP_300W)
+    tta_flip: bool = False                # predict the mean of the outputs for the face and for its mirror image
+                                          # mirrored back (twice the evaluation cost)
     max_train: int | None = None          # use only the first N training faces (None: all)
     max_val: int | None = None            # use only the first N validation faces (None: all)
     eval_every: int = 1                   # validate every N epochs (and always at the end)
@@ -160,7 +164,8 @@ def make_augment(cfg: Config300W):
     """The torchvision-v2 augmentation of notebook 06 with this experiment's ranges."""
     from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment  # noqa: PLC0415
     return KeypointAugment(AugmentConfig(brightness=cfg.brightness, rotation=cfg.rotation,
-                                         shift_px=cfg.shift * cfg.crop_size, scale=tuple(cfg.scale)))
+                                         shift_px=cfg.shift * cfg.crop_size, scale=tuple(cfg.scale),
+                                         hflip=cfg.hflip, flip_perm=ibug.FLIP_300W if cfg.hflip > 0 else None))
 
 
 # ---- models -------------------------------------------------------------------------------------------------
@@ -187,30 +192,50 @@ def step_loss(model: nn.Module, cfg: Config300W, images: torch.Tensor, kps: torc
     return hm.heatmap_loss(out, target, cfg.loss)
 
 
-def _outputs(model: nn.Module, images: torch.Tensor, batch_size: int, device=None):
-    """The model's outputs on crops (N, 1, S, S) (uint8, or float in [-0.5, 0.5]), batch by batch, in eval mode."""
-    device = device or next(model.parameters()).device
+def mirror_back(out: torch.Tensor, regression: bool) -> torch.Tensor:
+    """A network's output for a mirror image, mirrored back to the face's frame: regression (B, K, 2) crop units
+    (x -> 1 - x) or heatmaps (B, K, H, W) (flipped along W, which maps pixel centre x to S - x); either way the
+    left/right points swapped back (``ibug.FLIP_300W``)."""
+    if regression:
+        back = out.clone()
+        back[..., 0] = 1.0 - back[..., 0]
+    else:
+        back = out.flip(-1)
+    return back[:, list(ibug.FLIP_300W)]
+
+
+def _outputs(model: nn.Module, cfg: Config300W, images: torch.Tensor, batch_size: int, tta_flip: bool = False,
+             both: bool = False):
+    """The model's outputs on crops (N, 1, S, S) (uint8, or float in [-0.5, 0.5]), batch by batch, in eval mode;
+    ``tta_flip``: the mean of the output for each crop and the mirrored-back output for its mirror image
+    (``both``: pairs ``(that mean, the crop's own output)``)."""
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
         for i in range(0, images.shape[0], batch_size):
             x = images[i:i + batch_size]
-            x = ibug.to_float(x) if x.dtype == torch.uint8 else x
-            yield model(x.to(device))
+            x = (ibug.to_float(x) if x.dtype == torch.uint8 else x).to(device)
+            single = out = model(x)
+            if tta_flip:
+                out = 0.5 * (single + mirror_back(model(x.flip(-1)), cfg.model == "resnet"))
+            yield (out, single) if both else out
     finally:
         model.train(was_training)
 
 
 @torch.no_grad()
 def predict(model: nn.Module, cfg: Config300W, images: torch.Tensor, method: str = "soft-argmax",
-            batch_size: int = 64, return_heatmaps: bool = False):
+            batch_size: int = 64, return_heatmaps: bool = False, tta_flip: bool | None = None):
     """Keypoints (N, K, 2) in crop pixels for crops (N, 1, S, S) (uint8 or float in [-0.5, 0.5]).
 
     U-Nets read out with ``method`` (``soft-argmax``, within ``cfg.window`` of the peak, or ``argmax``);
-    ``return_heatmaps`` also returns the (N, K, S, S) heatmap logits (on the CPU).
+    ``return_heatmaps`` also returns the (N, K, S, S) heatmap logits (on the CPU). ``tta_flip`` (default
+    ``cfg.tta_flip``): average with the mirror image's output mirrored back (:func:`mirror_back`).
     """
+    tta = cfg.tta_flip if tta_flip is None else tta_flip
     preds, maps = [], []
-    for out in _outputs(model, images, batch_size):
+    for out in _outputs(model, cfg, images, batch_size, tta):
         if cfg.model == "resnet":
             preds.append((out * cfg.crop_size).cpu())                        # crop units -> crop pixels
         else:
@@ -243,12 +268,19 @@ def baseline(crops: ibug.FaceCrops, mean_shape: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def validation_metrics(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops) -> dict:
     """``val_nme`` and ``val_mae_px`` (the configured read-out) and, for U-Nets, ``val_nme_argmax`` and
-    ``val_nme_global`` (soft-argmax over the whole map), from one pass of the network."""
+    ``val_nme_global`` (soft-argmax over the whole map), from one pass of the network; with ``cfg.tta_flip``
+    (each read mirror-averaged) also ``val_nme_single``, the configured read-out without the mirror image."""
     reads = {"": []} if cfg.model == "resnet" else {"": [], "_argmax": [], "_global": []}
-    for out in _outputs(model, crops.images, 64):
+    if cfg.tta_flip:
+        reads["_single"] = []
+    for out, single in _outputs(model, cfg, crops.images, 64, cfg.tta_flip, both=True):
         if cfg.model == "resnet":
             reads[""].append((out * cfg.crop_size).cpu())
+            if cfg.tta_flip:
+                reads["_single"].append((single * cfg.crop_size).cpu())
             continue
+        if cfg.tta_flip:
+            reads["_single"].append(hm.read_out(single, "soft-argmax", cfg.loss, window=cfg.window).cpu())
         reads[""].append(hm.read_out(out, "soft-argmax", cfg.loss, window=cfg.window).cpu())
         reads["_argmax"].append(hm.read_out(out, "argmax").cpu())
         reads["_global"].append(hm.read_out(out, "soft-argmax", cfg.loss, window=None).cpu())
@@ -326,6 +358,8 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     if cfg.model == "unet":
         result.update(val_nme_argmax=res.final["val_nme_argmax"], val_nme_global=res.final["val_nme_global"],
                       window=cfg.window)
+    if cfg.tta_flip:
+        result["val_nme_single"] = res.final["val_nme_single"]
     result.update(seconds=round(res.seconds, 1), checkpoint=str(run / training.CHECKPOINT))
     training.write_result(run, result)
     return TrainResult(model=model, cfg=cfg, result=result, history=res.history, mean_shape=mean,

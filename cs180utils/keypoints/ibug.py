@@ -33,6 +33,16 @@ from PIL import Image
 # 300-W 68-point conventions (0-based)
 NUM_KEYPOINTS = 68
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER, NOSE_TIP = 36, 45, 30
+# point i of the mirror image is point FLIP_300W[i] of the face (jaw 0-16 reversed, brows 17-21 <-> 26-22, nose
+# bridge 27-30 and points 33, 51, 57, 62, 66, 8 on the midline stay, eyes 36-41 <-> 45-42, 47-46, mouth mirrored
+# about 51 / 57 and 62 / 66): the mirror augmentation and the mirror-averaged prediction use it
+FLIP_300W: tuple[int, ...] = (
+    16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,          # jaw
+    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                            # brows
+    27, 28, 29, 30, 35, 34, 33, 32, 31,                                # nose
+    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,                    # eyes
+    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,                    # outer lips
+    64, 63, 62, 61, 60, 67, 66, 65)                                    # inner lips
 
 
 @dataclass

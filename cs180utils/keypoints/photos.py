@@ -25,17 +25,8 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from cs180utils.keypoints import detect, ibug
+from cs180utils.keypoints.ibug import FLIP_300W  # noqa: F401  (the mirror pairing; tests use photos.FLIP_300W)
 
-# 300-W 68 points: point i of the mirror image is point FLIP_300W[i] of the face (jaw 0-16 reversed, brows
-# 17-21 <-> 26-22, nose bridge 27-30 and points 33, 51, 57, 62, 66, 8 on the midline stay, eyes 36-41 <-> 45-42,
-# 47-46, mouth mirrored about 51 / 57 and 62 / 66)
-FLIP_300W: tuple[int, ...] = (
-    16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,          # jaw
-    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                            # brows
-    27, 28, 29, 30, 35, 34, 33, 32, 31,                                # nose
-    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,                    # eyes
-    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,                    # outer lips
-    64, 63, 62, 61, 60, 67, 66, 65)                                    # inner lips
 EYES = (36, 45)                                                        # outer eye corners: the normaliser
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 BUNDLED = "grace_hopper.jpg"                                           # matplotlib's sample portrait
@@ -150,8 +141,8 @@ def mirror_predictions(model: torch.nn.Module, cfg, crops: torch.Tensor,
     """The prediction on crops (N, 1, S, S) and the prediction on their mirror images mirrored back, both
     (N, K, 2) crop pixels (``experiment_300w.predict``: any of the three models)."""
     from cs180utils.keypoints import experiment_300w  # noqa: PLC0415
-    pred = experiment_300w.predict(model, cfg, crops)                         # (N, K, 2)
-    back = experiment_300w.predict(model, cfg, crops.flip(-1)).clone()       # (N, K, 2) in the mirror image
+    pred = experiment_300w.predict(model, cfg, crops, tta_flip=False)        # (N, K, 2)
+    back = experiment_300w.predict(model, cfg, crops.flip(-1), tta_flip=False).clone()  # in the mirror image
     if back.shape[1] != len(flip):
         raise ValueError(f"the model predicts {back.shape[1]} points; the mirror pairing has {len(flip)}")
     back[..., 0] = crops.shape[-1] - back[..., 0]                             # x -> S - x

@@ -190,3 +190,72 @@ def test_box_summary_of_tight_and_detector_like_boxes():
     r = exp.box_summary(grown)
     assert r["tight"] == pytest.approx(1 / 3) and (r["width_ratio"], r["height_ratio"]) == (1.3, 1.5)
     assert "1.30 x the points' width and 1.50 x their height (median): not the tight box" in r["text"]
+
+
+# ---- the mirror image: augmentation and the mirror-averaged prediction ------------------------------------------
+
+F = list(ibug.FLIP_300W)
+
+
+def _symmetric_pixels(size: int) -> torch.Tensor:
+    """(68, 2) crop pixels on pixel centres (size odd: the midline x = size / 2 is one too), its own mirror image
+    (x -> size - x, points paired by FLIP_300W)."""
+    g = torch.Generator().manual_seed(0)
+    s = torch.randint(size // 4, 3 * size // 4, (68, 2), generator=g).float() + 0.5
+    for i, j in enumerate(F):
+        if i == j:
+            s[i, 0] = size / 2                                         # the midline
+        elif i < j:
+            s[j] = torch.stack([size - s[i, 0], s[i, 1]])              # the partner: mirrored, same height
+    return s
+
+
+class ConstantOutput(torch.nn.Module):
+    """A network that gives the same output for every image: (K, 2) crop units or (K, H, W) heatmap logits."""
+    def __init__(self, out):
+        super().__init__()
+        self.out = torch.nn.Parameter(out, requires_grad=False)
+
+    def forward(self, x):
+        return self.out.expand(x.shape[0], *self.out.shape)
+
+
+def test_mirror_averaging_cancels_a_sideways_bias():
+    size = 63
+    s = _symmetric_pixels(size)
+    x = torch.zeros(2, 1, size, size)
+    # regression: every point 1 px too far right; the mirror image's answer, mirrored back, is 1 px too far left
+    cfg = exp.config("resnet", "smoke", crop_size=size, tta_flip=True)
+    biased = ConstantOutput((s + torch.tensor([1.0, 0.0])) / size)
+    torch.testing.assert_close(exp.predict(biased, cfg, x), s.expand(2, -1, -1), atol=1e-5, rtol=0)
+    torch.testing.assert_close(exp.predict(biased, cfg, x, tta_flip=False), (s + torch.tensor([1.0, 0.0])).expand(
+        2, -1, -1), atol=1e-5, rtol=0)
+    # heatmaps: logits of a Gaussian 1 px right of each point; averaging the logits puts the peak on the point
+    u = torch.arange(size) + 0.5                                          # pixel centres
+    peak = s + torch.tensor([1.0, 0.0])
+    logits = -((u[None, None, :] - peak[:, 0, None, None]) ** 2 + (u[None, :, None] - peak[:, 1, None, None]) ** 2) / 8
+    cfg = exp.config("unet", "smoke", crop_size=size, tta_flip=True)
+    got = exp.predict(ConstantOutput(logits), cfg, x)
+    assert (got - s).abs().max() < 1e-3 and (exp.predict(ConstantOutput(logits), cfg, x, tta_flip=False)[..., 0]
+                                            - s[:, 0]).mean() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_mirror_augmentation_swaps_left_and_right_points():
+    aug = exp.make_augment(exp.config("unet", "smoke", hflip=1.0, rotation=0.0, shift=0.0, scale=(1.0, 1.0),
+                                      brightness=0.0))
+    assert aug.cfg.flip_perm == ibug.FLIP_300W
+    img = torch.linspace(-0.5, 0.5, 33).expand(1, 33, 33)                # brighter to the right
+    kp = _symmetric_pixels(33) + torch.tensor([2.0, 0.0])                 # not symmetric any more
+    img2, kp2 = aug(img, kp)
+    torch.testing.assert_close(img2, img.flip(-1), atol=1e-6, rtol=0)
+    mirrored = kp.clone()
+    mirrored[:, 0] = 33 - kp[:, 0]
+    torch.testing.assert_close(kp2, mirrored[F], atol=1e-5, rtol=0)       # the image-left eye is still point 36
+    assert exp.make_augment(exp.config("unet", "smoke")).cfg.flip_perm is None
+
+
+def test_unet_with_mirror_averaging_reports_both(xmls, tmp_path):
+    cfg = exp.config("unet", "smoke", crop_size=32, widths=(8, 16), epochs=1, hflip=0.5, tta_flip=True)
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    r = exp.train(cfg, data, out=tmp_path, progress=False).result
+    assert np.isfinite(r["val_nme_single"]) and r["val_nme_single"] != r["val_nme"]
