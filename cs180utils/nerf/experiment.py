@@ -106,7 +106,8 @@ PRESETS: dict[str, dict[str, dict]] = {
     # ends the run); validation on 3 views every 10 steps up to step 200 times the first 23 dB. Measured on lego
     # (idle 2 cores, seed 0) with the density per sample step (_DENSITY_PER_STEP), val PSNR at 300 s / first
     # 23 dB: lr 1e-2 31.38 dB / 23.3 s (every 25 steps); 2e-2 31.33 dB / 19.5 s (the preset); 4e-2 30.66 dB /
-    # 19.4 s; 2e-2 with lr_final 2e-3 31.32 dB. Before the density unit (sigma per world unit), lr_final at
+    # 19.4 s; 2e-2 with lr_final 2e-3 31.32 dB; 2e-2 with grid_lr_scale 5 31.58 dB, but stuck at 16.5 dB for the
+    # first 90 steps (13 s), so the grids stay at 10x. Before the density unit (sigma per world unit), lr_final at
     # lr 1e-2: 1e-3 29.90, 2e-4 28.59, 3e-3 30.29, 5e-3 30.75 dB. Measured and left off (FastFieldConfig): a batch
     # ramp 1024 -> 4096 rays over 500 steps (old unit: 29.67 dB at 300 s, 23 dB at 29.4 s with it, 28.6 s and
     # 35.5 s in two runs without; new unit: 21.56 dB at 13.6 s with it, 21.46 dB at 14.1 s without), early ray
