@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from cs180utils.keypoints import detect, ibug
-from cs180utils.keypoints.ibug import FLIP_300W  # noqa: F401  (the mirror pairing; tests use photos.FLIP_300W)
+from cs180utils.keypoints.ibug import FLIP_300W   # the mirror pairing (mirror_predictions' default)
 
 EYES = (36, 45)                                                        # outer eye corners: the normaliser
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

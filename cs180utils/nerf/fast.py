@@ -5,7 +5,7 @@ so it plugs into the same rays, samplers, volume rendering, video and depth code
 
     points (N, 3) --occupancy.query--> M occupied points (M << N; the rest get sigma = 0, rgb = 0)
       -> box coordinates [0, 1]^3 -> density GridEncoding (1 feature per level), summed
-      -> sigma = softplus(sum + bias)                                                  # (M,)
+      -> sigma = softplus(sum + bias) [/ step_size: density_unit 'step', the presets']  # (M,)
       -> where opacity > 1e-4: colour GridEncoding (L x F) + PE(direction)
          -> MLP (32 hidden) -> sigmoid -> rgb                                          # (C, 3)
 
