@@ -133,12 +133,15 @@ def plain_blocks(layers: int = 4, width: float = 1.0) -> tuple[tuple[int, ...], 
 def predict_flip_averaged(model: nn.Module, x: torch.Tensor, flip_perm: Sequence[int] | None = None) -> torch.Tensor:
     """Test-time mirror averaging: the mean of the prediction on ``x`` and the un-mirrored prediction on the
     mirror image. x (B, 1, H, W) -> (B, K, 2) in [0, 1]; ``flip_perm`` pairs left/right points (None: K = 1)."""
-    p = model(x)                                                    # (B, K, 2)
-    q = model(x.flip(-1)).clone()
-    q[..., 0] = 1.0 - q[..., 0]                                     # mirror back: u -> 1 - u
-    if flip_perm is not None:
-        q = q[:, list(flip_perm)]
-    return 0.5 * (p + q)
+    return 0.5 * (model(x) + mirror_points(model(x.flip(-1)), flip_perm))
+
+
+def mirror_points(q: torch.Tensor, flip_perm: Sequence[int] | None = None) -> torch.Tensor:
+    """Points (B, K, 2) in [0, 1] fractions predicted on mirror images, mirrored back (u -> 1 - u) with their
+    left/right roles swapped back by ``flip_perm`` (None: K = 1)."""
+    q = q.clone()
+    q[..., 0] = 1.0 - q[..., 0]
+    return q if flip_perm is None else q[:, list(flip_perm)]
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -29,6 +29,7 @@ from cs180utils import settings, training
 from cs180utils.checkpoint import load_checkpoint
 from cs180utils.keypoints import heatmaps as hm
 from cs180utils.keypoints import ibug, metrics
+from cs180utils.keypoints.cnn import mirror_points
 from cs180utils.keypoints.resnet import KeypointResNet
 from cs180utils.keypoints.unet import UNet
 
@@ -197,11 +198,8 @@ def mirror_back(out: torch.Tensor, regression: bool) -> torch.Tensor:
     (x -> 1 - x) or heatmaps (B, K, H, W) (flipped along W, which maps pixel centre x to S - x); either way the
     left/right points swapped back (``ibug.FLIP_300W``)."""
     if regression:
-        back = out.clone()
-        back[..., 0] = 1.0 - back[..., 0]
-    else:
-        back = out.flip(-1)
-    return back[:, list(ibug.FLIP_300W)]
+        return mirror_points(out, ibug.FLIP_300W)
+    return out.flip(-1)[:, list(ibug.FLIP_300W)]
 
 
 def _outputs(model: nn.Module, cfg: Config300W, images: torch.Tensor, batch_size: int, tta_flip: bool = False,
