@@ -113,16 +113,17 @@ def worker_fast(args) -> dict:
 
 
 # ablations: name -> the FastFieldConfig fields that switch the idea on (the baseline has them off); a key
-# starting with "_" is not a config field but how the code runs (see worker_ablate)
+# starting with "_" is not a FastFieldConfig field: how the code runs, or a NerfConfig field (see worker_ablate)
 IDEAS = {
     "early_stop": {"early_stop_eps": 1e-4},                             # early ray termination + compaction
     "alpha_skip": {"early_stop_eps": 1e-4, "sample_alpha_skip": 1e-4},  # ... and drop nearly clear samples
     "batch_ramp": {"batch_start": 1024, "batch_ramp_steps": 500},       # cheap early steps, more rays later
     "grid_split": {"_grid_split": True},    # grid_sample's points dealt to one table copy per CPU thread
     "density_step": {"density_unit": "step", "density_bias": -5.5},  # grids hold optical thickness per step
+    "render_samples": {"_render_samples": 128},  # validation renders 128 samples a ray (training keeps 64)
 }
 OFF = {"early_stop_eps": 0.0, "sample_alpha_skip": 0.0, "batch_start": None, "batch_ramp_steps": 0,
-       "_grid_split": False, "density_unit": "world", "density_bias": -2.0}
+       "_grid_split": False, "density_unit": "world", "density_bias": -2.0, "_render_samples": None}
 
 
 def worker_ablate(args) -> dict:
@@ -141,7 +142,8 @@ def worker_ablate(args) -> dict:
     if not changes.get("_grid_split", True):   # off: one grid_sample call on one thread, as before the split
         GridLevel.MIN_POINTS_PER_PART = 1 << 62
     cfg = experiment.config("fast", "cpu", seed=args.seed, steps=args.ablate_steps, max_seconds=None,
-                            device=str(device), fast={k: v for k, v in changes.items() if not k.startswith("_")})
+                            device=str(device), render_samples=changes.get("_render_samples"),
+                            fast={k: v for k, v in changes.items() if not k.startswith("_")})
     config.seed_everything(cfg.seed)
     model = experiment.build_model(cfg, scene, scene.aabb()).to(device)
     opt = torch.optim.Adam(model.param_groups(cfg.lr), lr=cfg.lr)

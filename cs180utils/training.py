@@ -58,7 +58,7 @@ RESULT = "result.json"         # the JSON line of a finished training, beside it
 
 # settings that may change between a run and its resumption (they change how long or how often, not what)
 MAY_CHANGE = ("steps", "epochs", "max_seconds", "eval_every", "checkpoint_every", "log_every", "val_views", "chunk",
-              "device", "progress", "snapshot_steps")
+              "device", "progress", "snapshot_steps", "render_samples")
 
 
 class TrainingDiverged(RuntimeError):

@@ -3,12 +3,13 @@ headless. This module only turns arguments into the experiment's config and call
 
     python -m cs180utils train nerf [--scene NPZ] [--model vanilla|fast] [--preset course] [--steps N]
                                     [--hierarchical [--fine N]]
-    python -m cs180utils eval nerf --checkpoint CKPT [--scene NPZ]
+    python -m cs180utils eval nerf --checkpoint CKPT [--scene NPZ] [--render-samples N]
     python -m cs180utils render nerf --checkpoint CKPT [--scene NPZ] [--video-size 800] [--frames N] [--out DIR]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import sys
 import time
@@ -19,7 +20,8 @@ from cs180utils.settings import UNSET
 
 # option -> NerfConfig field; an option left out is UNSET and keeps the profile's preset
 TRAIN_OPTIONS = {"steps": "steps", "max_seconds": "max_seconds", "batch_size": "batch_size", "lr": "lr",
-                 "samples": "n_samples", "hierarchical": "hierarchical", "fine": "n_fine",
+                 "samples": "n_samples", "render_samples": "render_samples", "hierarchical": "hierarchical",
+                 "fine": "n_fine",
                  "image_size": "image_size", "seed": "seed", "device": "device"}
 
 
@@ -34,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         g = parser.add_argument_group("nerf")
         g.add_argument("--samples", type=cli.positive_int, default=UNSET,
                        help="samples per ray (with --hierarchical: the coarse ones)")
+        g.add_argument("--render-samples", type=cli.positive_int, default=UNSET,
+                       help="samples per ray when rendering validation images (no training time; default: the "
+                            "profile's, else --samples)")
         g.add_argument("--hierarchical", action=argparse.BooleanOptionalAction, default=UNSET,
                        help="coarse-to-fine sampling with a second (fine) field (default: the profile's, off)")
         g.add_argument("--fine", type=cli.positive_int, default=UNSET,
@@ -45,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--checkpoint", required=True, help="the checkpoint.pt that `train nerf` wrote")
     parser.add_argument("--chunk", type=cli.positive_int, default=UNSET,
                         help="rays rendered at once (memory bound; default: the training's)")
+    parser.add_argument("--render-samples", type=cli.positive_int, default=UNSET,
+                        help="samples per ray (default: the training's render_samples, else its samples)")
     if command == "render nerf":
         parser.add_argument("--video-size", type=cli.positive_int, default=UNSET,
                             help="video size in pixels, the longer side (default: the training size)")
@@ -89,7 +96,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
 
     t0 = time.perf_counter()
     model, cfg, state = experiment.load_trained(args.checkpoint, args.device or None)
-    cfg = settings.replace(cfg, chunk=args.chunk)
+    cfg = settings.replace(cfg, chunk=args.chunk, render_samples=args.render_samples)
+    model.settings = dataclasses.replace(model.settings, render_samples=cfg.render_samples)
     scene = experiment.prepare_scene(cfg, _scene(args, args.out if command == "render nerf" else None))
     trained_on = (state.get("extra") or {}).get("scene")
     if trained_on and trained_on != scene.name:   # allowed (e.g. a generalisation test), but never silent
@@ -98,7 +106,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
     if command == "eval nerf":
         res = experiment.evaluate(model, scene, None, cfg.chunk)
         return {"psnr": round(res["psnr"], 3), "per_view": [round(p, 2) for p in res["per_view"]],
-                "views": len(res["per_view"]), "scene": scene.name, "checkpoint": args.checkpoint,
+                "views": len(res["per_view"]), "samples_per_ray": cfg.render_samples or cfg.n_samples,
+                "scene": scene.name, "checkpoint": args.checkpoint,
                 "seconds": round(time.perf_counter() - t0, 1)}
     from cs180utils.nerf.video import render_video  # noqa: PLC0415
     h, w = scene.shape_at(args.video_size or max(scene.H, scene.W))   # a non-square scene keeps its aspect

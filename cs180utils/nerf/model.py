@@ -21,6 +21,8 @@ class RenderSettings:
     near: float = 2.0                  # sampling range along each ray
     far: float = 6.0
     n_samples: int = 64                # stratified (coarse) samples per ray
+    render_samples: int | None = None  # rendering without gradients (validation, images, video, depth): this many
+                                       # samples per ray instead (None: n_samples); see NerfConfig.render_samples
     n_fine: int = 0                    # > 0: hierarchical sampling, this many extra samples from the coarse weights
     aabb: torch.Tensor | None = None   # (2, 3): sample only inside this box (rays that miss it are background)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # colour behind the scene
@@ -86,8 +88,12 @@ class NeRF(nn.Module):
     def render_rays(self, rays_o: torch.Tensor, rays_d: torch.Tensor, perturb: bool = False,
                     generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Rays (R, 3) -> ``rgb`` (R, 3), ``depth`` (R,), ``acc`` (R,) (and ``coarse_rgb`` when hierarchical).
-        ``perturb`` jitters the samples (training only)."""
+        ``perturb`` jitters the samples (training only). Without gradients and without jitter (rendering images)
+        the ray takes ``settings.render_samples`` samples where set."""
         st = self.settings
+        n_samples = st.n_samples
+        if st.render_samples is not None and not perturb and not torch.is_grad_enabled():
+            n_samples = st.render_samples
         Rn = rays_o.shape[0]
         if st.aabb is not None:
             t_near, t_far, hit = ray_aabb(rays_o, rays_d, st.aabb.to(rays_o), st.near, st.far)
@@ -105,7 +111,7 @@ class NeRF(nn.Module):
         if idx.numel() == 0:
             return out
         o, d, tn, tf = rays_o[idx], rays_d[idx], t_near[idx], t_far[idx]
-        t = stratified_t(tn, tf, st.n_samples, idx.numel(), perturb, generator, o.device, o.dtype)  # (R', S)
+        t = stratified_t(tn, tf, n_samples, idx.numel(), perturb, generator, o.device, o.dtype)  # (R', S)
         res = self._eval(self.field, o, d, t, tf)
         if self.fine is not None and st.n_fine > 0:
             out["coarse_rgb"] = out["coarse_rgb"].index_put((idx,), res["rgb"])

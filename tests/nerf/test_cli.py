@@ -28,6 +28,9 @@ def test_train_eval_render_round_trip(scene_npz, tmp_path, capsys):
     assert main(["eval", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz)]) == 0
     ev = _last_json(capsys)
     assert ev["views"] == 2 and abs(ev["psnr"] - trained["val_psnr"]) < 1e-2
+    assert main(["eval", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz), "--render-samples", "96"]) == 0
+    finer = _last_json(capsys)                           # the same weights through 96 samples a ray
+    assert (ev["samples_per_ray"], finer["samples_per_ray"], finer["views"]) == (24, 96, 2)
     assert main(["render", "nerf", "--checkpoint", ckpt, "--scene", str(scene_npz), "--video-size", "40",
                  "--frames", "2", "--out", str(tmp_path / "video")]) == 0
     rendered = _last_json(capsys)
@@ -67,6 +70,11 @@ def test_train_options_not_given_keep_the_preset():
     assert (cfg.steps, cfg.max_seconds, cfg.hierarchical, cfg.batch_size) == (5, 12, True, 1024)
     cfg = train_config(parser.parse_args(["--hierarchical", "--samples", "16", "--fine", "16"]), "cpu")
     assert (cfg.hierarchical, cfg.n_samples, cfg.n_fine) == (True, 16, 16)
+    assert config("fast", "cpu").render_samples == 128 and config("vanilla", "cpu").render_samples is None
+    cfg = train_config(parser.parse_args(["--model", "fast", "--render-samples", "96"]), "cpu")
+    assert (cfg.n_samples, cfg.render_samples) == (64, 96)
+    with pytest.raises(ValueError, match="render_samples"):
+        config("fast", "cpu", render_samples=0)
     cfg = train_config(parser.parse_args(["--batch-size", "64", "--image-size", "32", "--lr", "0.01",
                                           "--max-seconds", "none", "--no-hierarchical", "--seed", "3"]), "cpu")
     assert (cfg.batch_size, cfg.image_size, cfg.lr, cfg.max_seconds, cfg.hierarchical, cfg.seed) == (

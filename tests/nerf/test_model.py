@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -128,3 +130,38 @@ def test_early_ray_termination_is_off_while_training():
     with torch.no_grad():
         model.render_rays(o, d)
     assert wall.seen - 48 < 48
+
+
+class _Slab(torch.nn.Module):
+    """Density 2 for |x| < 0.3 (a slab 0.6 thick), empty elsewhere; grey. Counts the samples it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, pts, dirs):
+        self.seen += len(pts)
+        return 2.0 * (pts[:, 0].abs() < 0.3).float(), torch.full_like(pts, 0.5)
+
+
+def test_render_samples_are_used_only_to_render_images_and_integrate_closer():
+    """render_samples replaces n_samples only without gradients and jitter (images, validation, video): training
+    steps keep n_samples. Along a ray through the slab the opacity is 1 - exp(-2 x 0.6) = 0.699 exactly; 8 fixed
+    samples from near 2 to far 6 (0.5 apart) see the slab in one sample (opacity 1 - exp(-1) = 0.632); 256 (1/64
+    apart, at t = 2 + i / 64) put 39 in it (t = 3.70 ... 4.30): 1 - exp(-2 x 39 / 64) = 0.704."""
+    o, d = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([[-1.0, 0.0, 0.0]])
+    exact = 1.0 - math.exp(-2.0 * 0.6)
+    acc = {}
+    for render in (None, 256):
+        slab = _Slab()
+        model = NeRF(slab, RenderSettings(n_samples=8, render_samples=render, stop_transmittance=0.0))
+        with torch.enable_grad():
+            model.render_rays(o, d)                                        # a training step's render
+        model.render_rays(o, d, perturb=True, generator=torch.Generator().manual_seed(0))  # jittered: training
+        assert slab.seen == 8 + 8
+        with torch.no_grad():
+            acc[render] = float(model.render_rays(o, d)["acc"][0])
+        assert slab.seen == 16 + (render or 8)
+    assert abs(acc[None] - (1.0 - math.exp(-1.0))) < 1e-4                   # one sample of delta 0.5 inside
+    assert abs(acc[256] - (1.0 - math.exp(-2.0 * 39 / 64))) < 1e-4
+    assert abs(acc[256] - exact) < 0.01 < abs(acc[None] - exact)
