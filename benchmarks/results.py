@@ -158,9 +158,12 @@ def cell(row: Row, entry: dict | None) -> str:
 def render(record: dict) -> str:
     """The Markdown between README's markers."""
     lines = ["| project part | command | result | measured |", "|---|---|---|---|"]
+    several = len({e["machine"] for e in record.values()}) > 1   # then each row names its machine
     for row in ROWS:
         entry = record.get(row.key)
         when = "" if entry is None else f"{entry['date']}, {entry['commit']}, load {entry['load_before']:.1f}"
+        if entry is not None and several:
+            when += f", {entry['machine']}"
         lines.append(f"| {row.what} | `{row.command}` | {cell(row, entry)} | {when} |")
     machines = sorted({e["machine"] for e in record.values()})
     lines += ["", f"Machine: {'; '.join(machines) or 'none yet'}. Load is the 1-minute load average just before the "

@@ -47,6 +47,17 @@ def test_cell_formats_the_json_line_and_says_when_it_cannot():
     assert "not measured with this command" in results.cell(row, {**entry, "command": "train nose --profile cpu --lr 1"})
 
 
+def test_rows_name_their_machine_when_the_record_holds_several():
+    entry = {"command": "train nose --profile cpu --threads 1", "json": {"val_nme": 5.0, "baseline_nme": 9.0,
+             "seconds": 3}, "date": "2026-11-30", "commit": "abc", "machine": "Xeon, 2 cores", "load_before": 0.1,
+             "load_after": 0.2}
+    one = results.render({"nose": entry})
+    assert "| 2026-11-30, abc, load 0.1 |" in one and "Machine: Xeon, 2 cores." in one
+    two = results.render({"nose": entry, "keypoints": {**entry, "machine": "EPYC, 2 cores"}})
+    assert "| 2026-11-30, abc, load 0.1, Xeon, 2 cores |" in two   # a faster machine gets further in a budget
+    assert "Machine: EPYC, 2 cores; Xeon, 2 cores." in two
+
+
 def test_rewrite_keeps_the_rest_of_the_readme(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{results.BEGIN}\nold table\n{results.END}\nafter\n")
