@@ -87,16 +87,21 @@ def test_hierarchical_evaluates_n_coarse_then_n_plus_n_fine_points_per_ray():
     assert (coarse.points, fine.points) == (5 * 8, 5 * 16)
 
 
-class _Wall(torch.nn.Module):
-    """An opaque slab x > 0 (sigma 50) in a colour that varies with position; counts the samples it sees."""
+class _Seen(torch.nn.Module):
+    """A field of given density and colour functions of the point that counts the samples it sees."""
 
-    def __init__(self):
+    def __init__(self, sigma, rgb):
         super().__init__()
-        self.seen = 0
+        self.sigma, self.rgb, self.seen = sigma, rgb, 0
 
     def forward(self, pts, dirs):
         self.seen += len(pts)
-        return 50.0 * (pts[:, 0] > 0).float(), torch.sigmoid(pts)
+        return self.sigma(pts), self.rgb(pts)
+
+
+def _wall():
+    """An opaque half-space x > 0 (sigma 50) in a colour that varies with position."""
+    return _Seen(lambda p: 50.0 * (p[:, 0] > 0).float(), torch.sigmoid)
 
 
 @pytest.mark.parametrize("n_fine", [0, 24])
@@ -107,7 +112,7 @@ def test_early_ray_termination_skips_samples_behind_the_surface_and_changes_noth
     c2w = look_at(torch.tensor([4.0, 0.3, 0.2]))          # looking along -x at the wall's face x = 0
     out, seen = {}, {}
     for stop in (1e-4, 0.0):
-        wall, fine = _Wall(), _Wall()
+        wall, fine = _wall(), _wall()
         model = NeRF(wall, RenderSettings(n_samples=48, n_fine=n_fine, stop_transmittance=stop),
                      fine=fine if n_fine else None)
         out[stop], seen[stop] = model.render_image(c2w, 30.0, 16, 16), wall.seen + fine.seen
@@ -121,7 +126,7 @@ def test_early_ray_termination_skips_samples_behind_the_surface_and_changes_noth
 
 def test_early_ray_termination_is_off_while_training():
     """With gradients (training) every sample is evaluated, whatever stop_transmittance says."""
-    wall = _Wall()
+    wall = _wall()
     model = NeRF(wall, RenderSettings(n_samples=48))
     o, d = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([[-1.0, 0.0, 0.0]])
     with torch.enable_grad():
@@ -132,16 +137,9 @@ def test_early_ray_termination_is_off_while_training():
     assert wall.seen - 48 < 48
 
 
-class _Slab(torch.nn.Module):
-    """Density 2 for |x| < 0.3 (a slab 0.6 thick), empty elsewhere; grey. Counts the samples it sees."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = 0
-
-    def forward(self, pts, dirs):
-        self.seen += len(pts)
-        return 2.0 * (pts[:, 0].abs() < 0.3).float(), torch.full_like(pts, 0.5)
+def _slab():
+    """Density 2 for |x| < 0.3 (a slab 0.6 thick), empty elsewhere; grey."""
+    return _Seen(lambda p: 2.0 * (p[:, 0].abs() < 0.3).float(), lambda p: torch.full_like(p, 0.5))
 
 
 def test_render_samples_are_used_only_to_render_images_and_integrate_closer():
@@ -153,7 +151,7 @@ def test_render_samples_are_used_only_to_render_images_and_integrate_closer():
     exact = 1.0 - math.exp(-2.0 * 0.6)
     acc = {}
     for render in (None, 256):
-        slab = _Slab()
+        slab = _slab()
         model = NeRF(slab, RenderSettings(n_samples=8, render_samples=render, stop_transmittance=0.0))
         with torch.enable_grad():
             model.render_rays(o, d)                                        # a training step's render
