@@ -26,9 +26,14 @@ IMAGENET_URL = ResNet18_Weights.IMAGENET1K_V1.url   # .../resnet18-f37072fd.pth:
 _HASH_IN_NAME = re.compile(r"-([a-f0-9]{8,})\.")    # torch.hub's convention: name-<sha256 prefix>.ext
 
 
+def imagenet_weights_url(url: str | None = None) -> str:
+    """``url``, else ``$CS180_RESNET18_URL``, else torchvision's ImageNet resnet18 file."""
+    return url or os.environ.get("CS180_RESNET18_URL") or IMAGENET_URL
+
+
 def imagenet_weights_path(url: str | None = None) -> Path:
-    """Where the weights of ``url`` (default: torchvision's ImageNet resnet18) are cached: torch's hub folder."""
-    url = url or os.environ.get("CS180_RESNET18_URL") or IMAGENET_URL
+    """Where the weights of :func:`imagenet_weights_url` are cached: torch's hub folder."""
+    url = imagenet_weights_url(url)
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rstrip("/").rsplit("/", 1)[-1]
 
 
@@ -39,7 +44,7 @@ def load_imagenet_resnet18(url: str | None = None, progress: bool = True) -> nn.
     it again)."""
     from cs180utils.data.download import DownloadError, download_url, offline, sha256_of  # noqa: PLC0415
 
-    url = url or os.environ.get("CS180_RESNET18_URL") or IMAGENET_URL
+    url = imagenet_weights_url(url)
     dest = imagenet_weights_path(url)
     by_hand = f"put the file from {url} at {dest}"
 

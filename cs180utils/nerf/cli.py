@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, command: str) -> dict:
     if command == "eval nerf":
         res = experiment.evaluate(model, scene, None, cfg.chunk)
         return {"psnr": round(res["psnr"], 3), "per_view": [round(p, 2) for p in res["per_view"]],
-                "views": len(res["per_view"]), "samples_per_ray": cfg.render_samples or cfg.n_samples,
+                "views": len(res["per_view"]), "samples_per_ray": model.settings.image_samples,
                 "scene": scene.name, "checkpoint": args.checkpoint,
                 "seconds": round(time.perf_counter() - t0, 1)}
     from cs180utils.nerf.video import render_video  # noqa: PLC0415

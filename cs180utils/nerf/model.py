@@ -29,6 +29,11 @@ class RenderSettings:
     stop_transmittance: float = 1e-4   # rendering without gradients (validation, images, videos): a ray whose
                                        # transmittance fell below this is not evaluated further (0: every sample)
 
+    @property
+    def image_samples(self) -> int:
+        """Samples per ray when rendering without gradients or jitter: ``render_samples``, else ``n_samples``."""
+        return self.n_samples if self.render_samples is None else self.render_samples
+
 
 class NeRF(nn.Module):
     """``field`` (and ``fine`` for hierarchical sampling) with its :class:`RenderSettings`."""
@@ -91,9 +96,7 @@ class NeRF(nn.Module):
         ``perturb`` jitters the samples (training only). Without gradients and without jitter (rendering images)
         the ray takes ``settings.render_samples`` samples where set."""
         st = self.settings
-        n_samples = st.n_samples
-        if st.render_samples is not None and not perturb and not torch.is_grad_enabled():
-            n_samples = st.render_samples
+        n_samples = st.n_samples if perturb or torch.is_grad_enabled() else st.image_samples
         Rn = rays_o.shape[0]
         if st.aabb is not None:
             t_near, t_far, hit = ray_aabb(rays_o, rays_d, st.aabb.to(rays_o), st.near, st.far)
