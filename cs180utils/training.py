@@ -169,6 +169,15 @@ def gpu_settings(device: torch.device | str) -> dict:
     return {"precision": autocast_dtype(device)}
 
 
+def memory_format(device: torch.device | str) -> torch.memory_format:
+    """How a convolutional network's weights are laid out on ``device``: channels-last (NHWC) on a CPU, where
+    oneDNN's convolutions run faster that way and the convolutions' outputs follow the weights (``python
+    benchmarks/steps.py --profile cpu --only resnet unet`` compares both), PyTorch's default elsewhere (not
+    measured on a GPU here). Use ``model.to(device, memory_format=memory_format(device))``; the numbers are
+    the same to rounding."""
+    return torch.channels_last if torch.device(device).type == "cpu" else torch.preserve_format
+
+
 def loader_settings(device: torch.device | str, workers: int | None = None) -> dict:
     """``DataLoader`` arguments that keep a GPU busy: worker processes for the augmentation and pinned memory
     (copies with ``non_blocking=True``); on a CPU none (one process, the batches exactly as before)."""

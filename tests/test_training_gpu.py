@@ -94,3 +94,24 @@ def test_gpu_settings_leave_a_cpu_run_as_it_was(monkeypatch):
     assert training.autocast_dtype("cuda") is None
     assert training.loader_settings("cuda", workers=2) == {"num_workers": 2, "pin_memory": True,
                                                            "persistent_workers": False}
+
+
+def test_channels_last_on_the_cpu_changes_the_layout_not_the_numbers():
+    from cs180utils.keypoints.unet import UNet
+    assert training.memory_format("cpu") == torch.channels_last
+    assert training.memory_format("cuda") == torch.preserve_format
+    torch.manual_seed(0)
+    nchw = UNet(1, 5, widths=(4, 8, 16))
+    nhwc = UNet(1, 5, widths=(4, 8, 16))
+    nhwc.load_state_dict(nchw.state_dict())
+    nhwc.to("cpu", memory_format=training.memory_format("cpu"))
+    conv = nhwc.inc[3].weight                                              # (4, 4, 3, 3)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    x = torch.rand(2, 1, 24, 24) - 0.5                                      # (B, 1, H, W)
+    outs = []
+    for model in (nchw, nhwc):
+        out = model(x)                                                      # (B, K, H, W)
+        out.square().mean().backward()
+        outs.append((out.detach(), model.inc[3].weight.grad.clone()))
+    torch.testing.assert_close(outs[1][0], outs[0][0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(outs[1][1].contiguous(), outs[0][1], rtol=1e-3, atol=1e-5)

@@ -322,7 +322,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     device = _config.pick_device(cfg.device)
     _config.seed_everything(cfg.seed)
     mean = mean_shape(data.train)
-    model = build_model(cfg, mean).to(device)
+    model = build_model(cfg, mean).to(device, memory_format=training.memory_format(device))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # the crops are decoded once (data.train holds them in memory); on a GPU, workers augment and pin them
     loader = torch.utils.data.DataLoader(ibug.FaceDataset(data.train, make_augment(cfg)), batch_size=cfg.batch_size,
@@ -377,7 +377,8 @@ def load_model(path: str | Path, device=None) -> tuple[nn.Module, Config300W, to
                          f"python -m cs180utils train resnet|unet|unet-binary")
     cfg = settings.from_dict(Config300W, state["config"])
     mean = torch.tensor(state["extra"]["mean_shape"], dtype=torch.float32)
-    model = build_model(cfg, mean).to(_config.pick_device(device))
+    device = _config.pick_device(device)
+    model = build_model(cfg, mean).to(device, memory_format=training.memory_format(device))
     model.load_state_dict(state["model"])
     model.eval()
     return model, cfg, mean
