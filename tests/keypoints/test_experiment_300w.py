@@ -31,7 +31,7 @@ def test_presets_per_profile_and_overrides():
     assert exp.config("unet", "cpu") == dataclasses.replace(exp.config("unet-binary", "cpu"), target="gaussian")
     # None is a value (no cap, whole map); UNSET keeps the preset
     cfg = exp.config("unet", "cpu", max_seconds=None, window=None, sigma=UNSET)
-    assert (cfg.max_seconds, cfg.window, cfg.sigma) == (None, None, 2.0)
+    assert (cfg.max_seconds, cfg.window, cfg.sigma) == (None, None, 1.5)
     with pytest.raises(ValueError, match="settings are"):
         exp.config("unet", "cpu", size=64)
     with pytest.raises(ValueError, match="resnet, unet, unet-binary"):
