@@ -6,7 +6,7 @@
 
 For each model the median time of ``--steps`` optimizer steps (after one warm-up step), the GPU synchronised
 around each; on CUDA also the same in the precision :func:`cs180utils.training.autocast_dtype` picks, and the
-ratio. Inputs are random tensors of the full profile's shapes (300-W crops, NeRF rays from the scene), so the
+ratio. Inputs are random tensors of the profile's shapes (300-W crops, NeRF rays from the scene), so the
 figures are the network's cost, not the data loading's. Ends with one JSON line. On a CPU only float32 runs
 (the trainings use no mixed precision there); for the convolutional networks (resnet, unet) it also times the
 weights in channels-last memory format (``torch.channels_last``, what the trainings use on a CPU:
