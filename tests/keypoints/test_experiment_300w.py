@@ -131,6 +131,9 @@ def test_unet_result_reports_every_read_out(xmls, tmp_path):
     assert json.loads((tmp_path / training.RESULT).read_text())["val_nme"] == pytest.approx(r["val_nme"])
     model, saved, mean = exp.load_model(tmp_path)                         # the run folder or its checkpoint
     assert saved == cfg and torch.equal(mean, res.mean_shape)
+    # the mirror calibration travels with the weights: the loaded model scores what the run reported
+    assert cfg.tta_flip and model.mirror_offsets == res.model.mirror_offsets and "val_nme_single" in r
+    assert exp.evaluate(model, cfg, data.val, mean)["nme"] == pytest.approx(r["val_nme"], rel=1e-5)
 
 
 def test_load_model_refuses_other_checkpoints(tmp_path):
@@ -238,6 +241,34 @@ def test_mirror_averaging_cancels_a_sideways_bias():
     got = exp.predict(ConstantOutput(logits), cfg, x)
     assert (got - s).abs().max() < 1e-3 and (exp.predict(ConstantOutput(logits), cfg, x, tta_flip=False)[..., 0]
                                             - s[:, 0]).mean() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_calibrated_mirror_average_keeps_labels_that_are_not_mirror_symmetric():
+    """Labels 0.5 px right of a mirror-symmetric face: a network that learned them answers +0.5 on the face and,
+    mirrored back, -0.5 on its mirror image. The plain average lands on the symmetric points, 0.5 px off the labels;
+    the offsets measured on the training faces (direct 0, mirror -1 px in x) put it back on the labels."""
+    size = 63
+    s = _symmetric_pixels(size)
+    labels = s + torch.tensor([0.5, 0.0])
+    crops = ibug.FaceCrops(images=torch.zeros(3, 1, size, size, dtype=torch.uint8), keypoints=labels.expand(3, -1, -1),
+                           transforms=np.tile([0.0, 0.0, 1.0], (3, 1)), faces=[], size=size, margin=0.2)
+    x = torch.zeros(2, 1, size, size)
+    cfg = exp.config("resnet", "smoke", crop_size=size, tta_flip=True)
+    model = ConstantOutput(labels / size)
+    torch.testing.assert_close(exp.predict(model, cfg, x), s.expand(2, -1, -1), atol=1e-5, rtol=0)  # uncorrected
+    model.mirror_offsets = exp.mirror_offsets(model, cfg, crops)
+    torch.testing.assert_close(torch.tensor(model.mirror_offsets[""]), torch.tensor([[0.0, 0.0], [-1.0, 0.0]]),
+                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(exp.predict(model, cfg, x), labels.expand(2, -1, -1), atol=1e-5, rtol=0)
+    # heatmaps: the same with Gaussian logits at the labels, for each read-out
+    u = torch.arange(size) + 0.5
+    logits = -((u[None, None, :] - labels[:, 0, None, None]) ** 2 + (u[None, :, None] - labels[:, 1, None, None]) ** 2) / 8
+    cfg = exp.config("unet", "smoke", crop_size=size, tta_flip=True)
+    model = ConstantOutput(logits)
+    model.mirror_offsets = exp.mirror_offsets(model, cfg, crops)
+    assert set(model.mirror_offsets) == {"", "_argmax", "_global"}
+    assert (exp.predict(model, cfg, x) - labels).abs().max() < 1e-3
+    assert (exp.predict(model, cfg, x, method="argmax") - labels).abs().max() < 0.5 + 1e-6   # argmax: a pixel centre
 
 
 def test_mirror_augmentation_swaps_left_and_right_points():
