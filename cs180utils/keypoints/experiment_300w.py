@@ -259,12 +259,12 @@ def mirror_offsets(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops,
     reading sits 0.85 px (of a 96 px crop) left of the face's own (where the annotators put their points is not
     mirror symmetric to the pixel): an uncorrected average moves every point 0.43 px off; subtracting these
     offsets before averaging keeps what the second opinion adds without it."""
-    images, truth = crops.images[:n], crops.keypoints[:n].float()
+    images, truth, batch = crops.images[:n], crops.keypoints[:n].float(), 64
     reads = ("",) if cfg.model == "resnet" else tuple(READS)
     sums = {r: torch.zeros(2, 2, dtype=torch.float64) for r in reads}
     count = 0
-    for i, (out, back) in enumerate(_outputs(model, images, 64, True, cfg.model == "resnet")):
-        t = truth[i * 64:i * 64 + out.shape[0]].to(out.device)
+    for i, (out, back) in enumerate(_outputs(model, images, batch, True, cfg.model == "resnet")):
+        t = truth[i * batch:i * batch + out.shape[0]].to(out.device)
         for r in reads:
             sums[r][0] += (_read(out, cfg, r) - t).sum((0, 1)).double().cpu()
             sums[r][1] += (_read(back, cfg, r) - t).sum((0, 1)).double().cpu()
@@ -291,7 +291,10 @@ def predict(model: nn.Module, cfg: Config300W, images: torch.Tensor, method: str
     if method not in ("soft-argmax", "argmax"):
         raise ValueError(f"unknown read-out {method!r}: use 'soft-argmax' or 'argmax'")
     tta = cfg.tta_flip if tta_flip is None else tta_flip
-    suffix = "" if cfg.model == "resnet" else "_argmax" if method == "argmax" else "" if cfg.window else "_global"
+    if cfg.model == "resnet" or (method == "soft-argmax" and cfg.window is not None):
+        suffix = ""                                    # the configured read-out
+    else:
+        suffix = "_argmax" if method == "argmax" else "_global"
     preds, maps = [], []
     for out, back in _outputs(model, images, batch_size, tta, cfg.model == "resnet"):
         p = _read(out, cfg, suffix)
@@ -406,9 +409,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     model.eval()
     final = res.final
     if cfg.tta_flip:   # calibrate the mirror on the training faces, keep it with the weights, score with it
-        model.mirror_offsets = mirror_offsets(model, cfg, data.train)
-        if (run / training.CHECKPOINT).is_file():
-            save_mirror_offsets(run / training.CHECKPOINT, model.mirror_offsets)
+        model.mirror_offsets = _calibrated(model, cfg, data, res)
         final = validation_metrics(model, cfg, data.val, tta_flip=True)
     truth = data.val.original_keypoints()
     result = {"model": cfg.name, "val_nme": final["val_nme"],
@@ -448,11 +449,19 @@ def load_model(path: str | Path, device=None) -> tuple[nn.Module, Config300W, to
     return model, cfg, mean
 
 
-def save_mirror_offsets(path: Path, offsets: dict) -> None:
-    """Keep the mirror calibration (:func:`mirror_offsets`) in the checkpoint's ``extra``, for :func:`load_model`."""
-    state = load_checkpoint(path)
-    state.setdefault("extra", {})["mirror_offsets"] = offsets
-    save_checkpoint(path, state)
+def _calibrated(model: nn.Module, cfg: Config300W, data: Data300W, res: training.LoopResult) -> dict:
+    """The mirror calibration of the trained ``model``: the one its checkpoint keeps when this call trained no step
+    (a finished run loaded again), else :func:`mirror_offsets` on the training faces, then kept in the checkpoint's
+    ``extra`` for :func:`load_model` (replacing one a resumed run carried over from before its new steps)."""
+    kept = res.extra.get("mirror_offsets")
+    if kept is not None and res.step == res.resumed_from:
+        return kept
+    offsets = mirror_offsets(model, cfg, data.train)
+    if res.checkpoint is not None and res.checkpoint.is_file():
+        state = load_checkpoint(res.checkpoint)
+        state.setdefault("extra", {})["mirror_offsets"] = offsets
+        save_checkpoint(res.checkpoint, state)
+    return offsets
 
 
 # ---- helpers for the notebooks ------------------------------------------------------------------------------

@@ -134,6 +134,8 @@ def test_unet_result_reports_every_read_out(xmls, tmp_path):
     # the mirror calibration travels with the weights: the loaded model scores what the run reported
     assert cfg.tta_flip and model.mirror_offsets == res.model.mirror_offsets and "val_nme_single" in r
     assert exp.evaluate(model, cfg, data.val, mean)["nme"] == pytest.approx(r["val_nme"], rel=1e-5)
+    again = exp.train(cfg, data, out=tmp_path, progress=False)           # the finished run, loaded: the kept one
+    assert again.model.mirror_offsets == res.model.mirror_offsets and again.result["val_nme"] == pytest.approx(r["val_nme"])
 
 
 def test_load_model_refuses_other_checkpoints(tmp_path):
