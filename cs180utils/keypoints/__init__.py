@@ -18,9 +18,9 @@ Shared by every keypoint notebook:
 
 IMM faces (notebooks 05-06):
     asf        the IMM .asf reader/writer (58-point IMM Face DB and 73-point IMM Frontal DB)
-    imm        Dataset, person splits, the generated stand-in folder
+    imm        Dataset (whole photos or frames around the face), person splits, the generated stand-in folder
     cnn             the nose-tip and all-keypoint CNNs
-    experiment_imm  the config and presets, data, build / train / evaluate / predict of notebooks 05-06
+    experiment_imm  config and presets, data, build / train (one stage or two: `zoom`) / evaluate / predict (05-06)
     cli_imm         `python -m cs180utils train nose|keypoints`
 
 Every training runs on the workbook's one loop (:mod:`cs180utils.training`).

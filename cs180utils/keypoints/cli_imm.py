@@ -1,6 +1,7 @@
 """``python -m cs180utils train nose|keypoints``: the IMM experiments (:mod:`cs180utils.keypoints.experiment_imm`)
 from the command line. This module only turns the options into an :class:`~experiment_imm.ImmConfig`; every
-option left out keeps the profile's preset. ``train nose --preset course``: the write-up's plain network."""
+option left out keeps the profile's preset. ``train nose --preset course``: the write-up's plain network;
+``train keypoints --zoom off``: the first stage alone."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,20 @@ from cs180utils.settings import UNSET
 
 # option dest -> ImmConfig field
 OPTIONS = {"epochs": "epochs", "max_seconds": "max_seconds", "batch_size": "batch_size", "lr": "lr",
-           "sigmoid": "sigmoid", "augment": "augment", "seed": "seed", "device": "device"}
+           "sigmoid": "sigmoid", "augment": "augment", "seed": "seed", "device": "device", "zoom": "zoom"}
+
+
+def zoom_value(text: str) -> float | None:
+    """``--zoom``: a fraction in (0, 1], or ``off`` (one stage)."""
+    if text.lower() in ("off", "none"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--zoom takes a fraction in (0, 1] or 'off', got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"--zoom takes a fraction in (0, 1] or 'off', got {text!r}")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -28,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
                    help="squash the outputs to (0, 1) with a sigmoid (default: on)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=UNSET,
                    help="brightness / rotation / shift / mirror augmentation of the training faces (default: on)")
+    if command.endswith("keypoints"):
+        g.add_argument("--zoom", type=zoom_value, default=UNSET, metavar="FRACTION|off",
+                       help="second stage: a CNN on a crop around the first one's points, their box this fraction "
+                            "of its width (default: the preset's, 0.6; off: one stage)")
     g.add_argument("--imm-dir", default=None, help="the IMM folder itself (default: found under --data-dir)")
     g.add_argument("--threads", type=cli.positive_int, default=None,
                    help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)")

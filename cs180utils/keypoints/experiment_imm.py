@@ -6,8 +6,10 @@
     >>> run.summary                                    # {"val_nme": ..., "baseline_nme": ..., "val_mae_px": ...}
 
 Training images are people 1-10 of the IMM Frontal DB (1-32 of the IMM Face DB); validation is the other
-people, never seen in training. NME is in percent of the outer-eye-corner distance; ``val_mae_px`` is in pixels
-of the original images; ``baseline_*`` is the mean training shape scored on the same images.
+people, never seen in training. The keypoints presets look twice (``zoom``): a second CNN reads the points again
+from a crop around the first one's (``val_nme`` is then the second's, ``val_nme_first`` the first's). NME is in
+percent of the outer-eye-corner distance; ``val_mae_px`` is in pixels of the original images; ``baseline_*`` is
+the mean training shape scored on the same images.
 
 Coordinates: the datasets give keypoints in continuous pixel coordinates of the network input (the package's
 one convention, see :mod:`cs180utils.keypoints`). The CNN's sigmoid head predicts fractions of the input size,
@@ -32,11 +34,12 @@ from cs180utils.keypoints import metrics
 from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation
 from cs180utils.keypoints.cnn import KeypointCNN, plain_blocks, predict_flip_averaged
 from cs180utils.keypoints.imm import (ImmFaces, ImmRecord, is_generated, layout_of, load_imm, read_imm_folder,
-                                      split_by_person)
+                                      split_by_person, zoom_frames)
 
 TASKS = ("nose", "keypoints")
 LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss}
 EVAL_BATCH = 64   # images per forward pass when predicting
+ZOOM_CHECKPOINT = "zoom.pt"   # the second stage's checkpoint, beside the first one's in the run folder
 
 
 @dataclass
@@ -65,6 +68,10 @@ class ImmConfig:
     loss: str = "mse"                        # "mse" or "l1" on the [0, 1] coordinates
     start_at_mean: bool = False              # initialise the output at the training mean shape
     tta_flip: bool = False                   # evaluate as the mean of the image's and its mirror's prediction
+    zoom: float | None = None                # a second CNN (same settings) on a crop around the first one's
+                                             # points, their box this fraction of its width (None: one stage)
+    zoom_scale: tuple[float, float] | None = None  # zoom range of the second CNN's training crops (its `scale`):
+                                             # it must measure the face's size, not learn the crop's
     seed: int = 0                            # init, shuffling, augmentation
     device: str | None = None                # None = best available
 
@@ -75,13 +82,21 @@ class ImmConfig:
             raise ValueError(f"unknown loss {self.loss!r}: use {' or '.join(LOSSES)}")
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError(f"epochs and batch_size must be at least 1, got {self.epochs} and {self.batch_size}")
+        if self.zoom is not None:
+            if self.task != "keypoints":
+                raise ValueError(f"zoom needs the keypoints task (a box of points to frame); task {self.task!r} "
+                                 f"takes zoom=None")
+            if not 0 < self.zoom <= 1:
+                raise ValueError(f"zoom is the fraction of the crop's width the face's points span: in (0, 1], "
+                                 f"got {self.zoom} (None: no second stage)")
 
 
 # The course's networks; per profile only the length of training and the batch differ.
 _NOSE = dict(task="nose", size=(60, 80), lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True,
              channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128)
 _KEYPOINTS = dict(task="keypoints", size=(120, 160), lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True,
-                  dropout=0.3, tta_flip=True, channels=(16, 32, 48, 64, 96), kernels=(5, 3, 3, 3, 3), hidden=256)
+                  dropout=0.3, tta_flip=True, channels=(16, 32, 48, 64, 96), kernels=(5, 3, 3, 3, 3), hidden=256,
+                  zoom=0.6, zoom_scale=(0.8, 1.25))
 PRESETS: dict[str, dict[str, dict]] = {
     "nose": {
         "smoke": {**_NOSE, "epochs": 2, "batch_size": 16},
@@ -199,11 +214,15 @@ def data_id(records: Sequence[ImmRecord]) -> str:
     return f"{source_of(records)}:{len(records)}"
 
 
-def make_datasets(cfg: ImmConfig, records: Sequence[ImmRecord]) -> tuple[ImmFaces, ImmFaces]:
-    """``(train_set, val_set)`` split by person; the training set carries the augmentation."""
+def make_datasets(cfg: ImmConfig, records: Sequence[ImmRecord], frames: tuple | None = None
+                  ) -> tuple[ImmFaces, ImmFaces]:
+    """``(train_set, val_set)`` split by person; the training set carries the augmentation. ``frames``:
+    ``(train_frames, val_frames)``, the part of each image the sets show (:class:`ImmFaces`; None: all of it)."""
     train_rec, val_rec = split_by_person(records)
     points = "nose" if cfg.task == "nose" else "all"
-    train_set, val_set = ImmFaces(train_rec, cfg.size, points), ImmFaces(val_rec, cfg.size, points)
+    train_frames, val_frames = frames if frames is not None else (None, None)
+    train_set = ImmFaces(train_rec, cfg.size, points, frames=train_frames)
+    val_set = ImmFaces(val_rec, cfg.size, points, frames=val_frames)
     if cfg.augment:
         perm = flip_perm(train_set) if cfg.hflip > 0 else None
         train_set.augment = KeypointAugment(AugmentConfig(brightness=cfg.brightness, rotation=cfg.rotation,
@@ -295,13 +314,28 @@ class ImmRun:
     train_set: ImmFaces
     val_set: ImmFaces
     history: dict                        # per evaluated epoch, lists: epoch, train_loss, val_loss, val_nme
-    val_pred: torch.Tensor               # (N, K, 2) validation predictions, original-image pixels
+    val_pred: torch.Tensor               # (N, K, 2) validation predictions (the last stage's), original pixels
     val_true: torch.Tensor               # (N, K, 2) ground truth, original-image pixels
     summary: dict = field(default_factory=dict)   # the JSON line: val_nme, baseline_nme, val_mae_px, seconds...
+    zoom_model: nn.Module | None = None  # the second stage (cfg.zoom), on the CPU, eval mode; else None
+    zoom_history: dict | None = None     # its per-epoch history, as ``history``
+    zoom_val_set: ImmFaces | None = None  # the validation faces framed around the first stage's points
+    val_pred_first: torch.Tensor | None = None   # (N, K, 2) the first stage's predictions there, original pixels
 
     @property
     def val_nme_per_image(self) -> np.ndarray:
         return metrics.nme_per_image(self.val_pred, self.val_true, norm=self.val_set.eye_distance_px)
+
+    def predict_records(self, records: Sequence[ImmRecord]) -> torch.Tensor:
+        """Keypoints of any annotated faces (e.g. :func:`load_records`' ones) read as in the final score, both
+        stages with ``config.zoom``: (N, K, 2) original-image pixels."""
+        cfg, perm = self.config, flip_perm(self.train_set)
+        faces = ImmFaces(records, cfg.size, self.train_set.indices)
+        pred = faces.to_original(predict(self.model, faces.images, cfg, perm))
+        if self.zoom_model is not None:
+            near = ImmFaces(records, cfg.size, self.train_set.indices, frames=zoom_frames(pred, cfg.zoom, cfg.size))
+            pred = near.to_original(predict(self.zoom_model, near.images, cfg, perm))
+        return pred
 
 
 def run_folder(cfg: ImmConfig, records: Sequence[ImmRecord]) -> Path:
@@ -318,12 +352,58 @@ def train(cfg: ImmConfig, records: Sequence[ImmRecord] | None = None, data_dir=N
     memory, no checkpoint). A finished run there is reused, an interrupted one resumed (``resume=False``
     starts over). One optimizer step per batch, ``epochs`` x batches per epoch in all, with an evaluation and
     a checkpoint after each epoch and the learning rate on a cosine to ``lr * lr_min_factor``.
+
+    With ``cfg.zoom`` a second network of the same settings then learns the points from a closer crop: the
+    training faces framed around their annotated points (:func:`~cs180utils.keypoints.imm.zoom_frames`), the
+    validation faces around the first network's predictions, as a new face would be. Its checkpoint is
+    ``zoom.pt`` in the same folder (``max_seconds`` caps each stage); ``val_nme`` is then the second stage's,
+    ``val_nme_first`` the first one's.
     """
     t0 = time.perf_counter()
     if records is None:
         records, _ = load_records(data_dir)
     train_set, val_set = make_datasets(cfg, records)
     folder = run_folder(cfg, records) if out == "auto" else (Path(out) if out is not None else None)
+    identity = {"config": settings.config_dict(cfg), "data": data_id(records)}
+    model, result, per_epoch = _fit(cfg, train_set, val_set, folder / training.CHECKPOINT if folder else None,
+                                    identity, resume, progress, f"train {cfg.task}")
+    scores, val_pred = score(model, train_set, val_set, cfg)
+    history = epoch_history(result.history, per_epoch)
+    stages = [result]
+    zoom_model = zoom_history = zoom_val = first_pred = None
+    if cfg.zoom is not None:
+        first_pred = val_pred
+        frames = (zoom_frames(train_set.to_original(train_set.keypoints), cfg.zoom, cfg.size),
+                  zoom_frames(val_pred, cfg.zoom, cfg.size))
+        zoom_train, zoom_val = make_datasets(settings.replace(cfg, scale=cfg.zoom_scale), records, frames)
+        zoom_model, zoom_result, _ = _fit(cfg, zoom_train, zoom_val, folder / ZOOM_CHECKPOINT if folder else None,
+                                          {**identity, "stage": "zoom"}, resume, progress, f"zoom {cfg.task}")
+        first = scores
+        scores, val_pred = score(zoom_model, zoom_train, zoom_val, cfg)
+        scores["val_nme_first"] = first["val_nme"]
+        zoom_history = epoch_history(zoom_result.history, per_epoch)
+        stages.append(zoom_result)
+    summary = {**scores, "seconds": round(time.perf_counter() - t0, 1),
+               "train_seconds": round(sum(r.seconds for r in stages), 1),
+               "epochs": _epochs(result.step, per_epoch), "steps": result.step,
+               "final_train_loss": history["train_loss"][-1] if history["train_loss"] else None,
+               "stopped_at_max_seconds": any(r.stopped_at_max_seconds for r in stages),
+               "resumed_from_step": result.resumed_from,
+               "n_train": len(train_set), "n_val": len(val_set), "layout": train_set.layout.name,
+               "data": source_of(records), "checkpoint": str(result.checkpoint) if folder is not None else None}
+    if cfg.zoom is not None:
+        summary.update(zoom=cfg.zoom, zoom_epochs=_epochs(stages[1].step, per_epoch),
+                       zoom_train_seconds=round(stages[1].seconds, 1))
+    if folder is not None:
+        training.write_result(folder, summary)
+    return ImmRun(cfg, model, train_set, val_set, history, val_pred, val_set.to_original(val_set.keypoints), summary,
+                  zoom_model, zoom_history, zoom_val, first_pred)
+
+
+def _fit(cfg: ImmConfig, train_set: ImmFaces, val_set: ImmFaces, checkpoint: Path | None, identity: dict,
+         resume: bool, progress: bool, desc: str) -> tuple[nn.Module, training.LoopResult, int]:
+    """One network of ``cfg`` trained on ``train_set`` (checked on ``val_set`` each epoch): ``(model on the
+    CPU in eval mode, the loop's result, batches per epoch)``."""
     device = _config.pick_device(cfg.device)
     _config.seed_everything(cfg.seed)
     model = build_model(cfg, len(train_set.indices))
@@ -349,23 +429,11 @@ def train(cfg: ImmConfig, records: Sequence[ImmRecord] | None = None, data_dir=N
                                checkpoint_every=per_epoch, log_every=per_epoch)
     result = training.train_loop(
         model, optimizer, step_fn, loop, schedule=training.Cosine(cfg.lr_min_factor),
-        evaluate=lambda step: evaluate(model, val_set, cfg),
-        checkpoint=folder / training.CHECKPOINT if folder is not None else None,
-        identity={"config": settings.config_dict(cfg), "data": data_id(records)},
+        evaluate=lambda step: evaluate(model, val_set, cfg), checkpoint=checkpoint, identity=identity,
         extra={"layout": train_set.layout.name, "indices": list(train_set.indices)},
-        resume=resume, progress=progress, desc=f"train {cfg.task}")
-    scores, val_pred = score(model, train_set, val_set, cfg)
+        resume=resume, progress=progress, desc=desc)
     model.cpu().eval()
-    history = epoch_history(result.history, per_epoch)
-    summary = {**scores, "seconds": round(time.perf_counter() - t0, 1), "train_seconds": round(result.seconds, 1),
-               "epochs": _epochs(result.step, per_epoch), "steps": result.step,
-               "final_train_loss": history["train_loss"][-1] if history["train_loss"] else None,
-               "stopped_at_max_seconds": result.stopped_at_max_seconds, "resumed_from_step": result.resumed_from,
-               "n_train": len(train_set), "n_val": len(val_set), "layout": train_set.layout.name,
-               "data": source_of(records), "checkpoint": str(result.checkpoint) if folder is not None else None}
-    if folder is not None:
-        training.write_result(folder, summary)
-    return ImmRun(cfg, model, train_set, val_set, history, val_pred, val_set.to_original(val_set.keypoints), summary)
+    return model, result, per_epoch
 
 
 def _epochs(step: int, per_epoch: int) -> float:

@@ -5,6 +5,7 @@ of the resized image, split by person.
     >>> train, val = split_by_person(records)             # Frontal: people 1-10 / 11-12; IMM: 1-32 / 33-40
     >>> ds = ImmFaces(train, size=(60, 80), points="nose")
     >>> image, kp = ds[0]                                 # (1, 60, 80) float32, (1, 2) pixels (x, y) in [0, 80] x [0, 60]
+    >>> near = ImmFaces(train, (120, 160), frames=zoom_frames(points_px, 0.6, (120, 160)))   # crops around faces
 
 Keypoints follow the package's one coordinate convention (continuous pixel coordinates, pixel centres at
 ``+ 0.5``; see :mod:`cs180utils.keypoints`). Both layouts are read by :mod:`cs180utils.keypoints.asf`; the layout
@@ -146,16 +147,55 @@ def load_imm(data_dir: str | os.PathLike | None = None, path: str | os.PathLike 
 _CACHE: dict[tuple, np.ndarray] = {}
 
 
-def load_gray(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """The image as grayscale float32 in [-0.5, 0.5] resized to ``size`` (H, W) (area averaging); cached."""
-    key = (str(path), tuple(size))
+def load_gray(path: Path, size: tuple[int, int], frame: Sequence[int] | None = None) -> np.ndarray:
+    """The image as grayscale float32 in [-0.5, 0.5] resized to ``size`` (H, W) (area averaging); cached.
+
+    ``frame``: ``(x0, y0, w, h)`` whole pixels of the original, the part to resize (None: the whole image);
+    a frame reaching past the border repeats the edge pixels there."""
+    key = (str(path), tuple(size), None if frame is None else tuple(int(v) for v in frame))
     if key not in _CACHE:
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if img is None:
             raise data.DataCorruptError(f"{path}: OpenCV cannot read this image (corrupt or not an image)")
+        if frame is not None:
+            img = crop_padded(img, *key[2])
         img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
         _CACHE[key] = img.astype(np.float32) / 255.0 - 0.5
     return _CACHE[key]
+
+
+def crop_padded(img: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    """``img[y0:y0 + h, x0:x0 + w]`` of an (H, W) array, the part outside the image filled with its edge pixels."""
+    if w < 1 or h < 1:
+        raise ValueError(f"a frame needs a positive size, got {w}x{h}")
+    H, W = img.shape[:2]
+    pad = (max(0, -y0), max(0, y0 + h - H), max(0, -x0), max(0, x0 + w - W))   # top, bottom, left, right
+    if any(pad):
+        img = cv2.copyMakeBorder(img, *pad, cv2.BORDER_REPLICATE)
+        x0, y0 = x0 + pad[2], y0 + pad[0]
+    return img[y0:y0 + h, x0:x0 + w]
+
+
+MAX_HEIGHT_FILL = 0.9   # a zoom frame is at least this much taller than the keypoints' box: a long face keeps its chin
+
+
+def zoom_frames(points_px: np.ndarray | torch.Tensor, fill: float, size: tuple[int, int]) -> np.ndarray:
+    """Frames around faces for a second, closer look: ``(N, 4)`` int ``(x0, y0, w, h)`` in original pixels.
+
+    Each frame is centred on the box of the face's keypoints ``points_px`` (N, K, 2), that box's width is
+    ``fill`` of the frame's width (a box taller than the frame allows widens it until the box's height is
+    :data:`MAX_HEIGHT_FILL` of the frame's), and the frame has the aspect of ``size`` (H, W), so a resize to
+    ``size`` scales both axes alike."""
+    if not 0 < fill <= 1:
+        raise ValueError(f"fill is the fraction of the frame the keypoint box spans: in (0, 1], got {fill}")
+    pts = np.asarray(points_px, dtype=np.float64)                                  # (N, K, 2)
+    lo, hi = pts.min(1), pts.max(1)                                                # (N, 2)
+    centre = (lo + hi) / 2
+    box_w, box_h = (hi - lo).T
+    w = np.maximum(np.rint(np.maximum(box_w / fill, box_h / MAX_HEIGHT_FILL * size[1] / size[0])), 2)
+    h = np.maximum(np.rint(w * size[0] / size[1]), 2)
+    x0, y0 = np.rint(centre[:, 0] - w / 2), np.rint(centre[:, 1] - h / 2)
+    return np.stack([x0, y0, w, h], 1).astype(np.int64)
 
 
 class ImmFaces(Dataset):
@@ -166,13 +206,16 @@ class ImmFaces(Dataset):
         size: (H, W) of the network input, e.g. (60, 80) for the nose, (120, 160) for all points.
         points: ``"all"``, ``"nose"`` (the layout's nose tip) or a list of indices.
         augment: a :class:`KeypointAugment` applied on the fly (training only), or None.
+        frames: (N, 4) ``(x0, y0, w, h)`` whole pixels of each original image, the part resized to ``size``
+            (e.g. :func:`zoom_frames`); None: the whole image.
 
     Item: ``(image (1, H, W) float32 in [-0.5, 0.5], keypoints (K, 2) float32)``: (x, y) continuous pixel
     coordinates of that image (it spans [0, W] x [0, H]; see :mod:`cs180utils.keypoints`).
     """
 
     def __init__(self, records: Sequence[ImmRecord], size: tuple[int, int] = (60, 80),
-                 points: "str | Sequence[int]" = "all", augment: KeypointAugment | None = None):
+                 points: "str | Sequence[int]" = "all", augment: KeypointAugment | None = None,
+                 frames: np.ndarray | None = None):
         if not records:
             raise ValueError("ImmFaces needs at least one record")
         self.records = list(records)
@@ -185,10 +228,18 @@ class ImmFaces(Dataset):
         else:
             self.indices = [int(i) for i in points]
         self.augment = augment
-        self.images = torch.from_numpy(np.stack([load_gray(r.image, self.size) for r in self.records]))[:, None]
-        wh = np.array([self.size[1], self.size[0]], dtype=np.float64)
-        self.keypoints = torch.tensor(np.stack([r.points_rel[self.indices] * wh for r in self.records]),
-                                      dtype=torch.float32)                       # (N, K, 2) pixels of the input
+        whole = np.array([[0, 0, r.width, r.height] for r in self.records], dtype=np.int64)
+        self.frames = whole if frames is None else np.asarray(frames, dtype=np.int64)   # (N, 4) x0, y0, w, h
+        if self.frames.shape != (len(self.records), 4):
+            raise ValueError(f"frames must be (N, 4) = ({len(self.records)}, 4) (x0, y0, w, h), "
+                             f"got {self.frames.shape}")
+        self.images = torch.from_numpy(np.stack([
+            load_gray(r.image, self.size, None if frames is None else f)
+            for r, f in zip(self.records, self.frames)]))[:, None]                 # (N, 1, H, W)
+        original = np.stack([r.points_px[self.indices] for r in self.records])     # (N, K, 2) float64
+        per_pixel = self.frames[:, None, 2:] / np.array([self.size[1], self.size[0]], dtype=np.float64)
+        self.keypoints = torch.tensor((original - self.frames[:, None, :2]) / per_pixel,
+                                      dtype=torch.float32)                         # (N, K, 2) pixels of the input
 
     def __len__(self) -> int:
         return len(self.records)
@@ -210,6 +261,12 @@ class ImmFaces(Dataset):
         return torch.tensor([[r.width, r.height] for r in self.records], dtype=torch.float32)
 
     @property
+    def _frame(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 1, 2) top-left corners and (N, 1, 2) original pixels per input pixel of the frames."""
+        f = torch.as_tensor(self.frames, dtype=torch.float32)
+        return f[:, None, :2], (f[:, 2:] / self.input_size)[:, None, :]
+
+    @property
     def eye_distance_px(self) -> np.ndarray:
         """(N,) outer-eye-corner distance of each face in original pixels: the NME normaliser (any ``points``)."""
         i, j = self.layout.eyes
@@ -217,9 +274,11 @@ class ImmFaces(Dataset):
 
     def to_original(self, kp: torch.Tensor) -> torch.Tensor:
         """Keypoints (N, K, 2) of this dataset's N faces, pixels of the network input -> pixels of the original
-        images (a plain scaling: both are continuous coordinates)."""
-        return kp * (self.original_sizes / self.input_size)[:, None, :]
+        images (a scaling and the frame's offset: both are continuous coordinates)."""
+        corner, per_pixel = self._frame
+        return kp * per_pixel + corner
 
     def to_input(self, kp: torch.Tensor) -> torch.Tensor:
         """The inverse of :meth:`to_original`: original-image pixels (N, K, 2) -> network-input pixels."""
-        return kp * (self.input_size / self.original_sizes)[:, None, :]
+        corner, per_pixel = self._frame
+        return (kp - corner) / per_pixel

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from cs180utils import cli, training
@@ -22,6 +23,18 @@ def test_options_left_out_keep_the_preset_of_the_asked_profile(monkeypatch):
     cfg = experiment_imm.config("nose", args.profile, **cli.overrides(args, cli_imm.OPTIONS))
     assert cfg == experiment_imm.config("nose", "cpu", epochs=3, sigmoid=False, augment=True, max_seconds=None,
                                         lr=0.01, batch_size=4, seed=2)
+
+
+def test_zoom_option_takes_a_fraction_or_off(capsys):
+    for given, zoom in (("0.7", 0.7), ("off", None)):
+        args = _args("keypoints", "--profile", "smoke", "--zoom", given)
+        assert experiment_imm.config("keypoints", args.profile, **cli.overrides(args, cli_imm.OPTIONS)).zoom == zoom
+    for bad in ("0", "1.5", "wide"):
+        with pytest.raises(SystemExit):
+            _args("keypoints", "--zoom", bad)
+        assert "--zoom takes a fraction in (0, 1] or 'off'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _args("nose", "--zoom", "0.6")                       # one point: nothing to frame
 
 
 def test_train_nose_command_prints_json_and_resumes(tmp_path, capsys):

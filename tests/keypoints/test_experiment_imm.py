@@ -9,6 +9,7 @@ from cs180utils.keypoints import experiment_imm as ex
 from cs180utils.keypoints.asf import write_asf
 from cs180utils.keypoints.augment import identity_augment
 from cs180utils.keypoints.imm import ImmFaces, read_imm_folder
+from cs180utils.keypoints.imm import zoom_frames as imm_zoom_frames
 from cs180utils.keypoints.synthetic import write_imm_folder
 from cs180utils.settings import UNSET
 
@@ -29,7 +30,9 @@ def test_presets_per_task_and_profile():
     assert (kp.task, kp.size, kp.epochs, kp.batch_size, kp.dropout, kp.tta_flip) == ("keypoints", (120, 160), 80,
                                                                                    32, 0.3, True)
     assert ex.config("keypoints", "cpu").batch_size == 8 and ex.config("nose", "smoke").epochs == 2
-    assert nose.lr_min_factor == 0.05 and nose.hflip == 0.5 and nose.max_seconds is None
+    assert nose.lr_min_factor == 0.05 and nose.hflip == 0.5 and nose.max_seconds is None and nose.zoom is None
+    assert {(ex.config("keypoints", p).zoom, ex.config("keypoints", p).zoom_scale) for p in ("smoke", "cpu", "full")} \
+        == {(0.6, (0.8, 1.25))}
 
 
 def test_overrides_win_and_unset_keeps_the_preset():
@@ -146,10 +149,35 @@ def test_resumed_run_equals_uninterrupted_one(records, tmp_path, one_thread):
 
 def test_flip_averaged_keypoints_run(records, one_thread):
     cfg = ex.config("keypoints", "smoke", size=(60, 80), channels=(4, 8), kernels=(3, 3), hidden=16, epochs=1,
-                    batch_size=10)
+                    batch_size=10, zoom=None)
     run = ex.train(cfg, records, out=None, progress=False)
-    assert run.val_pred.shape == (4, 73, 2) and run.summary["checkpoint"] is None
+    assert run.val_pred.shape == (4, 73, 2) and run.summary["checkpoint"] is None and run.zoom_model is None
     assert {"val_nme", "val_nme_single", "baseline_nme", "val_mae_px"} <= set(run.summary)
+    assert "val_nme_first" not in run.summary
+
+
+def test_zoom_stage_trains_on_crops_and_is_kept_beside_the_first(records, tmp_path, one_thread):
+    cfg = ex.config("keypoints", "smoke", size=(60, 80), channels=(4, 8), kernels=(3, 3), hidden=16, epochs=2,
+                    batch_size=10, zoom=0.6)
+    run = ex.train(cfg, records, out=tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([training.CHECKPOINT, training.RESULT,
+                                                                 ex.ZOOM_CHECKPOINT])
+    s = run.summary
+    assert {"val_nme", "val_nme_first", "zoom_epochs", "zoom_train_seconds"} <= set(s) and s["zoom_epochs"] == 2
+    assert s["val_nme"] != s["val_nme_first"] and run.zoom_history["epoch"] == [1, 2]
+    # the second stage sees the validation faces framed around the first stage's points: their box is 0.6 wide
+    first = run.val_set.to_original(ex.predict(run.model, run.val_set.images, cfg, ex.flip_perm(run.train_set)))
+    np.testing.assert_array_equal(run.zoom_val_set.frames, imm_zoom_frames(first, 0.6, (60, 80)))
+    torch.testing.assert_close(run.zoom_val_set.to_original(run.zoom_val_set.keypoints), run.val_true)
+    # predicting any faces goes through both stages as the score did
+    val_records = run.val_set.records
+    torch.testing.assert_close(run.predict_records(val_records), run.val_pred, atol=1e-4, rtol=0)
+    again = ex.train(cfg, records, out=tmp_path, progress=False)               # finished: both stages reused
+    assert again.summary["val_nme"] == s["val_nme"] and again.zoom_history == run.zoom_history
+    with pytest.raises(ValueError, match="zoom needs the keypoints task"):
+        ex.config("nose", "smoke", zoom=0.6)
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        ex.config("keypoints", "smoke", zoom=0.0)
 
 
 @pytest.mark.parametrize("notebook,task,names", [
@@ -158,7 +186,7 @@ def test_flip_averaged_keypoints_run(records, one_thread):
     ("06_all_keypoints_augmentation", "keypoints", {"EPOCHS": "epochs", "BATCH_SIZE": "batch_size", "LR": "lr",
                                                     "SIZE": "size", "ROTATION": "rotation", "SHIFT_PX": "shift_px",
                                                     "BRIGHTNESS": "brightness", "NO_AUGMENT_EPOCHS": "epochs",
-                                                    "SEED": "seed"})])
+                                                    "ZOOM": "zoom", "SEED": "seed"})])
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "full"])
 def test_notebook_parameters_are_the_presets(notebook, task, names, profile, monkeypatch, capsys):
     import json

@@ -4,7 +4,10 @@ import torch
 
 from cs180utils.data import DataCorruptError, DataNotFoundError
 from cs180utils.keypoints.augment import KeypointAugment
-from cs180utils.keypoints.imm import ImmFaces, read_imm_folder, split_by_person
+import cv2
+
+from cs180utils.keypoints.asf import write_asf
+from cs180utils.keypoints.imm import ImmFaces, crop_padded, read_imm_folder, split_by_person, zoom_frames
 from cs180utils.keypoints.synthetic import write_imm_folder
 
 
@@ -45,6 +48,52 @@ def test_dataset_items(frontal_folder):
     np.testing.assert_allclose(px[0].numpy(), recs[0].points_px, rtol=1e-5)
     torch.testing.assert_close(full.to_input(px), full.keypoints)
     assert (full.eye_distance_px > 20).all()
+
+
+def test_zoom_frames_centre_the_point_box_at_the_input_aspect():
+    # points spanning x 100..300, y 200..260: centre (200, 230); a box 200 wide filling half the frame -> 400
+    # wide, and 300 high for a 160x120 input
+    pts = np.array([[[100.0, 200.0], [300.0, 260.0], [180.0, 240.0]]])
+    np.testing.assert_array_equal(zoom_frames(pts, 0.5, (120, 160)), [[0, 80, 400, 300]])
+    np.testing.assert_array_equal(zoom_frames(pts, 1.0, (60, 80)), [[100, 155, 200, 150]])
+    # a box 100 wide and 300 high: 200 wide at fill 0.5 would be 150 high; the frame grows until the box's
+    # height is 0.9 of the frame's: 333 high, 444 wide (y0 = 150 - 166.5 rounds to the even -16)
+    tall = np.array([[[0.0, 0.0], [100.0, 300.0]]])
+    np.testing.assert_array_equal(zoom_frames(tall, 0.5, (120, 160)), [[-172, -16, 444, 333]])
+    with pytest.raises(ValueError, match=r"in \(0, 1\]"):
+        zoom_frames(pts, 1.5, (60, 80))
+
+
+def test_crop_padded_repeats_the_edge():
+    img = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    np.testing.assert_array_equal(crop_padded(img, 1, 1, 2, 2), [[5, 6], [9, 10]])
+    # left of column 0 and below the last row: row 2's first pixel, repeated
+    np.testing.assert_array_equal(crop_padded(img, -2, 2, 3, 2), [[8, 8, 8], [8, 8, 8]])
+    with pytest.raises(ValueError, match="positive size"):
+        crop_padded(img, 0, 0, 0, 2)
+
+
+def test_a_framed_face_shows_the_frame_and_maps_points_both_ways(tmp_path):
+    # a 200x100 image, its column 0 grey (100) and a 2x2 white block at columns 40-41, rows 50-51; the frame
+    # (x0=-20, y0=10, 80x60) resized to 40x30 is 2 original pixels per input pixel, so the block is input pixel
+    # (row 20, column 30) and the point at its centre (41, 51) is (30.5, 20.5) of the input
+    img = np.zeros((100, 200), np.uint8)
+    img[:, 0] = 100
+    img[50:52, 40:42] = 255
+    cv2.imwrite(str(tmp_path / "01_01.png"), img)
+    pts = np.full((73, 2), 0.5)
+    pts[45] = [41 / 200, 51 / 100]
+    write_asf(tmp_path / "01_01.asf", pts, "01_01.png")
+    recs = read_imm_folder(tmp_path)
+    ds = ImmFaces(recs, size=(30, 40), points="nose", frames=np.array([[-20, 10, 80, 60]]))
+    x = (ds.images[0, 0].numpy() + 0.5) * 255
+    assert divmod(int(x.argmax()), 40) == (20, 30) and x.max() == pytest.approx(255, abs=0.01)
+    np.testing.assert_allclose(x[5, :10], 100, atol=0.01)     # left of the image: its edge column repeated
+    np.testing.assert_allclose(x[5, 10], 50, atol=0.6)        # columns 0 (grey) and 1 (black) averaged
+    torch.testing.assert_close(ds.keypoints, torch.tensor([[[30.5, 20.5]]]))
+    torch.testing.assert_close(ds.to_original(ds.keypoints), torch.tensor([[[41.0, 51.0]]]))
+    with pytest.raises(ValueError, match=r"frames must be \(N, 4\)"):
+        ImmFaces(recs, size=(30, 40), frames=np.zeros((2, 4)))
 
 
 def test_augmented_items_move_keypoints_but_stay_in_range(frontal_folder):
