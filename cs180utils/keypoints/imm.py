@@ -236,10 +236,8 @@ class ImmFaces(Dataset):
         self.images = torch.from_numpy(np.stack([
             load_gray(r.image, self.size, None if frames is None else f)
             for r, f in zip(self.records, self.frames)]))[:, None]                 # (N, 1, H, W)
-        original = np.stack([r.points_px[self.indices] for r in self.records])     # (N, K, 2) float64
-        per_pixel = self.frames[:, None, 2:] / np.array([self.size[1], self.size[0]], dtype=np.float64)
-        self.keypoints = torch.tensor((original - self.frames[:, None, :2]) / per_pixel,
-                                      dtype=torch.float32)                         # (N, K, 2) pixels of the input
+        original = torch.from_numpy(np.stack([r.points_px[self.indices] for r in self.records]))  # float64
+        self.keypoints = self.to_input(original).float()                           # (N, K, 2) pixels of the input
 
     def __len__(self) -> int:
         return len(self.records)
@@ -260,11 +258,10 @@ class ImmFaces(Dataset):
         """(N, 2) float (W, H) of the original images."""
         return torch.tensor([[r.width, r.height] for r in self.records], dtype=torch.float32)
 
-    @property
-    def _frame(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _frame(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 1, 2) top-left corners and (N, 1, 2) original pixels per input pixel of the frames."""
-        f = torch.as_tensor(self.frames, dtype=torch.float32)
-        return f[:, None, :2], (f[:, 2:] / self.input_size)[:, None, :]
+        f = torch.as_tensor(self.frames, dtype=dtype)
+        return f[:, None, :2], (f[:, 2:] / self.input_size.to(dtype))[:, None, :]
 
     @property
     def eye_distance_px(self) -> np.ndarray:
@@ -275,10 +272,10 @@ class ImmFaces(Dataset):
     def to_original(self, kp: torch.Tensor) -> torch.Tensor:
         """Keypoints (N, K, 2) of this dataset's N faces, pixels of the network input -> pixels of the original
         images (a scaling and the frame's offset: both are continuous coordinates)."""
-        corner, per_pixel = self._frame
+        corner, per_pixel = self._frame(kp.dtype)
         return kp * per_pixel + corner
 
     def to_input(self, kp: torch.Tensor) -> torch.Tensor:
         """The inverse of :meth:`to_original`: original-image pixels (N, K, 2) -> network-input pixels."""
-        corner, per_pixel = self._frame
+        corner, per_pixel = self._frame(kp.dtype)
         return (kp - corner) / per_pixel
