@@ -118,9 +118,10 @@ def add_preset_option(parser: argparse.ArgumentParser, names: Sequence[str]) -> 
 
 
 def number(kind: type = int, minimum: float | None = None, above: float | None = None, none: tuple[str, ...] = (),
-           unit: str = "") -> Callable[[str], float | int | None]:
+           unit: str = "", maximum: float | None = None) -> Callable[[str], float | int | None]:
     """An argparse type: a whole number (``kind=int``) or a finite number (``float``) of at least ``minimum`` (or
-    above ``above``), or None for any of the words in ``none`` (e.g. ``("none",)`` for "no cap")."""
+    above ``above``) and at most ``maximum``, or None for any of the words in ``none`` (e.g. ``("none",)`` for
+    "no cap")."""
     def parse(text: str):
         if text.strip().lower() in none:
             return None
@@ -138,6 +139,8 @@ def number(kind: type = int, minimum: float | None = None, above: float | None =
             raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
         if above is not None and not value > above:
             raise argparse.ArgumentTypeError(f"must be above {above}{unit}, got {text}")
+        if maximum is not None and not value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}{unit}, got {text}")
         return value
     parse.__name__ = f"{kind.__name__}_option"
     return parse

@@ -18,18 +18,7 @@ from cs180utils.settings import UNSET
 OPTIONS = {"epochs": "epochs", "max_seconds": "max_seconds", "batch_size": "batch_size", "lr": "lr",
            "sigmoid": "sigmoid", "augment": "augment", "seed": "seed", "device": "device", "zoom": "zoom"}
 
-
-def zoom_value(text: str) -> float | None:
-    """``--zoom``: a fraction in (0, 1], or ``off`` (one stage)."""
-    if text.lower() in ("off", "none"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--zoom takes a fraction in (0, 1] or 'off', got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"--zoom takes a fraction in (0, 1] or 'off', got {text!r}")
-    return value
+zoom_value = cli.number(float, above=0, maximum=1, none=("off", "none"))   # --zoom: a fraction in (0, 1], or off
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:

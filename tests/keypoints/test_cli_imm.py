@@ -29,10 +29,11 @@ def test_zoom_option_takes_a_fraction_or_off(capsys):
     for given, zoom in (("0.7", 0.7), ("off", None)):
         args = _args("keypoints", "--profile", "smoke", "--zoom", given)
         assert experiment_imm.config("keypoints", args.profile, **cli.overrides(args, cli_imm.OPTIONS)).zoom == zoom
-    for bad in ("0", "1.5", "wide"):
+    for bad, why in (("0", "must be above 0, got 0"), ("1.5", "must be at most 1, got 1.5"),
+                     ("wide", "'wide' is neither a number nor 'off' / 'none'")):
         with pytest.raises(SystemExit):
             _args("keypoints", "--zoom", bad)
-        assert "--zoom takes a fraction in (0, 1] or 'off'" in capsys.readouterr().err
+        assert f"--zoom: {why}" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _args("nose", "--zoom", "0.6")                       # one point: nothing to frame
 
