@@ -26,16 +26,16 @@ setup: $(STAMP)
 # make run PROFILE=smoke|cpu|full overrides the default profile; ONLY="03 04" runs those notebooks;
 # PARAMS="-p VIDEO_FRAMES 10 -p SEED 1" sets parameters after each notebook's parameters cell
 run: setup
-	$(PY) -m cs180utils.workbook run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
+	$(PY) -m cs180utils.machinery.workbook run $(if $(PROFILE),--profile $(PROFILE)) $(if $(ONLY),--only $(ONLY)) $(PARAMS)
 
 test: setup
 	CS180_PROFILE=smoke $(PY) -m pytest tests notebooks
 	$(MAKE) --no-print-directory test-capped
 
-# every notebook in the full profile's sizes with steps, epochs, data and video frames capped (cs180utils/capped.py),
+# every notebook in the full profile's sizes with steps, epochs, data and video frames capped (cs180utils/machinery/capped.py),
 # in a fresh temporary folder: a crash in a full-profile code path fails CI
 test-capped: setup
-	$(PY) -m cs180utils.workbook run --capped
+	$(PY) -m cs180utils.machinery.workbook run --capped
 
 # the browser test alone (needs Debian's chromium: apt-get install chromium)
 test-browser: setup
@@ -47,7 +47,7 @@ lab: setup
 
 # strip outputs from notebooks before committing
 clean-outputs: setup
-	$(PY) -m cs180utils.workbook strip
+	$(PY) -m cs180utils.machinery.workbook strip
 
 bench: setup
 	$(PY) benchmarks/heatmaps.py
@@ -63,17 +63,17 @@ results: setup
 determinism: setup
 	$(PY) benchmarks/results.py --determinism $(if $(ROWS),--only $(ROWS))
 
-# The assignment edition (cs180utils/assignment; ASSIGNMENT.md in the student edition says how students work):
+# The assignment edition (cs180utils/machinery/assignment; ASSIGNMENT.md in the student edition says how students work):
 #   make student                      the student edition in dist/student/: stubs in place of the marked solutions
 #   make autograder                   dist/autograder.zip, the Gradescope autograder (otter-grader)
 #   make grade SUBMISSION=path        grade a student's folder or zip locally with otter (no Docker)
 #   make submission                   (students) submission.zip with the files they edit
 .PHONY: student autograder grade submission
 student: setup
-	$(PY) -m cs180utils.assignment student --out dist/student
+	$(PY) -m cs180utils.machinery.assignment student --out dist/student
 
 autograder: setup
-	$(PY) -m cs180utils.assignment autograder --out dist/autograder.zip
+	$(PY) -m cs180utils.machinery.assignment autograder --out dist/autograder.zip
 
 ifneq ($(filter grade,$(MAKECMDGOALS)),)
 ifndef SUBMISSION
@@ -81,7 +81,7 @@ $(error give the submission: make grade SUBMISSION=path/to/folder-or.zip)
 endif
 endif
 grade: autograder
-	$(PY) -m cs180utils.assignment grade $(SUBMISSION) --autograder dist/autograder.zip
+	$(PY) -m cs180utils.machinery.assignment grade $(SUBMISSION) --autograder dist/autograder.zip
 
 submission: setup
-	$(PY) -m cs180utils.assignment submission --out submission.zip
+	$(PY) -m cs180utils.machinery.assignment submission --out submission.zip

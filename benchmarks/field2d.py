@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def worker(args) -> dict:
     import torch
-    from cs180utils.field2d import experiment
+    from cs180utils.machinery.field2d import experiment
 
     # the cpu presets of `train field2d` (--encoding pe: the course's PE L=10 + 256 x 4 MLP; --encoding grid:
     # experiment.GRID_PRESETS, 8 levels from 16 to the image's size + a 64 x 2 MLP), without the time cap

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cs180utils import config  # noqa: E402
+from cs180utils.machinery import config  # noqa: E402
 from cs180utils.keypoints import heatmaps as hm  # noqa: E402
 
 

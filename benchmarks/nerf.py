@@ -55,9 +55,9 @@ def worker_recipe(args) -> dict:
     """Median step time of the course recipe (the vanilla model's ``course`` preset over the full profile) at
     ``--recipe-rays`` rays per step."""
     import torch
-    from cs180utils import config
-    from cs180utils.nerf import experiment
-    from cs180utils.nerf.scene import default_scene
+    from cs180utils.machinery import config
+    from cs180utils.machinery.nerf import experiment
+    from cs180utils.machinery.sources import default_scene
 
     device = config.pick_device(args.device)
     scene = default_scene(args.scene, data_dir=args.data_dir)
@@ -87,9 +87,9 @@ def worker_fast(args) -> dict:
     """One fast training on lego (profile cpu, or full on CUDA) until 23 dB (or its time cap)."""
     import tempfile
 
-    from cs180utils import config
-    from cs180utils.nerf import experiment
-    from cs180utils.nerf.scene import default_scene
+    from cs180utils.machinery import config
+    from cs180utils.machinery.nerf import experiment
+    from cs180utils.machinery.sources import default_scene
 
     device = config.pick_device(args.device)
     profile = "full" if device.type == "cuda" else "cpu"
@@ -130,9 +130,9 @@ def worker_ablate(args) -> dict:
     """One fast training (profile cpu, the variant's FastFieldConfig changes) for ``--ablate-steps`` steps:
     validation PSNR every ``--ablate-every`` steps on ``--ablate-views`` views, and each step's seconds."""
     import torch
-    from cs180utils import config, training
-    from cs180utils.nerf import experiment
-    from cs180utils.nerf.scene import default_scene
+    from cs180utils.machinery import config, training
+    from cs180utils.machinery.nerf import experiment
+    from cs180utils.machinery.sources import default_scene
 
     from cs180utils.grid_encoding import GridLevel
 

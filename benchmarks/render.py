@@ -31,9 +31,10 @@ def main() -> None:
     args = p.parse_args()
 
     import torch
-    from cs180utils import config
-    from cs180utils.nerf import experiment
-    from cs180utils.nerf.scene import default_scene, load_scene
+    from cs180utils.machinery import config
+    from cs180utils.machinery.nerf import experiment
+    from cs180utils.machinery.sources import default_scene
+    from cs180utils.nerf.scene import load_scene
 
     if args.threads:
         torch.set_num_threads(args.threads)

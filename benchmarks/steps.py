@@ -5,12 +5,12 @@
     python benchmarks/steps.py --profile cpu --only resnet unet   # on a CPU: NCHW vs channels-last weights
 
 For each model the median time of ``--steps`` optimizer steps (after one warm-up step), the GPU synchronised
-around each; on CUDA also the same in the precision :func:`cs180utils.training.autocast_dtype` picks, and the
+around each; on CUDA also the same in the precision :func:`cs180utils.machinery.training.autocast_dtype` picks, and the
 ratio. Inputs are random tensors of the profile's shapes (300-W crops, NeRF rays from the scene), so the
 figures are the network's cost, not the data loading's. Ends with one JSON line. On a CPU only float32 runs
 (the trainings use no mixed precision there); for the convolutional networks (resnet, unet) it also times the
 weights in channels-last memory format (``torch.channels_last``, what the trainings use on a CPU:
-:func:`cs180utils.training.memory_format`), each from a fresh model of the same seed, and the ratio.
+:func:`cs180utils.machinery.training.memory_format`), each from a fresh model of the same seed, and the ratio.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from cs180utils import config, training  # noqa: E402
+from cs180utils.machinery import config, training  # noqa: E402
 
 MODELS = ("nerf-vanilla", "nerf-fast", "resnet", "unet")
 
@@ -66,8 +66,8 @@ def setup(name: str, device: torch.device, data_dir=None, profile: str = "full",
     weights in ``memory_format``)."""
     gen = torch.Generator().manual_seed(0)
     if name.startswith("nerf"):
-        from cs180utils.nerf import experiment
-        from cs180utils.nerf.scene import default_scene
+        from cs180utils.machinery.nerf import experiment
+        from cs180utils.machinery.sources import default_scene
         cfg = experiment.config(name.split("-")[1], profile, device=str(device))
         scene = experiment.prepare_scene(cfg, default_scene(None, data_dir=data_dir))
         aabb = scene.aabb() if cfg.sample_in_aabb else None
@@ -78,7 +78,7 @@ def setup(name: str, device: torch.device, data_dir=None, profile: str = "full",
         def step():
             return experiment.ray_batch_loss(model, images, c2ws, scene.focal, cfg.batch_size, gen)[0]
         return model, opt, step, f"{cfg.batch_size} rays x {cfg.n_samples} samples"
-    from cs180utils.keypoints import experiment_300w as e3
+    from cs180utils.machinery.keypoints import experiment_300w as e3
     cfg = e3.config(name, profile, device=str(device))
     s, b = cfg.crop_size, cfg.batch_size
     model = e3.build_model(cfg, torch.full((68, 2), 0.5)).to(device, memory_format=memory_format)  # mean: the centre

@@ -1,5 +1,5 @@
 import sys
 
-from cs180utils.cli import main
+from cs180utils.machinery.cli import main
 
 sys.exit(main())

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from cs180utils import capped, settings
+from cs180utils.machinery import capped, settings
 
 
 @dataclasses.dataclass
@@ -105,6 +105,7 @@ def test_scene_keeps_two_validation_views(cap_on, tmp_path):
     from cs180utils.nerf import scene as S
 
     S.generate_scene(tmp_path / "s.npz", n_train=3, n_val=5, n_test=4, size=8)
-    sc = S.load_scene(tmp_path / "s.npz")
+    from cs180utils.machinery.sources import default_scene
+    sc = default_scene(tmp_path / "s.npz")
     assert sc.images_val.shape[0] == capped.VAL_VIEWS == sc.c2ws_val.shape[0]
     assert sc.images.shape[0] == 3 and sc.c2ws_test.shape[0] == 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cs180utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from cs180utils.machinery.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 class Explodes:
@@ -65,7 +65,7 @@ def test_garbage_and_missing_and_wrong_type(tmp_path):
 
 def test_checkpoint_has_ordinary_permissions(tmp_path):
     import os
-    from cs180utils.checkpoint import save_checkpoint
+    from cs180utils.machinery.checkpoint import save_checkpoint
     umask = os.umask(0o022)
     try:
         path = save_checkpoint(tmp_path / "c.pt", {"step": 1})

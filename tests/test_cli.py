@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from cs180utils import cli, config
+from cs180utils.machinery import cli, config
 
 
 def run_cli(*argv: str, env_extra: dict | None = None, tmp_path=None) -> subprocess.CompletedProcess:
@@ -80,8 +80,8 @@ def test_shared_options_reach_the_command_and_json_is_last(fake_command, capsys,
 
 
 def test_package_errors_become_one_line_and_exit_1(fake_command, capsys):
-    from cs180utils.checkpoint import CheckpointError
-    from cs180utils.data import DataNotFoundError
+    from cs180utils.machinery.checkpoint import CheckpointError
+    from cs180utils.machinery.data import DataNotFoundError
 
     for exc in (DataNotFoundError("lego: put it at data/"), CheckpointError("unreadable; train again"),
                 ValueError("bad shape")):

@@ -1,4 +1,4 @@
-"""cs180utils.colab: one repository URL that every notebook agrees with, only missing or too-old dependencies
+"""cs180utils.machinery.colab: one repository URL that every notebook agrees with, only missing or too-old dependencies
 installed, widgets on Colab (ipywidgets 7: nothing to do; 8: the custom widget manager)."""
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import types
 
 import pytest
 
-from cs180utils import colab, config
+from cs180utils.machinery import colab, config
 
 NOTEBOOKS = config.REPO_ROOT / "notebooks"
 
 
 def test_every_notebook_has_the_setup_cell_and_colab_link_of_repo_url():
     assert colab.disagreements(NOTEBOOKS) == [], (
-        "run `python -m cs180utils.colab` to write cs180utils.colab.REPO_URL into every notebook")
+        "run `python -m cs180utils.machinery.colab` to write cs180utils.machinery.colab.REPO_URL into every notebook")
     assert f'REPO_URL = "{colab.REPO_URL}"' in colab.SETUP_CELL
     assert colab.colab_url("05_nose_tip_cnn.ipynb") == (
         "https://colab.research.google.com/github/cs180-workbook/cs180-workbook/blob/main/notebooks/05_nose_tip_cnn.ipynb")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from cs180utils import config
+from cs180utils.machinery import config
 
 
 @pytest.fixture(autouse=True)

@@ -50,7 +50,7 @@ def declared_minimums() -> dict[str, tuple[int, ...]]:
     """pyproject.toml's runtime dependencies and extras as {name: minimum release}."""
     import tomllib  # noqa: PLC0415
 
-    from cs180utils.colab import parse  # noqa: PLC0415
+    from cs180utils.machinery.colab import parse  # noqa: PLC0415
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
@@ -60,7 +60,7 @@ def declared_minimums() -> dict[str, tuple[int, ...]]:
 def test_pyproject_declares_minimums_that_the_lock_meets():
     """Every runtime dependency is declared with a minimum (`pip install .` gives a package that imports), and
     requirements.txt pins each at or above it (the lock is one of the environments the minimums allow)."""
-    from cs180utils.colab import version_tuple  # noqa: PLC0415
+    from cs180utils.machinery.colab import version_tuple  # noqa: PLC0415
 
     minimums, pins = declared_minimums(), pip_requirements()
     assert {"torch", "torchvision", "numpy", "matplotlib", "opencv-python-headless"} <= set(minimums)

@@ -26,13 +26,13 @@ import pytest
 import torch
 from PIL import Image
 
-from cs180utils import cli, config, data
-from cs180utils.data import DataCorruptError
-from cs180utils.data import files as data_files
-from cs180utils.data import lookup
+from cs180utils.machinery import cli, config, data
+from cs180utils.machinery.data import DataCorruptError
+from cs180utils.machinery.data import files as data_files
+from cs180utils.machinery.data import lookup
 from cs180utils.keypoints import ibug
 from cs180utils.keypoints.asf import read_asf, write_asf
-from cs180utils.nerf import experiment as nerf_experiment
+from cs180utils.machinery.nerf import experiment as nerf_experiment
 from cs180utils.nerf import scene as nerf_scene
 
 SMOKE = ["--profile", "smoke", "--device", "cpu"]
@@ -413,7 +413,7 @@ def _interrupt(c: Ctx, how, *more: str, new: bool = False) -> list[str]:
 
 
 def _disk_full(c: Ctx) -> list[str]:
-    from cs180utils import checkpoint
+    from cs180utils.machinery import checkpoint
 
     def no_space(*args, **kwargs):
         raise OSError(28, "No space left on device")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from cs180utils import config
+from cs180utils.machinery import config
 
 # Cycles that exist today and that their owners have yet to break, each as a sorted tuple of its modules.
 # Keep this empty: a new entry needs a reason next to it.
@@ -76,7 +76,7 @@ def cycles(graph: dict[str, set[str]]) -> set[tuple[str, ...]]:
 
 def test_cs180utils_has_no_import_cycle():
     graph = import_graph(config.REPO_ROOT)
-    assert "cs180utils.data.lookup" in graph and "cs180utils.data.download" in graph["cs180utils.data.lookup"]
+    assert "cs180utils.machinery.data.lookup" in graph and "cs180utils.machinery.data.download" in graph["cs180utils.machinery.data.lookup"]
     found = cycles(graph)
     new = found - KNOWN_CYCLES
     assert not new, "import cycles in cs180utils (move the shared part into a module both can import):\n" + \
@@ -100,3 +100,51 @@ def test_the_detector_sees_function_level_and_relative_imports(tmp_path):
     assert cycles(graph) == set()
     (pkg / "d.py").write_text("def h():\n    import pkg.a  # noqa: PLC0415\n")   # hidden in a function
     assert cycles(import_graph(tmp_path, "pkg")) == {("pkg.a", "pkg.b", "pkg.d", "pkg.sub.c")}
+
+
+# ---- the course library and the machinery ----------------------------------------------------------------------
+# The course library (cs180utils/ outside machinery/: the maths, models, losses, steps and readers of the course)
+# imports these and the standard library only; never the machinery (training loop, profiles, CLI, downloads...).
+COURSE_MAY_IMPORT = {"torch", "torchvision", "numpy", "PIL", "cv2"}
+
+
+def third_party_imports(path: Path) -> set[str]:
+    """The top-level names of every module ``path`` imports outside the standard library and cs180utils."""
+    import sys  # noqa: PLC0415
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.add((node.module or "").split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("cs180utils", "__future__")}
+
+
+def test_the_course_library_never_imports_the_machinery():
+    graph = import_graph(config.REPO_ROOT)
+    course = {m for m in graph if m != "cs180utils.__main__" and not m.startswith("cs180utils.machinery")}
+    assert {"cs180utils.nerf.rays", "cs180utils.keypoints.heatmaps", "cs180utils.readers"} <= course
+    wrong = {m: sorted(t for t in graph[m] if t.startswith("cs180utils.machinery")) for m in sorted(course)}
+    wrong = {m: t for m, t in wrong.items() if t}
+    assert not wrong, ("course modules importing the machinery (pass what they need as an argument, or move the "
+                       f"code into cs180utils/machinery): {wrong}")
+    root = config.REPO_ROOT / "cs180utils"
+    for f in sorted(root.rglob("*.py")):
+        if "machinery" in f.relative_to(root).parts:
+            continue
+        extra = third_party_imports(f) - COURSE_MAY_IMPORT
+        assert not extra, f"{f.relative_to(config.REPO_ROOT)} imports {sorted(extra)}: the course library imports " \
+                          f"only {sorted(COURSE_MAY_IMPORT)} (plotting, downloads, notebooks: cs180utils/machinery)"
+
+
+def test_the_direction_check_sees_a_course_module_that_imports_the_machinery(tmp_path):
+    pkg = tmp_path / "cs180utils"
+    (pkg / "machinery").mkdir(parents=True)
+    for f in ("__init__.py", "machinery/__init__.py", "machinery/loop.py"):
+        (pkg / f).write_text("")
+    (pkg / "maths.py").write_text("def f():\n    from cs180utils.machinery import loop  # noqa: PLC0415\n")
+    (pkg / "plots.py").write_text("import matplotlib.pyplot as plt\n")
+    graph = import_graph(tmp_path)
+    assert graph["cs180utils.maths"] == {"cs180utils.machinery.loop"}
+    assert third_party_imports(pkg / "plots.py") == {"matplotlib"}

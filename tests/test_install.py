@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cs180utils import colab, config
+from cs180utils.machinery import colab, config
 
 pytestmark = pytest.mark.slow
 
@@ -102,14 +102,14 @@ def test_wheel_installs_into_a_clean_venv_imports_and_runs(wheel, clean_venv, tm
                cwd=tmp_path, env=clean_env())
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert str(clean_venv.parent.parent) in report["file"]          # the installed copy, not this checkout
-    for sub in ("cs180utils.data", "cs180utils.field2d", "cs180utils.nerf", "cs180utils.keypoints",
-                "cs180utils.assignment", "cs180utils.colab", "cs180utils.cli", "cs180utils.nerf.experiment",
-                "cs180utils.keypoints.experiment_300w", "cs180utils.field2d.experiment"):
+    for sub in ("cs180utils.machinery.data", "cs180utils.field2d", "cs180utils.nerf", "cs180utils.keypoints",
+                "cs180utils.machinery.assignment", "cs180utils.machinery.colab", "cs180utils.machinery.cli", "cs180utils.machinery.nerf.experiment",
+                "cs180utils.machinery.keypoints.experiment_300w", "cs180utils.machinery.field2d.experiment"):
         assert sub in report["imported"], f"{sub} did not import from the wheel: {report}"
-    assert set(report["need_extras"]) <= {"cs180utils.assignment.grading", "cs180utils.assignment.nbval_todo",
-                                          "cs180utils.assignment.checking", "cs180utils.assignment.mutate",
-                                          "cs180utils.assignment.autograder", "cs180utils.assignment.build",
-                                          "cs180utils.assignment.__main__", "cs180utils.workbook"}, report
+    assert set(report["need_extras"]) <= {"cs180utils.machinery.assignment.grading", "cs180utils.machinery.assignment.nbval_todo",
+                                          "cs180utils.machinery.assignment.checking", "cs180utils.machinery.assignment.mutate",
+                                          "cs180utils.machinery.assignment.autograder", "cs180utils.machinery.assignment.build",
+                                          "cs180utils.machinery.assignment.__main__", "cs180utils.machinery.workbook"}, report
     helped = run([str(clean_venv), "-m", "cs180utils", "--help"], cwd=tmp_path, env=clean_env())
     assert "train" in helped.stdout and "data" in helped.stdout
     # nothing a command wrote may land inside site-packages: an installed package works in the current folder

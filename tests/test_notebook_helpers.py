@@ -1,4 +1,4 @@
-"""cs180utils.notebook: a slider's draw function is checked once directly (and shown nowhere), and notices."""
+"""cs180utils.machinery.notebook: a slider's draw function is checked once directly (and shown nowhere), and notices."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,7 +6,7 @@ import ipywidgets as widgets  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from cs180utils import notebook  # noqa: E402
+from cs180utils.machinery import notebook  # noqa: E402
 
 
 def test_slider_calls_draw_once_with_the_starting_values_and_closes_it():

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cs180utils.config import PROFILES
+from cs180utils.machinery.config import PROFILES
 
 NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -65,18 +65,18 @@ def _in_code(number: str, snippet: str, n: int):
 
 
 def _fast_occupancy_every(p):
-    from cs180utils.nerf import experiment  # noqa: PLC0415
+    from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
     return experiment.config("fast", p).fast.occupancy_every
 
 
 def _fast(attr):
-    from cs180utils.nerf import experiment  # noqa: PLC0415
+    from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
     return lambda p: getattr(experiment.config("fast", p).fast, attr)
 
 
 def _course_nerf(attr):
     """``attr`` of the course's NeRF recipe (the vanilla model's ``course`` preset) laid over profile ``p``."""
-    from cs180utils.nerf import experiment  # noqa: PLC0415
+    from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
     return lambda p: getattr(experiment.config("vanilla", p, preset="course"), attr)
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cs180utils import cli, config
+from cs180utils.machinery import cli, config
 
 spec = importlib.util.spec_from_file_location("results", config.REPO_ROOT / "benchmarks" / "results.py")
 results = importlib.util.module_from_spec(spec)

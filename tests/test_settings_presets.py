@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from cs180utils import config, settings
+from cs180utils.machinery import config, settings
 
 
 @dataclass

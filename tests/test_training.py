@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from cs180utils import settings, training
-from cs180utils.training import (Cosine, Exponential, IncompatibleCheckpoint, LoopConfig, OneCycle,
+from cs180utils.machinery import settings, training
+from cs180utils.machinery.training import (Cosine, Exponential, IncompatibleCheckpoint, LoopConfig, OneCycle,
                                  TrainingDiverged, train_loop)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cs180utils import training
-from cs180utils.training import LoopConfig, TrainingDiverged, train_loop
+from cs180utils.machinery import training
+from cs180utils.machinery.training import LoopConfig, TrainingDiverged, train_loop
 
 
 def regression(seed=0, seen=None):

@@ -4,7 +4,7 @@ import os
 import nbformat
 import pytest
 
-from cs180utils import workbook
+from cs180utils.machinery import workbook
 
 
 def _write(path, cells):

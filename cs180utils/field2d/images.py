@@ -1,14 +1,7 @@
 """Images for the 2-D neural field: loading, pixel coordinates and colour targets.
 
-Sources, by name or path (:func:`load_image`):
-
-- ``None`` / ``"hopper"``: Grace Hopper, the photo bundled with matplotlib (``grace_hopper.jpg``, 512 x 600):
-  always there, offline.
-- ``"fox"``: the course's fox photo (``cs180utils.data``: ``$CS180_DATA_DIR``, ``data/``); when it is
-  missing a one-time notice is printed and Grace Hopper is used instead.
-- ``"terrain"``: a hill-shaded elevation map rendered from matplotlib's bundled ``jacksboro_fault_dem``
-  (403 x 344): lots of fine detail, also offline.
-- any other string or path: an image file (jpg, png, ...).
+:func:`load_image` reads an image file (jpg, png, ...) or takes an array; the named images of notebook 01
+(``"hopper"``, ``"fox"``, ``"terrain"``) are found by the machinery (:func:`cs180utils.machinery.sources.load_image`).
 
 Conventions (as the course states them): colours in ``[0, 1]``; a pixel at column ``u`` and row ``v`` has
 coordinates ``(u / W, v / H)``; flattened pixels are in row-major order, so ``colors.reshape(H, W, 3)`` is
@@ -24,30 +17,7 @@ import numpy as np
 import torch
 
 from cs180utils.images import to_uint8
-
-NAMED = ("hopper", "fox", "terrain")
-
-
-def hopper_path() -> Path:
-    """Path of matplotlib's bundled ``grace_hopper.jpg``."""
-    from matplotlib import cbook  # noqa: PLC0415
-
-    return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-
-
-def terrain_image() -> np.ndarray:
-    """A hill-shaded colour rendering of matplotlib's bundled elevation model. Returns ``(344, 403, 3)``
-    float32 in ``[0, 1]``."""
-    from matplotlib import cbook  # noqa: PLC0415
-    from matplotlib import colormaps  # noqa: PLC0415
-    from matplotlib.colors import LightSource  # noqa: PLC0415
-
-    with np.load(cbook.get_sample_data("jacksboro_fault_dem.npz", asfileobj=False)) as dem:
-        z = dem["elevation"].astype(np.float64)  # (H, W) metres
-    rgb = LightSource(azdeg=315, altdeg=45).shade(z, cmap=colormaps["gist_earth"], blend_mode="soft",
-                                                    vert_exag=0.05)
-    return np.ascontiguousarray(rgb[..., :3], dtype=np.float32)
-
+from cs180utils.readers import DataNotFoundError, read_image
 
 def as_float_image(image) -> np.ndarray:
     """Any image array (``(H, W)``, ``(H, W, 1|3|4)``; uint8 or float in ``[0, 1]``; numpy or torch) ->
@@ -88,34 +58,21 @@ def downscale(image: np.ndarray, image_size: int | None) -> np.ndarray:
 
 
 def _read(path: str | os.PathLike) -> np.ndarray:
-    """``cs180utils.data.read_image`` (the one image reader; ``~`` expanded) as ``(H, W, 3)`` float32 in ``[0, 1]``."""
-    from cs180utils import data  # noqa: PLC0415
-
+    """:func:`cs180utils.readers.read_image` (the one image reader; ``~`` expanded) as ``(H, W, 3)`` float32 in
+    ``[0, 1]``."""
     p = Path(path).expanduser()
     try:
-        return as_float_image(data.read_image(p, what="image"))
-    except data.DataNotFoundError as exc:
-        raise data.DataNotFoundError(f"{exc}: pass an existing jpg/png path, or one of {NAMED}") from None
+        return as_float_image(read_image(p, what="image"))
+    except DataNotFoundError as exc:
+        raise DataNotFoundError(f"{exc}: pass an existing jpg/png path, or one of 'hopper', 'fox', "
+                                f"'terrain'") from None
 
 
-def load_image(source=None, image_size: int | None = None, data_dir: str | os.PathLike | None = None
-               ) -> tuple[np.ndarray, str]:
-    """Load an image by name (``hopper``, ``fox``, ``terrain``), path, or array.
-
-    Returns ``(image, name)``: ``image`` is ``(H, W, 3)`` float32 in ``[0, 1]`` (downscaled so that its longer
-    side is at most ``image_size`` if given); ``name`` says what was loaded (``"fox"`` falls back to
-    ``"hopper"`` with a notice when the fox is not available).
-    """
-    if source is None or (isinstance(source, str) and source.lower() in ("hopper", "grace_hopper", "default")):
-        image, name = _read(hopper_path()), "hopper"
-    elif isinstance(source, str) and source.lower() == "fox":
-        from cs180utils import data  # noqa: PLC0415
-
-        found = data.find_or_notice("fox", data_dir=data_dir, fallback="matplotlib's grace_hopper.jpg")
-        image, name = (_read(found), "fox") if found else (_read(hopper_path()), "hopper")
-    elif isinstance(source, str) and source.lower() == "terrain":
-        image, name = terrain_image(), "terrain"
-    elif isinstance(source, (str, os.PathLike)):
+def load_image(source, image_size: int | None = None) -> tuple[np.ndarray, str]:
+    """An image file (path) or an array as ``(image, name)``: ``image`` is ``(H, W, 3)`` float32 in ``[0, 1]``
+    (downscaled so that its longer side is at most ``image_size`` if given); ``name`` is the file's stem, or
+    ``"array"``."""
+    if isinstance(source, (str, os.PathLike)):
         image, name = _read(source), Path(source).stem
     else:
         image, name = as_float_image(source), "array"

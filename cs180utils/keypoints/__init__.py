@@ -23,7 +23,7 @@ IMM faces (notebooks 05-06):
     experiment_imm  config and presets, data, build / train (one stage or two: `zoom`) / evaluate / predict (05-06)
     cli_imm         `python -m cs180utils train nose|keypoints`
 
-Every training runs on the workbook's one loop (:mod:`cs180utils.training`).
+Every training runs on the workbook's one loop (:mod:`cs180utils.machinery.training`).
 
 iBUG 300-W faces (notebooks 07-09):
     ibug             dlib XML / .pts readers and writer, face crops and the way back to original pixels

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cs180utils.data import DataCorruptError
+from cs180utils.readers import DataCorruptError
 
 
 @dataclass

@@ -30,6 +30,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from cs180utils.readers import read_image
+
 # 300-W 68-point conventions (0-based)
 NUM_KEYPOINTS = 68
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER, NOSE_TIP = 36, 45, 30
@@ -286,14 +288,12 @@ def crop_face(image: Image.Image | np.ndarray, box: tuple[float, float, float, f
 
 def load_image(path: str | os.PathLike) -> Image.Image:
     """Open an image file with an error that says which face's file is missing or unreadable."""
-    from cs180utils import data  # noqa: PLC0415
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist; the XML's image paths are relative to the XML "
                                 f"file, so keep the images next to it (e.g. lfpw/trainset/...)")
     # the one image reader: 16-bit images scaled, huge ones refused before decoding, a clear error otherwise
-    return Image.fromarray(data.read_image(path, what="face image"))
+    return Image.fromarray(read_image(path, what="face image"))
 
 
 @dataclass
@@ -370,18 +370,6 @@ class FaceDataset(torch.utils.data.Dataset):
         if self.augment is not None:
             img, kps = self.augment(img, kps)
         return img, kps
-
-
-# ---- the 300-W files in the data directory ----------------------------------------------------------------
-
-def labels_path(split: str, data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> Path | None:
-    """The ``labels_ibug_300W_{split}.xml`` of the 300-W folder if it is present, else None (with a notice)."""
-    from cs180utils import data  # noqa: PLC0415
-    folder = data.find_or_notice("ibug300w", path=path, data_dir=data_dir,
-                                 fallback="generated faces (cs180utils.keypoints.synthetic, 68 points)")
-    if folder is None:
-        return None
-    return folder / f"labels_ibug_300W_{split}.xml"
 
 
 def _images_element(path: Path, what_to_pass: str) -> ET.Element:

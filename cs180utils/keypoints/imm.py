@@ -1,7 +1,7 @@
 """The IMM faces as a torch ``Dataset``: grayscale, pixel values in [-0.5, 0.5], resized, keypoints in pixels
 of the resized image, split by person.
 
-    >>> records, source = load_imm()                      # real IMM / IMM Frontal folder, else generated faces
+    >>> records = read_imm_folder(folder)                # an IMM / IMM Frontal folder (the machinery finds it)
     >>> train, val = split_by_person(records)             # Frontal: people 1-10 / 11-12; IMM: 1-32 / 33-40
     >>> ds = ImmFaces(train, size=(60, 80), points="nose")
     >>> image, kp = ds[0]                                 # (1, 60, 80) float32, (1, 2) pixels (x, y) in [0, 80] x [0, 60]
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cs180utils import config, data
+from cs180utils.readers import DataCorruptError, DataNotFoundError
 from cs180utils.keypoints.asf import parse_name, read_asf
 from cs180utils.keypoints.augment import KeypointAugment
 from cs180utils.keypoints.metrics import Layout, get_layout
@@ -53,26 +53,27 @@ class ImmRecord:
 def read_imm_folder(folder: str | os.PathLike) -> list[ImmRecord]:
     """All faces of an IMM-style folder (one ``.asf`` per image), sorted by person and image.
 
-    Raises :class:`cs180utils.data.DataNotFoundError` for a folder without ``.asf`` files and
-    :class:`cs180utils.data.DataCorruptError` for unreadable files or mixed layouts.
+    Raises :class:`cs180utils.readers.DataNotFoundError` for a folder without ``.asf`` files and
+    :class:`cs180utils.readers.DataCorruptError` for unreadable files or mixed layouts.
     """
     folder = Path(folder)
     files = sorted(folder.glob("*.asf"))
     if not files:
-        raise data.DataNotFoundError(f"{folder} holds no .asf files: point --data-dir at the folder that holds "
-                                     f"imm_face_db/ or imm_frontal_face_db/. {data.how_to_get('imm')}")
+        raise DataNotFoundError(f"{folder} holds no .asf files: point --data-dir at the folder that holds "
+                                f"imm_face_db/ or imm_frontal_face_db/ (python -m cs180utils data fetch imm "
+                                f"downloads the IMM Face Database)")
     records = []
     for f in files:
         shape = read_asf(f)
         img = shape.image_path
         if not img.exists():
-            raise data.DataCorruptError(f"{f}: its host image {img.name} is missing from {folder}")
+            raise DataCorruptError(f"{f}: its host image {img.name} is missing from {folder}")
         h, w = _image_size(img)
         person, index = parse_name(f.name)
         records.append(ImmRecord(img, person, index, shape.points, w, h))
     counts = {len(r.points_rel) for r in records}
     if len(counts) != 1:
-        raise data.DataCorruptError(f"{folder}: files with different point counts {sorted(counts)}; "
+        raise DataCorruptError(f"{folder}: files with different point counts {sorted(counts)}; "
                                      f"keep one IMM layout per folder")
     return sorted(records, key=lambda r: (r.person, r.index))
 
@@ -83,7 +84,7 @@ def _image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as im:
             return im.height, im.width
     except Exception as exc:
-        raise data.DataCorruptError(f"{path}: unreadable image ({exc})") from exc
+        raise DataCorruptError(f"{path}: unreadable image ({exc})") from exc
 
 
 def layout_of(records: Sequence[ImmRecord]) -> Layout:
@@ -110,40 +111,6 @@ def split_by_person(records: Sequence[ImmRecord], val_people: Sequence[int] | No
     return train, val
 
 
-_GENERATED_VERSION = "3"   # bump when synthetic.py draws differently (3: points at pixel centres, +0.5)
-
-
-def generated_folder(layout: str = "frontal73", folder: str | os.PathLike | None = None, seed: int = 0) -> Path:
-    """Write (once) and return an IMM-style folder of generated faces (:mod:`cs180utils.keypoints.synthetic`)."""
-    from cs180utils.keypoints import synthetic  # noqa: PLC0415
-    folder = Path(folder) if folder else config.runs_dir(f"generated_imm_{layout}_s{seed}")
-    stamp = folder / "GENERATED"
-    if stamp.exists() and stamp.read_text().strip() == _GENERATED_VERSION:
-        return folder
-    n_people = 40 if layout == "imm58" else 12
-    synthetic.write_imm_folder(folder, layout=layout, n_people=n_people, per_person=6 if layout == "imm58" else 10,
-                               size=(240, 320), seed=seed)
-    stamp.write_text(_GENERATED_VERSION)
-    return folder
-
-
-def is_generated(records: Sequence[ImmRecord]) -> bool:
-    """Whether the records come from a folder written by :func:`generated_folder`."""
-    return (records[0].image.parent / "GENERATED").exists()
-
-
-def load_imm(data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None,
-             fallback_layout: str = "frontal73") -> tuple[list[ImmRecord], str]:
-    """``(records, source)``: the IMM (or IMM Frontal) faces if found, else generated faces written as
-    ``.asf`` files (one clear notice on stderr). ``source`` is ``"imm58"``/``"frontal73"`` or ``"generated"``."""
-    found = data.find_or_notice("imm", path=path, data_dir=data_dir,
-                                fallback=f"generated {fallback_layout} faces in the IMM file format")
-    if found is not None:
-        records = read_imm_folder(found)
-        return records, layout_of(records).name
-    return read_imm_folder(generated_folder(fallback_layout)), "generated"
-
-
 _CACHE: dict[tuple, np.ndarray] = {}
 
 
@@ -156,7 +123,7 @@ def load_gray(path: Path, size: tuple[int, int], frame: Sequence[int] | None = N
     if key not in _CACHE:
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if img is None:
-            raise data.DataCorruptError(f"{path}: OpenCV cannot read this image (corrupt or not an image)")
+            raise DataCorruptError(f"{path}: OpenCV cannot read this image (corrupt or not an image)")
         if frame is not None:
             img = crop_padded(img, *key[2])
         img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)

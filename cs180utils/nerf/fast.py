@@ -181,7 +181,7 @@ class FastField(nn.Module):
 
 
 def build_field(cfg, scene=None) -> FastField:
-    """The fast field of a :class:`cs180utils.nerf.experiment.NerfConfig` (``cfg.fast`` holds its
+    """The fast field of a :class:`cs180utils.machinery.nerf.experiment.NerfConfig` (``cfg.fast`` holds its
     :class:`FastFieldConfig`) for a scene, whose silhouettes give the occupancy grid's visual hull and whose
     ``aabb()`` is the grid's box (both computed once per scene).  Without a scene (loading a checkpoint) the
     grid starts empty of evidence and ``load_state_dict`` fills in the saved box, hull and mask."""

@@ -19,8 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cs180utils import capped, config, data
-from cs180utils.data import DataCorruptError
+from cs180utils.readers import DataCorruptError, DataNotFoundError, load_npz
 from cs180utils.images import to_uint8
 from cs180utils.nerf import hull
 from cs180utils.nerf import rays as R
@@ -154,15 +153,16 @@ def _check_cameras(c2ws: np.ndarray, key: str, path) -> None:
 
 def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> Scene:
     """Read a scene npz (the course's format, see the module doc). Clear errors for a missing file, a file
-    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.data.load_npz`)."""
+    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.readers.load_npz`)."""
     path = Path(path)
     if path.is_dir():
-        raise data.DataNotFoundError(f"scene {path} is a folder, expected the scene's .npz file "
+        raise DataNotFoundError(f"scene {path} is a folder, expected the scene's .npz file "
                                      f"(e.g. {path / 'lego_200x200.npz'})")
     if not path.is_file():
-        raise data.DataNotFoundError(f"scene {path} does not exist. {data.how_to_get('lego')} "
+        raise DataNotFoundError(f"scene {path} does not exist (python -m cs180utils data fetch lego downloads the "
+                                f"course's lego_200x200.npz) "
                                      f"(or make one: cs180utils.nerf.scene.generate_scene('my_scene.npz'))")
-    arrays = data.load_npz(path, REQUIRED, what="NeRF scene", optional=OPTIONAL)
+    arrays = load_npz(path, REQUIRED, what="NeRF scene", optional=OPTIONAL)
     focal = np.asarray(arrays["focal"], dtype=np.float64)
     if not (np.isfinite(focal.item()) and focal.item() > 0):
         raise DataCorruptError(f"{path}: focal must be one positive number (pixels), got {focal!r}")
@@ -186,7 +186,7 @@ def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> 
                   images_test=images["images_test"],
                   depth=depth("depth_train"), depth_val=depth("depth_val"), depth_test=depth("depth_test"),
                   near=near, far=far, name=path.stem)
-    return capped.cap_scene(scene) if capped.active() else scene
+    return scene
 
 
 def save_scene(scene: Scene, path: str | os.PathLike) -> Path:
@@ -383,25 +383,3 @@ def generate_scene(path: str | os.PathLike | None = None, size: int = 200, n_tra
         save_scene(scene, path)
         scene.name = Path(path).stem
     return scene
-
-
-def default_scene(path: str | os.PathLike | None = None, size: int | None = None,
-                  data_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None) -> Scene:
-    """``path`` if given, else lego when it can be found, else the generated scene (cached in ``cache_dir``,
-    default ``runs/scenes``, with one notice); at ``size`` pixels when given."""
-    if path is None:
-        path = data.find_or_notice("lego", data_dir=data_dir, fallback="the generated scene (cs180utils.nerf.scene)")
-    if path is None:  # generated at the size asked for (cheaper than generating 200 px and shrinking)
-        n = size or 200
-        cache = (Path(cache_dir) if cache_dir is not None else config.runs_dir("scenes")) / f"generated_{n}.npz"
-        if not cache.is_file():
-            generate_scene(cache, size=n)
-        scene = load_scene(cache)  # from the file also the first time: the same (uint8) images every time
-        scene.name = "generated"
-    else:
-        path = Path(path)
-        if not path.exists() and path.parent == Path("."):  # a bare file name: look in the data folders too
-            found = [d / path for d in data.search_dirs(data_dir) if (d / path).is_file()]
-            path = found[0] if found else path
-        scene = load_scene(path)
-    return scene.resized(size) if size else scene

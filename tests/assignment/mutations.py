@@ -1,6 +1,6 @@
 """Plausible wrong answers, at least one per question: each must lose its question's points
-(``cs180utils.assignment.mutate``; run by test_assignment_ci.py)."""
-from cs180utils.assignment.mutate import Mutation as M
+(``cs180utils.machinery.assignment.mutate``; run by test_assignment_ci.py)."""
+from cs180utils.machinery.assignment.mutate import Mutation as M
 
 ENC, FIELD = "cs180utils/encodings.py", "cs180utils/field2d/model.py"
 RAYS, SAMP, REND, NERF = ("cs180utils/nerf/rays.py", "cs180utils/nerf/samplers.py", "cs180utils/nerf/rendering.py",

@@ -17,10 +17,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs180utils.assignment import build as B
-from cs180utils.assignment import grading, markers
-from cs180utils.assignment.questions import HIDDEN, QUESTIONS, marked_files, max_score, question_tests
-from cs180utils.assignment.todo import TodoError, todo
+from cs180utils.machinery.assignment import build as B
+from cs180utils.machinery.assignment import grading, markers
+from cs180utils.machinery.assignment.questions import HIDDEN, QUESTIONS, marked_files, max_score, question_tests
+from cs180utils.machinery.assignment.todo import TodoError, todo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +40,7 @@ def student(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
-    from cs180utils.assignment.autograder import make_autograder
+    from cs180utils.machinery.assignment.autograder import make_autograder
 
     return make_autograder(ROOT, tmp_path_factory.mktemp("autograder") / "autograder.zip")
 
@@ -91,8 +91,8 @@ def test_the_student_edition_has_stubs_not_solutions(student):
 
 def test_the_student_edition_ships_no_hidden_test(student):
     env: dict = {}
-    exec((student / "cs180utils/assignment/questions.py").read_text(), env)
-    assert env["HIDDEN"] == {} and "BEGIN HIDDEN" not in (student / "cs180utils/assignment/questions.py").read_text()
+    exec((student / "cs180utils/machinery/assignment/questions.py").read_text(), env)
+    assert env["HIDDEN"] == {} and "BEGIN HIDDEN" not in (student / "cs180utils/machinery/assignment/questions.py").read_text()
     public = {r for q in QUESTIONS for r in q.public}
     res = grading.resolve(sorted(public | {r for refs in HIDDEN.values() for r in refs}), ROOT)
     public_funcs = {(res[r].file, res[r].func) for r in public}
@@ -122,14 +122,14 @@ def test_student_notebooks_have_a_todo_and_a_check_cell_under_each_question(stud
 
 def test_autograder_full_marks_for_the_instructor_edition_zero_for_the_student_edition(student, autograder_zip,
                                                                                     capsys):
-    from cs180utils.assignment.autograder import grade
+    from cs180utils.machinery.assignment.autograder import grade
 
     t0 = time.perf_counter()
     text, summary = grade(ROOT, autograder_zip)                                   # (a)
     assert summary["score"] == summary["max_score"] == max_score(), text
     assert summary["points"] == {q.id: q.points for q in QUESTIONS} and not summary["missing"], text
     t1 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cs180utils.assignment", "grade", str(student),   # (b), the CLI
+    proc = subprocess.run([sys.executable, "-m", "cs180utils.machinery.assignment", "grade", str(student),   # (b), the CLI
                            "--autograder", str(autograder_zip)], cwd=ROOT, env=_env(ROOT),
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -143,7 +143,7 @@ def test_autograder_full_marks_for_the_instructor_edition_zero_for_the_student_e
 
 def test_every_plausible_wrong_answer_loses_its_questions_points(capsys):          # (c)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cs180utils.assignment.mutate", "tests/assignment/mutations.py"],
+    proc = subprocess.run([sys.executable, "-m", "cs180utils.machinery.assignment.mutate", "tests/assignment/mutations.py"],
                           cwd=ROOT, env=_env(ROOT), capture_output=True, text=True)
     result = _last_json(proc.stdout)
     assert not result["not_caught"], proc.stdout
@@ -158,7 +158,7 @@ def test_student_notebooks_run_up_to_their_first_todo(student, tmp_path, capsys)
     report = tmp_path / "todo.json"
     env = _env(student, CS180_TODO_REPORT=str(report), CS180_RUNS_DIR=str(tmp_path / "runs"),
                CS180_FIGURES_DIR=str(tmp_path / "figures"))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "cs180utils.assignment.nbval_todo", "--nbval-lax",
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "cs180utils.machinery.assignment.nbval_todo", "--nbval-lax",
                            "-o", "addopts=", "-p", "no:cacheprovider", "-q", "notebooks"],
                           cwd=student, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-5000:]

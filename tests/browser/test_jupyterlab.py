@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = {"01_neural_field_2d.ipynb": 4, "05_nose_tip_cnn.ipynb": 1, "06_all_keypoints_augmentation.ipynb": 5,
              "08_unet_gaussian_heatmaps.ipynb": 4}
 # not here: 02 (its 3-D camera view redraws in about 2.3 s on 2 busy cores, over the 2 s bar), 09 and 10 (their
-# trainings and renders would add minutes to CI); their sliders use the same cs180utils.notebook.slider
+# trainings and renders would add minutes to CI); their sliders use the same cs180utils.machinery.notebook.slider
 CHANGE_WITHIN_S = 2.0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cs180utils.data import download, lookup
+from cs180utils.machinery.data import download, lookup
 
 
 @pytest.fixture

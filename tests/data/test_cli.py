@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cs180utils import config, data
-from cs180utils.data import DataNotFoundError, cli
+from cs180utils.machinery import config, data
+from cs180utils.machinery.data import DataNotFoundError, cli
 from cs180utils.nerf.scene import generate_scene
 
 pytestmark = pytest.mark.usefixtures("isolated")

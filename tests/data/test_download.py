@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cs180utils.data import DataCorruptError, DataNotFoundError, Dataset, download
-from cs180utils.data.download import DownloadError, download_url, extract_archive, fetch
+from cs180utils.machinery.data import DataCorruptError, DataNotFoundError, Dataset, download
+from cs180utils.machinery.data.download import DownloadError, download_url, extract_archive, fetch
 
 
 # ---- guard: only 127.0.0.1 -------------------------------------------------------------------------------
@@ -463,7 +463,7 @@ def test_real_registry_entries_accept_archives_laid_out_like_the_real_ones(serve
     a flat IMM zip, the dlib 300-W tarball's single top-level folder, the plain lego npz."""
     import dataclasses
 
-    from cs180utils.data import REGISTRY
+    from cs180utils.machinery.data import REGISTRY
 
     imm_dir = real_data_dir / "imm_frontal_face_db"
     imm_zip = make_zip({p.name: p.read_bytes() for p in sorted(imm_dir.iterdir())})

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cs180utils import data
-from cs180utils.data import DataCorruptError, Dataset, files
+from cs180utils.machinery import data
+from cs180utils.machinery.data import DataCorruptError, Dataset, files
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

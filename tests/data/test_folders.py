@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cs180utils import config, data
+from cs180utils.machinery import config, data
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

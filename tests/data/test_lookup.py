@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cs180utils import config, data
-from cs180utils.data import DataNotFoundError, download
+from cs180utils.machinery import config, data
+from cs180utils.machinery.data import DataNotFoundError, download
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

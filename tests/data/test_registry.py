@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from cs180utils import config, data
-from cs180utils.data import registry
+from cs180utils.machinery import config, data
+from cs180utils.machinery.data import registry
 
 pytestmark = pytest.mark.usefixtures("isolated")
 

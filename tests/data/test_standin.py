@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 
-from cs180utils import data, notebook
-from cs180utils.data import StandInRefused, lookup
+from cs180utils.machinery import data, notebook
+from cs180utils.machinery.data import StandInRefused, lookup
 
 from .test_download import JPG, Route, Server, local_only  # noqa: F401  (local_only: only 127.0.0.1 is contacted)
 

@@ -4,9 +4,9 @@ import io
 import json
 from contextlib import redirect_stdout
 
-from cs180utils import cli
-from cs180utils.field2d import cli as field2d_cli
-from cs180utils.field2d import experiment
+from cs180utils.machinery import cli
+from cs180utils.machinery.field2d import cli as field2d_cli
+from cs180utils.machinery.field2d import experiment
 
 SMALL = ["--image-size", "16", "--steps", "20", "--width", "16", "--batch-size", "128"]
 

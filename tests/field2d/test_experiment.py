@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from cs180utils import settings
-from cs180utils.field2d import FitConfig, cached_fit, experiment, fit, render
+from cs180utils.machinery import settings
+from cs180utils.machinery.field2d import experiment
+from cs180utils.field2d import render
+from cs180utils.machinery.field2d.experiment import FitConfig, cached_fit, fit
 from cs180utils.images import mse_to_psnr
-from cs180utils.settings import UNSET
-from cs180utils.training import IncompatibleCheckpoint
+from cs180utils.machinery.settings import UNSET
+from cs180utils.machinery.training import IncompatibleCheckpoint
 
 from .helpers import TINY, smooth_image
 

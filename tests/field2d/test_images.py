@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cs180utils.field2d import image_to_targets, load_image
+from cs180utils.field2d import image_to_targets
+from cs180utils.machinery.sources import load_image
 from cs180utils.field2d.images import as_float_image, image_digest, pixel_coords
 
 

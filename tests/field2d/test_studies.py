@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from cs180utils.field2d import FitConfig
-from cs180utils.field2d.studies import (SweepConfig, fit_grid, fit_heldout, fit_sweep, linear_fill, split_even,
+from cs180utils.machinery.field2d.experiment import FitConfig
+from cs180utils.machinery.field2d.studies import (SweepConfig, fit_grid, fit_heldout, fit_sweep, linear_fill, split_even,
                                       sweep_config)
 
 from .helpers import TINY, smooth_image

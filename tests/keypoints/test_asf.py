@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from cs180utils.data import DataCorruptError
+from cs180utils.machinery.data import DataCorruptError
 from cs180utils.keypoints.asf import parse_name, read_asf, write_asf
-from cs180utils.keypoints.synthetic import write_imm_folder
+from cs180utils.machinery.keypoints.synthetic import write_imm_folder
 
 
 def test_written_fixture_round_trips(tmp_path):

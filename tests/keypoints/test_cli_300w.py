@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from cs180utils import cli, training
-from cs180utils.keypoints import cli_300w, synthetic
-from cs180utils.keypoints import experiment_300w as exp
+from cs180utils.machinery import cli, training
+from cs180utils.machinery.keypoints import cli_300w, synthetic
+from cs180utils.machinery.keypoints import experiment_300w as exp
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from cs180utils import cli, training
-from cs180utils.keypoints import cli_imm, experiment_imm
-from cs180utils.keypoints.synthetic import write_imm_folder
+from cs180utils.machinery import cli, training
+from cs180utils.machinery.keypoints import cli_imm, experiment_imm
+from cs180utils.machinery.keypoints.synthetic import write_imm_folder
 
 
 def _args(command, *argv):

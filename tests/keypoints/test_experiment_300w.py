@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from cs180utils import cli
-from cs180utils import config as cfg_mod
-from cs180utils import training
-from cs180utils.keypoints import experiment_300w as exp
-from cs180utils.keypoints import cli_300w, ibug, synthetic
-from cs180utils.settings import UNSET
+from cs180utils.machinery import cli
+from cs180utils.machinery import config as cfg_mod
+from cs180utils.machinery import training
+from cs180utils.machinery.keypoints import experiment_300w as exp
+from cs180utils.machinery.keypoints import cli_300w, synthetic
+from cs180utils.keypoints import ibug
+from cs180utils.machinery.settings import UNSET
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 

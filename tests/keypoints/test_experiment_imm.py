@@ -4,14 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from cs180utils import settings, training
-from cs180utils.keypoints import experiment_imm as ex
+from cs180utils.machinery import settings, training
+from cs180utils.machinery.keypoints import experiment_imm as ex
 from cs180utils.keypoints.asf import write_asf
 from cs180utils.keypoints.augment import identity_augment
 from cs180utils.keypoints.imm import ImmFaces, read_imm_folder
 from cs180utils.keypoints.imm import zoom_frames as imm_zoom_frames
-from cs180utils.keypoints.synthetic import write_imm_folder
-from cs180utils.settings import UNSET
+from cs180utils.machinery.keypoints.synthetic import write_imm_folder
+from cs180utils.machinery.settings import UNSET
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def test_notebook_parameters_are_the_presets(notebook, task, names, profile, mon
     import json
     from pathlib import Path
 
-    from cs180utils import config
+    from cs180utils.machinery import config
     monkeypatch.setenv("CS180_PROFILE", profile)
     nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / f"{notebook}.ipynb").read_text())
     cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
@@ -252,7 +252,7 @@ def test_notebook_05_trains_the_course_network_and_the_profiles_sweep(profile, m
     import json
     from pathlib import Path
 
-    from cs180utils import config
+    from cs180utils.machinery import config
     monkeypatch.setenv("CS180_PROFILE", profile)
     monkeypatch.delenv("CS180_PRESET", raising=False)
     nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "05_nose_tip_cnn.ipynb").read_text())

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from cs180utils.data import DataCorruptError, DataNotFoundError
+from cs180utils.machinery.data import DataCorruptError, DataNotFoundError
 from cs180utils.keypoints.augment import KeypointAugment
 import cv2
 
 from cs180utils.keypoints.asf import write_asf
 from cs180utils.keypoints.imm import ImmFaces, crop_padded, read_imm_folder, split_by_person, zoom_frames
-from cs180utils.keypoints.synthetic import write_imm_folder
+from cs180utils.machinery.keypoints.synthetic import write_imm_folder
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cs180utils import notebook  # noqa: E402
-from cs180utils.keypoints import experiment_300w as exp  # noqa: E402
-from cs180utils.keypoints import ibug, photos, plotting  # noqa: E402
+from cs180utils.machinery import notebook  # noqa: E402
+from cs180utils.machinery.keypoints import experiment_300w as exp  # noqa: E402
+from cs180utils.machinery.keypoints import photos, plotting  # noqa: E402
+from cs180utils.keypoints import ibug
 
 F = list(photos.FLIP_300W)
 

@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from cs180utils import cli, training
-from cs180utils.keypoints import experiment_300w as exp
-from cs180utils.keypoints import ibug, synthetic
+from cs180utils.machinery import cli, training
+from cs180utils.machinery.keypoints import experiment_300w as exp
+from cs180utils.machinery.keypoints import synthetic
+from cs180utils.keypoints import ibug
 
 PARTLESS = """<?xml version='1.0' encoding='ISO-8859-1'?>
 <dataset><name>test boxes</name><images>

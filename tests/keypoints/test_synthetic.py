@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from cs180utils.keypoints import metrics
-from cs180utils.keypoints.synthetic import make_faces, template
+from cs180utils.machinery.keypoints.synthetic import make_faces, template
 
 
 @pytest.mark.parametrize("layout", ["imm58", "frontal73", "300w68"])
@@ -47,7 +47,8 @@ def test_points_are_where_the_features_are_drawn_in_continuous_pixels():
 
 
 def test_300w_folder_goes_through_the_real_reader(tmp_path):
-    from cs180utils.keypoints import ibug, synthetic
+    from cs180utils.machinery.keypoints import synthetic
+    from cs180utils.keypoints import ibug
     train_xml, test_xml = synthetic.write_300w_folder(tmp_path, n_train=6, n_val=2, size=64)
     train, test = ibug.read_dlib_xml(train_xml), ibug.read_dlib_xml(test_xml)
     assert len(train) == 6 and len(test) == 2 and train[0].image.exists()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from cs180utils.cli import main
+from cs180utils.machinery.cli import main
 from cs180utils.nerf.scene import generate_scene
 
 
@@ -59,9 +59,9 @@ def test_clear_errors(scene_npz, tmp_path, capsys):
 
 
 def test_train_options_not_given_keep_the_preset():
-    from cs180utils.cli import build_parser
-    from cs180utils.nerf.cli import train_config
-    from cs180utils.nerf.experiment import config
+    from cs180utils.machinery.cli import build_parser
+    from cs180utils.machinery.nerf.cli import train_config
+    from cs180utils.machinery.nerf.experiment import config
 
     parser, _ = build_parser("train", "nerf")
     assert train_config(parser.parse_args([]), "cpu") == config("vanilla", "cpu")
@@ -84,9 +84,9 @@ def test_train_options_not_given_keep_the_preset():
 
 
 def test_preset_course_option(monkeypatch):
-    from cs180utils.cli import build_parser
-    from cs180utils.nerf.cli import preset_of, train_config
-    from cs180utils.nerf.experiment import config
+    from cs180utils.machinery.cli import build_parser
+    from cs180utils.machinery.nerf.cli import preset_of, train_config
+    from cs180utils.machinery.nerf.experiment import config
 
     monkeypatch.delenv("CS180_PRESET", raising=False)
     parser, _ = build_parser("train", "nerf")

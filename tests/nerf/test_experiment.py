@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from cs180utils import settings, training
-from cs180utils.nerf import experiment
-from cs180utils.nerf.experiment import NerfConfig, config, evaluate, load_trained, train
+from cs180utils.machinery import settings, training
+from cs180utils.machinery.nerf import experiment
+from cs180utils.machinery.nerf.experiment import NerfConfig, config, evaluate, load_trained, train
 from cs180utils.nerf.fast import FastFieldConfig
 from cs180utils.nerf.scene import generate_scene
 
@@ -171,7 +171,7 @@ def test_notebooks_04_and_10_ask_for_notebook_03s_model():
 def test_fast_batch_ramp_and_early_validation_steps():
     cfg = config("fast", "smoke", batch_size=4096, steps=1000,
                  fast={"batch_start": 1024, "batch_ramp_steps": 500, "early_eval_every": 25, "early_eval_until": 100})
-    from cs180utils.nerf.experiment import eval_steps, rays_per_step
+    from cs180utils.machinery.nerf.experiment import eval_steps, rays_per_step
     assert [rays_per_step(cfg, s) for s in (0, 250, 499, 500, 1000)] == [1024, 2560, 4090, 4096, 4096]
     assert eval_steps(cfg) == (25, 50, 75, 100)
     plain = config("fast", "smoke", batch_size=4096, fast={"batch_start": None, "early_eval_every": 0})

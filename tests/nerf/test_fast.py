@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from cs180utils.nerf import experiment as E
+from cs180utils.machinery.nerf import experiment as E
 from cs180utils.nerf import fast
 from cs180utils.nerf.fast import FastField, FastFieldConfig
 from cs180utils.nerf.occupancy import OccupancyGrid

@@ -77,7 +77,7 @@ def test_look_center_of_cameras_looking_at_a_point():
 def test_one_hull_per_build_shared_by_the_box_and_the_occupancy_grid(small_scene, monkeypatch):
     """Building the fast model computes the silhouettes once and the box once (kept on the scene, the same box
     the vanilla model samples in), then one fine hull in that box for the occupancy grid."""
-    from cs180utils.nerf import experiment
+    from cs180utils.machinery.nerf import experiment
 
     calls = {"silhouettes": 0, "visual_hull": 0}
     for name in calls:

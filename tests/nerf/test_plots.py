@@ -1,4 +1,4 @@
-"""The 3-D view of cameras, rays and samples (cs180utils/nerf/plots.py)."""
+"""The 3-D view of cameras, rays and samples (cs180utils/machinery/nerf/plots.py)."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,7 +8,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from mpl_toolkits.mplot3d.art3d import Line3DCollection, Poly3DCollection  # noqa: E402
 
-from cs180utils.nerf import plots  # noqa: E402
+from cs180utils.machinery.nerf import plots  # noqa: E402
 from cs180utils.nerf import rays as R  # noqa: E402
 from cs180utils.nerf.scene import Scene, look_at, sphere_cameras  # noqa: E402
 

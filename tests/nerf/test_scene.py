@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from cs180utils.data import DataCorruptError, DataNotFoundError
+from cs180utils.machinery.data import DataCorruptError, DataNotFoundError
 from cs180utils.images import psnr
 from cs180utils.nerf import rays as R
 from cs180utils.nerf.model import NeRF, RenderSettings
@@ -109,7 +109,7 @@ def test_real_lego_loads(real_data_dir):
 
 
 def test_a_bare_scene_file_name_is_looked_up_in_the_data_folder(tmp_path, monkeypatch):
-    from cs180utils.nerf.scene import default_scene
+    from cs180utils.machinery.sources import default_scene
     folder = tmp_path / "data"
     folder.mkdir()
     generate_scene(folder / "my_scene.npz", size=16, n_train=4, n_val=1, n_test=1)

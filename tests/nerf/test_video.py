@@ -6,7 +6,7 @@ import torch
 from cs180utils.nerf.fields import NerfField
 from cs180utils.nerf.model import NeRF, RenderSettings
 from cs180utils.nerf.scene import orbit_cameras
-from cs180utils.nerf.video import frames_key, render_video
+from cs180utils.machinery.nerf.video import frames_key, render_video
 
 
 def _model(seed=0):

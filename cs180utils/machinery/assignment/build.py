@@ -1,0 +1,284 @@
+"""Build the student edition (``make student`` -> ``dist/student/``) and the autograder's copy of the course.
+
+The student edition is the whole repository, as a student clones it, except that
+
+- every ``# BEGIN SOLUTION <q>`` ... ``# END SOLUTION`` block is a stub that raises ``todo(q, function)``,
+- the hidden tests are gone: the ``# BEGIN HIDDEN`` block of ``questions.py`` and the test functions it names,
+- each notebook has, under the heading of each of its questions, a TODO cell (what to write, where) and a
+  ``check("<q>")`` cell (the question's public tests),
+- ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
+- the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment and the extra
+  hidden tests), ``.ci/``.
+
+The autograder's course tree (``course/`` in the Gradescope zip) is the package with the same stubs, plus every
+test, hidden ones included: grading copies a submission's marked files over it, so the autograder never holds
+a solution.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from cs180utils.machinery.assignment import markers
+from cs180utils.machinery.assignment.grading import EXTRA_HIDDEN_TESTS
+from cs180utils.machinery.assignment.questions import HIDDEN, QUESTIONS, max_score, question
+
+INSTRUCTOR_ONLY = ("tests/assignment/", ".ci/", "dist/")
+NEVER = ("__pycache__/", ".ipynb_checkpoints/", ".pytest_cache/")
+
+
+def repo_files(root: Path) -> list[str]:
+    """The repository's files (tracked, or untracked but not ignored), repository-relative posix paths."""
+    root = Path(root)
+    try:
+        out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, check=True,
+                             capture_output=True, text=True).stdout.split("\n")
+        files = [f for f in out if f and (root / f).is_file()]
+    except (OSError, subprocess.CalledProcessError):   # not a git checkout: everything but the usual clutter
+        skip = (".git/", ".venv/", "runs/", "data/", "figures/")
+        files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
+        files = [f for f in files if not f.startswith(skip) or f in ("data/README.md", "figures/README.md")
+                 or f.startswith("figures/gallery/")]
+    return sorted(f for f in files if not any(n in f for n in NEVER))
+
+
+def hints() -> dict[tuple[str, str], str]:
+    """(question, function qualname) -> the formula, for the stubs."""
+    return {(q.id, key.split("::")[1]): hint for q in QUESTIONS for key, hint in q.parts.items()}
+
+
+def check_markers(root: Path) -> dict[str, list[markers.Block]]:
+    """Every marked module's blocks, checked against the table: each part of a question has a block in its
+    function, each block belongs to a part, and the marked files are exactly the table's."""
+    root = Path(root)
+    found: dict[str, list[markers.Block]] = {}
+    for rel in repo_files(root):
+        if rel.endswith(".py") and rel.startswith("cs180utils/"):
+            text = (root / rel).read_text()
+            if markers.has_blocks(text):
+                found[rel] = markers.blocks(text, rel)
+    parts = {(q.id, key) for q in QUESTIONS for key in q.parts}
+    marked = {(b.qid, f"{rel}::{b.function}") for rel, bs in found.items() for b in bs}
+    problems = [f"question {qid}: no SOLUTION block in {key}" for qid, key in sorted(parts - marked)]
+    problems += [f"{key}: a SOLUTION block of {qid}, which has no such part in questions.py"
+                 for qid, key in sorted(marked - parts)]
+    if problems:
+        raise markers.MarkerError("markers and cs180utils/machinery/assignment/questions.py disagree:\n  "
+                                  + "\n  ".join(problems))
+    return found
+
+
+# ---- tests: drop the hidden ones ----------------------------------------------------------------------------
+
+def _hidden_functions(root: Path) -> dict[str, set[str]]:
+    """test file -> the test functions to drop from the student edition."""
+    from cs180utils.machinery.assignment.grading import resolve  # noqa: PLC0415
+
+    public = {q_ref for q in QUESTIONS for q_ref in q.public}
+    hidden = {ref for refs in HIDDEN.values() for ref in refs}
+    res = resolve(sorted(public | hidden), root)
+    pub_funcs = {(res[r].file, res[r].func) for r in public}
+    out: dict[str, set[str]] = {}
+    for ref in hidden:
+        r = res[ref]
+        if (r.file, r.func) in pub_funcs:
+            continue   # a test public for one question and hidden for another stays visible
+        out.setdefault(r.file, set()).add(r.func)
+    return out
+
+
+def drop_functions(text: str, names: set[str]) -> str:
+    """``text`` without the module-level functions ``names`` (decorators included)."""
+    tree = ast.parse(text)
+    lines = text.split("\n")
+    spans = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            spans.append((first, node.end_lineno))
+    for a, b in sorted(spans, reverse=True):
+        del lines[a:b]
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines))
+
+
+# ---- notebooks: TODO and check cells ------------------------------------------------------------------------
+
+def _heading(cell) -> str | None:
+    if cell.get("cell_type") != "markdown":
+        return None
+    first = "".join(cell["source"]).lstrip().split("\n", 1)[0]
+    m = re.match(r"^#+\s+(.*\S)\s*$", first)
+    return m.group(1) if m else None
+
+
+def notebook_path(root: Path, nb: str) -> Path:
+    hits = sorted((Path(root) / "notebooks").glob(f"{nb}_*.ipynb"))
+    if len(hits) != 1:
+        raise FileNotFoundError(f"notebook {nb}: expected one notebooks/{nb}_*.ipynb, found {len(hits)}")
+    return hits[0]
+
+
+def _md(text: str) -> str:
+    """Plain formula text for Markdown: ``_`` and ``*`` escaped outside `code` spans (alpha_i is no italics)."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else re.sub(r"([_*])", r"\\\1", p).replace("<", "&lt;") for i, p in enumerate(parts))
+
+
+def todo_cells(qid: str) -> list[dict]:
+    q = question(qid)
+    by_file: dict[str, list[str]] = {}
+    for key, hint in q.parts.items():
+        path, func = key.split("::")
+        by_file.setdefault(path, []).append(f"- `{func}`: {_md(hint)}")
+    lines = [f"**TODO · `{q.id}` — {_md(q.title)} ({q.points} point{'s' * (q.points != 1)}).** Write, in place of "
+             f"the `raise todo(...)` stubs:", ""]
+    for path, items in by_file.items():
+        lines += [f"`{path}`", "", *items, ""]
+    lines += ["Then run the cell below: it runs this question's public tests (the autograder also runs hidden "
+              "ones). Edited a file? The check always uses what is on disk; restart the kernel before re-running "
+              "the notebook's other cells."]
+    md = {"cell_type": "markdown", "id": f"todo-{qid}"[:64], "metadata": {}, "source": "\n".join(lines)}
+    code = {"cell_type": "code", "id": f"check-{qid}"[:64], "metadata": {}, "execution_count": None,
+            "outputs": [], "source": f"from cs180utils.machinery.assignment import check\ncheck({qid!r})"}
+    return [md, code]
+
+
+def student_notebook(nb: dict, number: str) -> dict:
+    """A notebook with the TODO and check cells of its questions under their headings (in table order)."""
+    cells = list(nb["cells"])
+    for q in QUESTIONS:
+        if q.notebook != number:
+            continue
+        at = [i for i, c in enumerate(cells) if _heading(c) == q.section]
+        if len(at) != 1:
+            raise ValueError(f"question {q.id}: notebook {number} has {len(at)} headings {q.section!r}; "
+                             f"update the section in cs180utils/machinery/assignment/questions.py")
+        i = at[0] + 1
+        while i < len(cells) and str(cells[i].get("id", "")).startswith(("todo-", "check-")):
+            i += 1   # after the cells of earlier questions of the same section
+        cells[i:i] = todo_cells(q.id)
+    out = dict(nb)
+    out["cells"] = cells
+    return out
+
+
+def assignment_md() -> str:
+    rows = ["| question | notebook · section | write | points |", "|---|---|---|---|"]
+    for q in QUESTIONS:
+        funcs = ", ".join(f"`{k.split('::')[1]}` ({k.split('::')[0].removeprefix('cs180utils/')})"
+                          for k in q.parts)
+        rows.append(f"| `{q.id}` | {q.notebook} · {q.section} | {funcs} | {q.points} |")
+    return f"""# The assignment
+
+This is the student edition of the CS180 workbook: the notebooks and commands of the README all work, but the
+functions the projects ask you to write are stubs. Running a notebook stops at the first cell that needs one,
+with a message that names the question, the notebook section and the formula, e.g.
+
+    TodoError: TODO volrend (5 points, notebook 03 · 1. Volume rendering, ...): write render_weights in
+    cs180utils/nerf/rendering.py: alpha_i = 1 - exp(-sigma_i delta_i); ...
+
+Each stub is a `raise todo(...)` line with the formula above it, in the package under `cs180utils/`. Replace it
+with your code (keep the function's name, arguments and return value).
+
+## Check your work
+
+- In a notebook, the cell under each TODO runs that question's public tests: `check("volrend")`.
+- From a shell: `python -m cs180utils.machinery.assignment check volrend` (several names, or `--all`); it prints a
+  table and, as its last line, a JSON object with the points of the public tests.
+- `make test` runs every unit test and notebook, as in the README.
+
+The autograder also runs hidden tests: passing the public ones is necessary, not sufficient.
+
+## Submit
+
+`make submission` (or `python -m cs180utils.machinery.assignment submission`) writes `submission.zip` with the files you
+edit; upload it. Only these files are graded; everything else comes from the course's copy, so keep your
+changes inside them:
+
+{chr(10).join(f"- `{f}`" for f in sorted({k.split('::')[0] for q in QUESTIONS for k in q.parts}))}
+
+`make grade SUBMISSION=submission.zip` grades it on your machine the way the autograder does (public tests
+only in this edition).
+
+## Questions ({max_score()} points)
+
+{chr(10).join(rows)}
+
+A question's points are shared equally by its tests; a test may use functions of earlier questions, as the
+notebooks do.
+"""
+
+
+# ---- the editions -------------------------------------------------------------------------------------------
+
+def _write(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_text(data)
+    else:
+        path.write_bytes(data)
+
+
+def build(root: Path, out: Path, edition: str = "student") -> Path:
+    """Write an edition of the repository at ``root`` into ``out`` (replaced).
+
+    ``student``: the whole repository for a student (see the module docstring). ``course``: the autograder's
+    tree: ``cs180utils/`` with stubs and ``tests/`` with every test, hidden ones included (the extra ones of
+    ``tests/assignment/hidden/`` too)."""
+    import nbformat  # noqa: PLC0415
+
+    if edition not in ("student", "course"):
+        raise ValueError(f"edition must be 'student' or 'course', got {edition!r}")
+    root, out = Path(root).resolve(), Path(out).resolve()
+    if out == root or root in out.parents and not str(out.relative_to(root)).startswith("dist"):
+        raise ValueError(f"refusing to build into {out}: use a folder outside the repository or under dist/")
+    if any(markers.has_blocks((root / rel).read_text()) for rel in repo_files(root)
+           if rel.startswith("cs180utils/") and rel.endswith(".py")):
+        check_markers(root)
+    # else: a student edition (stubs, no markers): its editions are copies, e.g. make grade on a student's clone
+    the_hints = hints()
+    hidden_funcs = _hidden_functions(root) if edition == "student" else {}
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for rel in repo_files(root):
+        if edition == "course":   # the package, and every test a question uses (hidden ones included)
+            if not (rel.startswith(("cs180utils/", "tests/")) and rel.endswith(".py")):
+                continue
+            if rel.startswith("tests/assignment/") and not (rel.startswith(EXTRA_HIDDEN_TESTS)
+                                                            or rel == "tests/assignment/__init__.py"):
+                continue
+        elif rel.startswith(INSTRUCTOR_ONLY):
+            continue
+        src = root / rel
+        if rel.endswith(".py"):
+            text = src.read_text()
+            text = markers.student_source(text, rel, the_hints)
+            if edition == "student":
+                text = markers.strip_hidden(text, rel)
+                if rel in hidden_funcs:
+                    text = drop_functions(text, hidden_funcs[rel])
+            _write(out / rel, text)
+        elif rel.endswith(".ipynb") and rel.startswith("notebooks/") and edition == "student":
+            nb = nbformat.read(src, as_version=4)
+            number = Path(rel).name.split("_", 1)[0]
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nbformat.from_dict(student_notebook(nb, number)), out / rel)
+        else:
+            _write(out / rel, src.read_bytes())
+    if edition == "student":
+        _write(out / "ASSIGNMENT.md", assignment_md())
+        readme = out / "README.md"
+        if readme.exists() and "ASSIGNMENT.md" not in readme.read_text():
+            head, _, rest = readme.read_text().partition("\n")
+            readme.write_text(f"{head}\n\n> **Student edition.** The functions the projects ask you to write are stubs "
+                              f"here: start with [ASSIGNMENT.md](ASSIGNMENT.md).\n{rest}")
+        gi = out / ".gitignore"
+        if gi.exists() and "submission.zip" not in gi.read_text():
+            gi.write_text(gi.read_text().rstrip("\n") + "\n/submission.zip\n")
+    else:
+        _write(out / "pytest.ini", "[pytest]\naddopts = -p no:cacheprovider\n")
+    return out

@@ -1,0 +1,157 @@
+"""The solution markers in the package's source, and the student version of a marked file.
+
+A block a student writes (a function's body, or part of one) sits between a line ``# BEGIN SOLUTION <question>``
+and a line ``# END SOLUTION``; in the student edition its lines become ``raise todo("<question>", "<function>")``
+under a comment with the formula, and the instructor edition runs them as they are. Lines between
+``# BEGIN HIDDEN`` and ``# END HIDDEN`` (the hidden tests' table) are dropped from the student edition.
+A SOLUTION block lies inside one function; blocks do not nest.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION (?P<qid>[A-Za-z0-9_]+)\s*$")
+END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
+BEGIN_HIDDEN = re.compile(r"^[ \t]*# BEGIN HIDDEN\s*$")
+END_HIDDEN = re.compile(r"^[ \t]*# END HIDDEN\s*$")
+TODO_IMPORT = "from cs180utils.machinery.assignment.todo import todo  # the stubs below raise it: what to write, and where"
+
+
+class MarkerError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Block:
+    qid: str          # the question
+    begin: int        # 0-based line of "# BEGIN SOLUTION"
+    end: int          # 0-based line of "# END SOLUTION"
+    indent: str       # the marker's indentation
+    function: str     # qualified name of the enclosing function, e.g. "NerfField.forward"
+
+
+def _functions(tree: ast.AST) -> list[tuple[str, int, int]]:
+    """(qualname, first line, last line) of every function, 1-based, outermost first."""
+    out: list[tuple[str, int, int]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = prefix + child.name
+                out.append((name, child.lineno, child.end_lineno))
+                visit(child, name + ".<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                visit(child, prefix + child.name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return out
+
+
+def has_blocks(text: str) -> bool:
+    return any(BEGIN.match(line) for line in text.split("\n"))
+
+
+def blocks(text: str, path: str = "<source>") -> list[Block]:
+    """The SOLUTION blocks of a module's source, checked: paired, not nested, each inside one function."""
+    lines = text.split("\n")
+    found, open_at = [], None
+    for i, line in enumerate(lines):
+        m = BEGIN.match(line)
+        if m:
+            if open_at is not None:
+                raise MarkerError(f"{path}:{i + 1}: BEGIN SOLUTION inside the block opened at line {open_at[0] + 1}")
+            open_at = (i, m.group("qid"), m.group("indent"))
+        elif END.match(line):
+            if open_at is None:
+                raise MarkerError(f"{path}:{i + 1}: END SOLUTION without a BEGIN SOLUTION")
+            found.append((open_at[0], i, open_at[1], open_at[2]))
+            open_at = None
+        elif line.strip().startswith(("# BEGIN SOLUTION", "# END SOLUTION")):
+            raise MarkerError(f"{path}:{i + 1}: malformed marker {line.strip()!r}: "
+                              f"use '# BEGIN SOLUTION <question>' and '# END SOLUTION' on lines of their own")
+    if open_at is not None:
+        raise MarkerError(f"{path}:{open_at[0] + 1}: BEGIN SOLUTION {open_at[1]} is never closed")
+    funcs = _functions(ast.parse(text, path))
+    out = []
+    for begin, end, qid, indent in found:
+        code = [k + 1 for k in range(begin + 1, end) if lines[k].strip() and not lines[k].strip().startswith("#")]
+        if not code:
+            raise MarkerError(f"{path}:{begin + 1}: the SOLUTION block of {qid} has no code")
+        # (a comment is no part of the function's span, so the END marker may follow its last line)
+        inside = [f for f in funcs if f[1] < code[0] and code[-1] <= f[2]]
+        if not inside:
+            raise MarkerError(f"{path}:{begin + 1}: the SOLUTION block of {qid} must lie inside a function body")
+        name = max(inside, key=lambda f: f[1])[0]   # the innermost one
+        if end == begin + 1:
+            raise MarkerError(f"{path}:{begin + 1}: the SOLUTION block of {qid} is empty")
+        out.append(Block(qid, begin, end, indent, name))
+    return out
+
+
+def _stub(block: Block, hint: str) -> list[str]:
+    ind = block.indent
+    comment = textwrap.wrap(hint, 110, initial_indent=f"{ind}# TODO({block.qid}): ",
+                            subsequent_indent=f"{ind}#     ", break_on_hyphens=False)
+    return comment + [f"{ind}raise todo({block.qid!r}, {block.function!r})"]
+
+
+def _import_line_index(text: str) -> int | None:
+    """0-based line before which the ``todo`` import goes: the first import after the docstring and
+    ``from __future__`` lines (or the first statement after them)."""
+    tree = ast.parse(text)
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant) \
+                and isinstance(node.value.value, str) and node is tree.body[0]:
+            continue  # the docstring
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        return node.lineno - 1 - len(getattr(node, "decorator_list", []) or [])
+    return None
+
+
+def strip_hidden(text: str, path: str = "<source>") -> str:
+    """``text`` without its HIDDEN blocks (markers included)."""
+    out, inside = [], False
+    for i, line in enumerate(text.split("\n")):
+        if BEGIN_HIDDEN.match(line):
+            if inside:
+                raise MarkerError(f"{path}:{i + 1}: nested BEGIN HIDDEN")
+            inside = True
+        elif END_HIDDEN.match(line):
+            if not inside:
+                raise MarkerError(f"{path}:{i + 1}: END HIDDEN without BEGIN HIDDEN")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise MarkerError(f"{path}: BEGIN HIDDEN is never closed")
+    return "\n".join(out)
+
+
+def student_source(text: str, path: str, hints: dict[tuple[str, str], str]) -> str:
+    """The student version of a module: every SOLUTION block replaced by its stub, plus the ``todo`` import.
+
+    ``hints[(question, function)]`` is the formula shown above the stub. A module without blocks comes back
+    unchanged."""
+    if not has_blocks(text):
+        return text
+    found = blocks(text, path)
+    lines = text.split("\n")
+    for b in sorted(found, key=lambda b: b.begin, reverse=True):
+        key = (b.qid, b.function)
+        if key not in hints:
+            raise MarkerError(f"{path}:{b.begin + 1}: question {b.qid!r} has no part {path}::{b.function} in "
+                              f"cs180utils/machinery/assignment/questions.py")
+        lines[b.begin:b.end + 1] = _stub(b, hints[key])
+    out = "\n".join(lines)
+    at = _import_line_index(out)
+    lines = out.split("\n")
+    lines.insert(at if at is not None else len(lines), TODO_IMPORT)
+    out = "\n".join(lines)
+    compile(out, path, "exec")   # a stub that does not parse is a bug of the build, never the student's
+    return out

@@ -1,0 +1,133 @@
+"""Run profiles, device choice, seeding and the project's paths.
+
+Profiles (``CS180_PROFILE``):
+
+- ``smoke``: every notebook executes in about a minute on 2 CPU cores (CI).
+- ``cpu``:   meaningful results on a laptop CPU in minutes.
+- ``full``:  the course's hyperparameters; meant for a GPU.
+
+The default is ``full`` when CUDA is available, else ``cpu``.  Notebooks read their numbers from one
+parameters cell through :func:`by_profile`.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "cpu", "full")
+
+# repo/                     <- REPO_ROOT (the checkout; notebooks/ and figures/ live here)
+#   cs180utils/machinery/config.py    <- this file
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+T = TypeVar("T")
+
+
+def get_profile(profile: str | None = None) -> str:
+    """The run profile: ``profile`` if given, else ``$CS180_PROFILE``, else ``full`` on CUDA / ``cpu``."""
+    name = profile or os.environ.get("CS180_PROFILE") or ("full" if torch.cuda.is_available() else "cpu")
+    name = name.strip().lower()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
+                         f"(set CS180_PROFILE or pass --profile)")
+    return name
+
+
+def get_preset(preset: str | None = None) -> str | None:
+    """The named preset laid over the profile's (e.g. ``"course"``: the write-up's recipe): ``preset`` if given,
+    else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. Which names
+    exist is up to each experiment (``settings.make_preset_config`` checks them)."""
+    name = preset if preset is not None else os.environ.get("CS180_PRESET")
+    name = (name or "").strip().lower()
+    return None if name in ("", "none") else name
+
+
+def by_profile(profile: str | None = None, **choices: T) -> T:
+    """Pick a value by profile: ``by_profile(smoke=50, cpu=2000, full=20000)``.
+
+    A profile left out takes the next larger one given (smoke -> cpu -> full), and when no larger one is given,
+    the nearest smaller one: ``by_profile(smoke=1024, cpu=10_000)`` is 10 000 for ``full`` too, and
+    ``by_profile(smoke=64)`` is 64 everywhere.
+    """
+    name = get_profile(profile)
+    unknown = sorted(set(choices) - set(PROFILES))
+    if unknown:
+        raise KeyError(f"unknown profile names {unknown}; the profiles are {list(PROFILES)}")
+    if not choices:
+        raise KeyError("by_profile needs a value for at least one profile, e.g. by_profile(smoke=1, cpu=10)")
+    i = PROFILES.index(name)
+    for candidate in PROFILES[i:] + PROFILES[:i][::-1]:
+        if candidate in choices:
+            return choices[candidate]
+    raise AssertionError("unreachable")
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else cuda, then mps, then cpu."""
+    if device and device != "auto":
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {device!r} asked for but CUDA is not available here; use --device cpu")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed python, numpy and torch (CPU and CUDA); returns a CPU ``torch.Generator`` seeded the same."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def in_checkout(root: Path | None = None) -> bool:
+    """True when cs180utils runs from a clone of the workbook (``pyproject.toml`` and ``notebooks/`` beside it),
+    False when it was installed (pip, Colab)."""
+    root = REPO_ROOT if root is None else root
+    return (root / "pyproject.toml").is_file() and (root / "notebooks").is_dir()
+
+
+def workspace() -> Path:
+    """Where ``data/``, ``runs/`` and ``figures/`` go: the clone cs180utils runs from, else the current folder
+    (an installed package: on Colab ``/content``, for a notebook downloaded alone its folder)."""
+    return REPO_ROOT if in_checkout() else Path.cwd()
+
+
+def cache_dir() -> Path:
+    """The download cache, ``<workspace>/data`` (or ``$CS180_CACHE_DIR``): where ``data fetch`` puts datasets and
+    the last folder searched for them (the ``data_dir=`` arguments and ``--data-dir`` name folders searched
+    first). :func:`workspace`: the clone, or the current folder when the package is installed."""
+    return Path(os.environ.get("CS180_CACHE_DIR") or workspace() / "data")
+
+
+def figures_dir(sub: str | None = None) -> Path:
+    """Where notebooks and ``make run`` write figures: ``<workspace>/figures`` (or ``$CS180_FIGURES_DIR``)."""
+    root = Path(os.environ.get("CS180_FIGURES_DIR") or workspace() / "figures")
+    path = root / sub if sub else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runs_dir(sub: str | None = None) -> Path:
+    """Checkpoints and cached training results: ``<workspace>/runs`` (or ``$CS180_RUNS_DIR``); git-ignored."""
+    root = Path(os.environ.get("CS180_RUNS_DIR") or workspace() / "runs")
+    path = root / sub if sub else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def describe(profile: str | None = None, device: Any = None) -> str:
+    """One line for a notebook's first cell: profile, device, torch version, threads."""
+    return (f"profile={get_profile(profile)} device={pick_device(device)} torch={torch.__version__} "
+            f"threads={torch.get_num_threads()}")

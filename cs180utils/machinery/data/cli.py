@@ -1,0 +1,90 @@
+"""``python -m cs180utils data fetch NAME... [--force]`` and ``python -m cs180utils data where``.
+
+``fetch`` downloads into ``--data-dir`` when given, else the cache (``data/`` or ``$CS180_CACHE_DIR``); its
+JSON line maps each name to its path.  ``where`` maps each name to the usable copy found (or null) and says
+on stderr why a name was not found: absent everywhere, or present but refused by the content check.  Both
+then read what they found with the readers training uses (:func:`read_fully`), so a copy they report is one
+training can read.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cs180utils.machinery.data import download
+from cs180utils.machinery.data.files import read_image
+from cs180utils.machinery.data.lookup import locate, resolve, unusable
+from cs180utils.machinery.data.registry import REGISTRY, DataCorruptError, DataNotFoundError, how_to_get
+
+
+def add_arguments(parser, command: str) -> None:
+    if command == "data fetch":
+        parser.add_argument("names", nargs="+", choices=sorted(REGISTRY), help="datasets to download")
+        parser.add_argument("--force", action="store_true", help="download again even if present")
+
+
+def run(args, command: str) -> dict:
+    return fetch(args) if command == "data fetch" else where(args)
+
+
+def fetch(args) -> dict:
+    """Every name is tried; one failure does not stop the others."""
+    out, failed = {}, []
+    for name in dict.fromkeys(args.names):
+        try:
+            if getattr(args, "force", False):
+                out[name] = str(download.fetch(name, args.data_dir, force=True))
+            else:
+                out[name] = str(resolve(name, data_dir=args.data_dir))
+            try:
+                read_fully(name, Path(out[name]))
+            except (DataNotFoundError, DataCorruptError, ValueError, OSError) as exc:
+                bad = out.pop(name)
+                raise DataCorruptError(f"{name}: {bad} does not read as training reads it: {exc}. Delete it and "
+                                       f"fetch it again (--force)") from None
+            print(f"{name}: {out[name]}", file=sys.stderr)
+        except (DataNotFoundError, DataCorruptError) as exc:
+            failed.append(f"{name}: {exc}")
+    if len(failed) == 1 and not out:   # the one name asked: its one line
+        raise DataNotFoundError(failed[0])
+    if failed:   # one line per dataset
+        done = f" (fetched: {', '.join(out)})" if out else ""
+        raise DataNotFoundError(f"{len(failed)} of {len(args.names)} datasets could not be had{done}:\n"
+                                + "\n".join(failed))
+    return out
+
+
+def read_fully(name: str, path: Path) -> None:
+    """Read the dataset at ``path`` as training will, with the same readers and checks (every value: NaN
+    poses, partly labelled faces, images that do not decode); raises their error. Lookups only check the
+    files' headers (cheap); ``where`` and ``fetch`` read everything once (about a second per dataset)."""
+    if name == "lego":
+        from cs180utils.nerf.scene import load_scene  # noqa: PLC0415
+        load_scene(path)
+    elif name == "fox":
+        read_image(path)
+    elif name == "imm":
+        from cs180utils.keypoints.imm import read_imm_folder  # noqa: PLC0415
+        read_imm_folder(path)
+    elif name == "ibug300w":
+        from cs180utils.keypoints.ibug import read_dlib_xml  # noqa: PLC0415
+        for split in ("train", "test"):
+            read_dlib_xml(path / f"labels_ibug_300W_{split}.xml")
+
+
+def where(args) -> dict:
+    out = {}
+    for name in REGISTRY:
+        p = locate(name, data_dir=args.data_dir)
+        out[name] = None
+        if p is None:  # say why on stderr: absent everywhere, or present but refused by the content check
+            bad = unusable(name, args.data_dir)
+            print(f"{name}: " + ("; ".join(bad) if bad else f"not found. {how_to_get(name)}"), file=sys.stderr)
+            continue
+        try:
+            read_fully(name, p)
+        except (DataNotFoundError, DataCorruptError, ValueError, OSError) as exc:
+            print(f"{name}: {p} is present but training could not read it: {exc}", file=sys.stderr)
+            continue
+        out[name] = str(p)
+    return out
