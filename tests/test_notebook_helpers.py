@@ -41,3 +41,13 @@ def test_notice_outside_a_notebook_goes_to_stderr(capsys):
     notebook.notice("real data 'fox' not found")
     assert capsys.readouterr().err == "NOTE: real data 'fox' not found\n"
     assert not notebook.in_notebook()
+
+
+def test_show_code_prints_the_library_function_with_its_file(capsys):
+    from cs180utils.images import mse_to_psnr
+    from cs180utils.machinery.notebook import show_code
+
+    show_code(mse_to_psnr)
+    out = capsys.readouterr().out
+    assert out.startswith("# cs180utils/images.py\ndef mse_to_psnr(")
+    assert "log10" in out                       # the body, not only the signature

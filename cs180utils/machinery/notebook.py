@@ -112,3 +112,30 @@ def banner(title: str, text: str, commands: list[str] = (), label: str = "WARNIN
     _show('<div style="border: 3px solid #c62828; background: #ffebee; color: #222; padding: 8px 12px; '
           'margin: 6px 0; font-size: 110%;"><b style="color: #c62828;">&#9888; ' + html.escape(title)
           + "</b><br>" + html.escape(text) + code + "</div>", plain)
+
+
+def show_code(*functions: Callable) -> None:
+    """Show the source of ``functions`` (the course library's own code, the very function the training calls)
+    as a Python code block: highlighted in a notebook, plain text in a terminal or nbconvert.
+
+        show_code(steps.heatmap_step)   # notebook 08: the loss and step, where the notebook explains them
+    """
+    import inspect  # noqa: PLC0415
+    import textwrap  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    import cs180utils  # noqa: PLC0415
+
+    top = Path(cs180utils.__file__).resolve().parent.parent
+    sources = []
+    for fn in functions:
+        where = Path(inspect.getsourcefile(fn)).resolve()
+        where = where.relative_to(top) if where.is_relative_to(top) else where
+        sources.append(f"# {where.as_posix()}\n" + textwrap.dedent(inspect.getsource(fn)).rstrip())
+    code = "\n\n\n".join(sources)
+    if not in_notebook():
+        print(code)
+        return
+    from IPython.display import Markdown, display  # noqa: PLC0415
+
+    display(Markdown(f"```python\n{code}\n```"))

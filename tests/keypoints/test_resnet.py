@@ -6,8 +6,13 @@ import pytest
 import torch
 from torchvision.models import resnet18
 
-import cs180utils.keypoints.resnet as R
+import cs180utils.machinery.keypoints.weights as R
 from cs180utils.keypoints.resnet import KeypointResNet
+
+
+def pretrained():
+    """The model as ``train resnet --pretrained`` builds it: ImageNet weights when the downloader gets them."""
+    return KeypointResNet(68, 1, backbone=R.load_imagenet_resnet18())
 
 
 @pytest.mark.parametrize("size", [(64, 64), (75, 91)])
@@ -63,7 +68,7 @@ def weights_server(tmp_path, monkeypatch):
 
 def test_pretrained_weights_download_from_a_server_and_load(weights_server, monkeypatch, capsys):
     _, state, _ = weights_server
-    net = KeypointResNet(68, 1, pretrained=True)
+    net = pretrained()
     assert net.pretrained, capsys.readouterr().err
     assert R.imagenet_weights_path().is_file()                        # cached where torchvision looks
     # the grayscale filter is the sum of the RGB filters: a gray image (R = G = B) gives the same response
@@ -73,19 +78,19 @@ def test_pretrained_weights_download_from_a_server_and_load(weights_server, monk
     assert net.net.fc.weight.shape == (136, 512) and not net.net.fc.weight.any()   # the head is new, zero
     # the second time: from the cache, no network
     monkeypatch.setenv("CS180_OFFLINE", "1")
-    assert KeypointResNet(68, 1, pretrained=True).pretrained
+    assert pretrained().pretrained
 
 
 def test_pretrained_wrong_hash_or_not_weights_falls_back_and_keeps_nothing(weights_server, monkeypatch, capsys):
     base, _, _ = weights_server
     monkeypatch.setenv("CS180_RESNET18_URL", f"{base}/resnet18-00000000.pth")   # name says another sha256
-    assert not KeypointResNet(68, 1, pretrained=True).pretrained
+    assert not pretrained().pretrained
     err = capsys.readouterr().err
     assert "does not start with 00000000" in err and "training from scratch" in err
     assert not any(R.imagenet_weights_path().parent.iterdir())         # nothing half-verified left behind
     junk = f"resnet18-{hashlib.sha256(b'junk').hexdigest()[:8]}.pth"    # right hash, but not a state dict
     monkeypatch.setenv("CS180_RESNET18_URL", f"{base}/{junk}")
-    assert not KeypointResNet(68, 1, pretrained=True).pretrained
+    assert not pretrained().pretrained
     assert "is not a resnet18 state dict" in capsys.readouterr().err
     assert not R.imagenet_weights_path().exists()
 
@@ -93,12 +98,12 @@ def test_pretrained_wrong_hash_or_not_weights_falls_back_and_keeps_nothing(weigh
 def test_pretrained_offline_or_unreachable_falls_back_with_a_notice(weights_server, monkeypatch, capsys):
     base, _, _ = weights_server
     monkeypatch.setenv("CS180_OFFLINE", "1")
-    assert not KeypointResNet(68, 1, pretrained=True).pretrained
+    assert not pretrained().pretrained
     err = capsys.readouterr().err
     assert "CS180_OFFLINE" in err and str(R.imagenet_weights_path()) in err   # says where to put it by hand
     monkeypatch.delenv("CS180_OFFLINE")
     monkeypatch.setenv("CS180_RESNET18_URL", f"{base}/missing-12345678.pth")   # HTTP 404
-    assert not KeypointResNet(68, 1, pretrained=True).pretrained
+    assert not pretrained().pretrained
     assert "training from scratch" in capsys.readouterr().err
 
 
