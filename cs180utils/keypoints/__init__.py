@@ -15,6 +15,8 @@ Shared by every keypoint notebook:
     augment    torchvision-v2 augmentation with tv_tensors.KeyPoints (brightness, rotation, shift, scale, mirror)
     synthetic  generated faces with known landmarks in all three layouts (the offline default and test fixtures)
     plotting   faces with points, loss curves, best/worst predictions, first-layer filters, own photos
+    steps      the training steps, the forward pass and loss of one batch: regression_step (the CNNs, the
+               ResNet), heatmap_step (the U-Nets)
 
 IMM faces (notebooks 05-06):
     asf        the IMM .asf reader/writer (58-point IMM Face DB and 73-point IMM Frontal DB)
@@ -23,7 +25,7 @@ IMM faces (notebooks 05-06):
     experiment_imm  config and presets, data, build / train (one stage or two: `zoom`) / evaluate / predict (05-06)
     cli_imm         `python -m cs180utils train nose|keypoints`
 
-Every training runs on the workbook's one loop (:mod:`cs180utils.machinery.training`).
+Every training runs on the workbook's one loop (:mod:`cs180utils.machinery.training`), which calls these steps.
 
 iBUG 300-W faces (notebooks 07-09):
     ibug             dlib XML / .pts readers and writer, face crops and the way back to original pixels

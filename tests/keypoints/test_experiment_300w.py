@@ -12,7 +12,7 @@ from cs180utils.machinery import config as cfg_mod
 from cs180utils.machinery import training
 from cs180utils.machinery.keypoints import experiment_300w as exp
 from cs180utils.machinery.keypoints import cli_300w, synthetic
-from cs180utils.keypoints import ibug
+from cs180utils.keypoints import ibug, steps
 from cs180utils.machinery.settings import UNSET
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -79,6 +79,31 @@ def test_a_few_steps_lower_the_loss(xmls, command):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.9 * losses[0]
+
+
+@pytest.mark.parametrize("command, course_step", [("resnet", "regression_step"), ("unet", "heatmap_step"),
+                                                  ("unet-binary", "heatmap_step")])
+def test_training_calls_the_course_step_for_every_batch(xmls, tmp_path, monkeypatch, command, course_step):
+    """The loop's loss is the course's step (keypoints/steps.py, what notebooks 07-09 show), once per batch, with
+    the experiment's loss: L1 on crop units for the ResNet, the heatmap loss of cfg.target / cfg.sigma for U-Nets."""
+    cfg = exp.config(command, "smoke", crop_size=32, widths=(8, 16), epochs=2, batch_size=8, tta_flip=False)
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    real, calls = getattr(steps, course_step), []
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append((args[1].shape, args[2].shape, args[3:], kwargs, out.item()))
+        return out
+
+    monkeypatch.setattr(steps, course_step, spy)
+    res = exp.train(cfg, data, out=tmp_path, progress=False)
+    assert len(calls) == res.result["steps"] == 6                                  # 24 faces / 8, 2 epochs
+    assert {c[:2] for c in calls} == {((8, 1, 32, 32), (8, 68, 2))}
+    how = {"resnet": ((32,), {"loss": "l1"}), "unet": (("gaussian", 2.0, "ce"), {}),
+           "unet-binary": (("binary", 2.0, "ce"), {})}[command]
+    assert {(c[2], tuple(c[3].items())) for c in calls} == {(how[0], tuple(how[1].items()))}
+    assert [r["loss"] for r in res.history["train"]] == pytest.approx([np.mean([c[4] for c in calls[:3]]),
+                                                                     np.mean([c[4] for c in calls[3:]])])
 
 
 def test_resume_after_interruption_equals_one_run(xmls, tmp_path, monkeypatch):

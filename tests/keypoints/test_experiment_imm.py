@@ -6,6 +6,7 @@ from torch import nn
 
 from cs180utils.machinery import settings, training
 from cs180utils.machinery.keypoints import experiment_imm as ex
+from cs180utils.keypoints import steps
 from cs180utils.keypoints.asf import write_asf
 from cs180utils.keypoints.augment import identity_augment
 from cs180utils.keypoints.imm import ImmFaces, read_imm_folder
@@ -128,6 +129,23 @@ def test_training_lowers_the_loss_and_writes_one_run_folder(records, tmp_path, m
     assert h["train_loss"][-1] < h["train_loss"][0] and np.isfinite(h["val_nme"]).all()
     assert run.summary["n_train"] == 20 and run.summary["n_val"] == 4 and run.summary["baseline_nme"] > 0
     assert run.val_pred.shape == (4, 1, 2) and run.val_nme_per_image.shape == (4,)
+
+
+def test_training_calls_the_course_step_for_every_batch(records, monkeypatch, one_thread):
+    """The loop's loss is the course's regression_step (steps.py, what notebooks 05-06 show), once per batch."""
+    real, calls = steps.regression_step, []
+
+    def spy(model, images, keypoints, size, loss="mse"):
+        out = real(model, images, keypoints, size, loss)
+        calls.append((images.shape, keypoints.shape, tuple(size.tolist()), loss, out.item()))
+        return out
+
+    monkeypatch.setattr(steps, "regression_step", spy)
+    run = ex.train(_cfg(epochs=2, loss="l1"), records, out=None, progress=False)
+    assert len(calls) == run.summary["steps"] == 8                                     # 20 faces / 5, 2 epochs
+    assert {c[:4] for c in calls} == {((5, 1, 60, 80), (5, 1, 2), (80.0, 60.0), "l1")}  # size (W, H)
+    assert run.history["train_loss"] == pytest.approx([np.mean([c[4] for c in calls[:4]]),
+                                                       np.mean([c[4] for c in calls[4:]])])
 
 
 def test_resumed_run_equals_uninterrupted_one(records, tmp_path, one_thread):

@@ -8,7 +8,8 @@ and ``python -m cs180utils train field2d`` share.
     >>> result = experiment.cached_fit(image, cfg, name)     # trains once; later calls (and the CLI) load it
     >>> result.psnr, result.history["psnr"], result.snapshots[0]
 
-A fit draws random batches of pixels, minimises their MSE with Adam at a constant learning rate, and
+A fit draws random batches of pixels and minimises their MSE (the course's step,
+:func:`cs180utils.field2d.steps.pixel_step`) with Adam at a constant learning rate, and
 evaluates the PSNR of the whole image every ``eval_every`` steps (and after each of ``snapshot_steps``, whose
 renders it keeps). With a checkpoint it resumes where it stopped; :func:`cached_fit` puts the checkpoint in
 :func:`run_folder` (``runs/field2d/<image name>-<hash of the settings and the image>``), so a finished fit,
@@ -27,6 +28,7 @@ from torch import nn
 
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import settings, training
+from cs180utils.field2d import steps
 from cs180utils.field2d.images import as_float_image, image_digest, image_to_targets
 from cs180utils.machinery.sources import load_image
 from cs180utils.field2d.model import NeuralField2D, render
@@ -213,7 +215,6 @@ def fit(image, cfg: FitConfig | None = None, model: nn.Module | None = None, *,
                          f"experiment.load(source, cfg), or set image_size=None to fit it as it is")
     dev = _config.pick_device(str(device) if device is not None else None)
     coords, colors = image_to_targets(target, dtype=cfg.torch_dtype, device=dev)  # (P, 2), (P, 3)
-    n_pix = coords.shape[0]
 
     _config.seed_everything(cfg.seed)
     model = (model if model is not None else build(cfg, (img_h, img_w))).to(device=dev, dtype=cfg.torch_dtype).train()
@@ -224,9 +225,8 @@ def fit(image, cfg: FitConfig | None = None, model: nn.Module | None = None, *,
     snapshot_steps = set(cfg.snapshots())
     losses: list[torch.Tensor] = []  # batch losses since the last evaluation
 
-    def step_fn(step: int) -> torch.Tensor:
-        idx = torch.randint(n_pix, (cfg.batch_size,), generator=gen).to(dev)  # (B,)
-        loss = torch.mean((model(coords[idx]) - colors[idx]) ** 2)
+    def step_fn(step: int) -> torch.Tensor:   # the course's step (field2d/steps.py); keeps its loss for train_psnr
+        loss = steps.pixel_step(model, coords, colors, cfg.batch_size, gen)
         losses.append(loss.detach())
         return loss
 

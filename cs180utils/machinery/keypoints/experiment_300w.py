@@ -28,7 +28,7 @@ from cs180utils.machinery import config as _config
 from cs180utils.machinery import settings, sources, training
 from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
 from cs180utils.keypoints import heatmaps as hm
-from cs180utils.keypoints import ibug, metrics
+from cs180utils.keypoints import ibug, metrics, steps
 from cs180utils.keypoints.cnn import mirror_points
 from cs180utils.machinery.keypoints.weights import load_imagenet_resnet18
 from cs180utils.keypoints.resnet import KeypointResNet
@@ -195,12 +195,12 @@ def build_model(cfg: Config300W, mean_shape: torch.Tensor | None = None, num_key
 
 
 def step_loss(model: nn.Module, cfg: Config300W, images: torch.Tensor, kps: torch.Tensor) -> torch.Tensor:
-    """Training loss of one batch: images (B, 1, S, S), keypoints (B, K, 2) crop pixels."""
-    out = model(images)
+    """Training loss of one batch, the course's step of ``cfg``'s network (:mod:`cs180utils.keypoints.steps`):
+    images (B, 1, S, S), keypoints (B, K, 2) crop pixels. The ResNet: L1 in crop units; the U-Net: its heatmap
+    loss against ``cfg.target`` maps of width ``cfg.sigma``."""
     if cfg.model == "resnet":
-        return (out - kps / cfg.crop_size).abs().mean()                      # L1 in crop units
-    target = hm.factored_targets(kps, out.shape[-2:], cfg.target, cfg.sigma)  # (B, K, H), (B, K, W) on the device
-    return hm.heatmap_loss(out, target, cfg.loss)
+        return steps.regression_step(model, images, kps, cfg.crop_size, loss="l1")
+    return steps.heatmap_step(model, images, kps, cfg.target, cfg.sigma, cfg.loss)
 
 
 def mirror_back(out: torch.Tensor, regression: bool) -> torch.Tensor:

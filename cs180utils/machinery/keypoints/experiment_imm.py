@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import settings, sources, training
-from cs180utils.keypoints import metrics
+from cs180utils.keypoints import metrics, steps
 from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation
 from cs180utils.keypoints.cnn import KeypointCNN, plain_blocks, predict_flip_averaged
 from cs180utils.keypoints.imm import (ImmFaces, ImmRecord, layout_of, read_imm_folder,
@@ -414,16 +414,15 @@ def _fit(cfg: ImmConfig, train_set: ImmFaces, val_set: ImmFaces, checkpoint: Pat
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
                         drop_last=len(train_set) > cfg.batch_size)
     per_epoch = len(loader)
-    scale = unit(cfg).to(device)
-    loss_fn = LOSSES[cfg.loss]()
+    size = unit(cfg).to(device)                                        # (2,) (W, H) of the input
     batches = None
 
-    def step_fn(step: int) -> torch.Tensor:
+    def step_fn(step: int) -> torch.Tensor:   # draws the batch; the course's step (steps.py) makes the loss
         nonlocal batches
         if batches is None:   # from the step the loop starts at (a resumed run sees the batches it would have)
             batches = training.epoch_batches(loader, per_epoch, start_step=step, seed=cfg.seed)
         x, y = next(batches)                                           # (B, 1, H, W), (B, K, 2) pixels
-        return loss_fn(model(x.to(device)), y.to(device) / scale)
+        return steps.regression_step(model, x.to(device), y.to(device), size, cfg.loss)
 
     loop = training.LoopConfig(steps=cfg.epochs * per_epoch, max_seconds=cfg.max_seconds, eval_every=per_epoch,
                                checkpoint_every=per_epoch, log_every=per_epoch)
