@@ -106,6 +106,33 @@ def test_training_calls_the_course_step_for_every_batch(xmls, tmp_path, monkeypa
                                                                      np.mean([c[4] for c in calls[3:]])])
 
 
+def test_recipe_states_the_optimizer_schedule_and_augmentation_that_train_uses(xmls, tmp_path, monkeypatch):
+    cfg = exp.config("resnet", "smoke", crop_size=32, epochs=2, batch_size=8, lr=3e-3, rotation=7.0, hflip=0.5,
+                     max_seconds=100.0)
+    text = exp.recipe(cfg)
+    assert text["optimizer"] == "AdamW, learning rate 0.003 at its peak, weight decay 0.0001"
+    assert "warm-up from 0.05 × the learning rate over the first 10% of the run" in text["schedule"]
+    assert text["schedule"].endswith("over 2 epochs or 100 s of training, whichever comes first (the schedule "
+                                     "follows the larger fraction done)")
+    assert text["augmentation"] == ("rotation ±7°, shift ±1.92 px (6% of the crop), zoom 0.9 to 1.1, "
+                                    "brightness × (1 ± 0.3), a mirror image 50% of the time")
+    assert "regression_step" in text["step"] and "L1" in text["step"]
+    assert "binary targets, cross-entropy" in exp.recipe(exp.config("unet-binary", "cpu"))["step"]
+    # the optimizer and the schedule named are the ones train builds and follows
+    made, seen = [], []
+
+    class Spy(exp.OPTIMIZER):
+        def __init__(self, params, **kw):
+            made.append(kw)
+            super().__init__(params, **kw)
+
+    monkeypatch.setattr(exp, "OPTIMIZER", Spy)
+    monkeypatch.setattr(exp, "SCHEDULE", lambda progress: seen.append(progress) or training.OneCycle()(progress))
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    res = exp.train(cfg, data, out=tmp_path, progress=False)
+    assert made == [{"lr": 3e-3, "weight_decay": 1e-4}] and len(seen) == res.result["steps"] == 6
+
+
 def test_resume_after_interruption_equals_one_run(xmls, tmp_path, monkeypatch):
     cfg = exp.config("resnet", "smoke", crop_size=32, epochs=2, batch_size=8)
     data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])

@@ -357,6 +357,37 @@ def validation_metrics(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops,
 
 # ---- training -----------------------------------------------------------------------------------------------
 
+OPTIMIZER = torch.optim.AdamW      # at cfg.lr (the schedule's peak), decoupled weight decay cfg.weight_decay
+SCHEDULE = training.OneCycle()     # the learning rate's factor along the run: linear warm-up, then cosine to 0
+HEATMAP_LOSSES = {"ce": "cross-entropy of each map's softmax over its pixels", "mse": "per-pixel MSE",
+                  "bce": "per-pixel binary cross-entropy"}     # cfg.loss, in words (heatmaps.heatmap_loss)
+
+
+def recipe(cfg: Config300W) -> dict[str, str]:
+    """What a training of ``cfg`` does, in words with ``cfg``'s numbers, read from the objects :func:`train` uses
+    (for a notebook to print rather than state): ``step`` (the course's step and its loss), ``optimizer``,
+    ``schedule``, ``batches`` and ``augmentation`` (:func:`make_augment`'s)."""
+    if cfg.model == "resnet":
+        step = "keypoints.steps.regression_step: L1 on the keypoints in crop units"
+    else:
+        width = f", sigma {cfg.sigma:g} px" if cfg.target == "gaussian" else ""
+        step = f"keypoints.steps.heatmap_step: {cfg.target} targets{width}, {HEATMAP_LOSSES[cfg.loss]}"
+    until = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}" + (f" or {cfg.max_seconds:g} s of training, whichever comes first (the "
+                                      f"schedule follows the larger fraction done)" if cfg.max_seconds else "")
+    aug = make_augment(cfg).cfg
+    mirror = f", a mirror image {aug.hflip:.0%} of the time" if aug.hflip else ", no mirror images"
+    return {
+        "step": step,
+        "optimizer": f"{OPTIMIZER.__name__}, learning rate {cfg.lr:g} at its peak, weight decay {cfg.weight_decay:g}",
+        "schedule": f"{type(SCHEDULE).__name__}: linear warm-up from {SCHEDULE.start:g} × the learning rate over the "
+                    f"first {SCHEDULE.warmup:.0%} of the run, then a cosine to 0, over {until}",
+        "batches": f"{cfg.batch_size} crops of {cfg.crop_size} × {cfg.crop_size} px, reshuffled every epoch",
+        "augmentation": f"rotation ±{aug.rotation:g}°, shift ±{aug.shift_px:.3g} px ({cfg.shift:.0%} of the crop), "
+                        f"zoom {aug.scale[0]:g} to {aug.scale[1]:g}, brightness × (1 ± {aug.brightness:g})"
+                        f"{mirror}",
+    }
+
+
 @dataclass
 class TrainResult:
     model: nn.Module                       # the trained network (eval mode), on cfg.device
@@ -384,7 +415,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     _config.seed_everything(cfg.seed)
     mean = mean_shape(data.train)
     model = build_model(cfg, mean).to(device, memory_format=training.memory_format(device))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = OPTIMIZER(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # the crops are decoded once (data.train holds them in memory); on a GPU, workers augment and pin them
     loader = torch.utils.data.DataLoader(ibug.FaceDataset(data.train, make_augment(cfg)), batch_size=cfg.batch_size,
                                          shuffle=True, drop_last=len(data.train) > cfg.batch_size,
@@ -403,7 +434,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     loop = training.LoopConfig(steps=cfg.epochs * per_epoch, max_seconds=cfg.max_seconds,
                                eval_every=cfg.eval_every * per_epoch, checkpoint_every=per_epoch, log_every=per_epoch)
     res = training.train_loop(
-        model, opt, step_fn, loop, schedule=training.OneCycle(),
+        model, opt, step_fn, loop, schedule=SCHEDULE,
         evaluate=lambda step: validation_metrics(model, cfg, data.val), checkpoint=run / training.CHECKPOINT,
         identity={"config": settings.config_dict(cfg), "data": data.fingerprint()},
         extra={"mean_shape": mean.tolist(), "steps_per_epoch": per_epoch}, resume=not fresh, progress=progress,
