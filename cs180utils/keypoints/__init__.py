@@ -13,17 +13,13 @@ Shared by every keypoint notebook:
     metrics    NME (outer-eye-corner normalised, percent), pixel MAE, per-landmark error, CED, mean-shape
                baseline; the LAYOUTS table (imm58, frontal73, 300w68: point count, nose tip, eye corners)
     augment    torchvision-v2 augmentation with tv_tensors.KeyPoints (brightness, rotation, shift, scale, mirror)
-    synthetic  generated faces with known landmarks in all three layouts (the offline default and test fixtures)
-    plotting   faces with points, loss curves, best/worst predictions, first-layer filters, own photos
     steps      the training steps, the forward pass and loss of one batch: regression_step (the CNNs, the
                ResNet), heatmap_step (the U-Nets)
 
 IMM faces (notebooks 05-06):
     asf        the IMM .asf reader/writer (58-point IMM Face DB and 73-point IMM Frontal DB)
-    imm        Dataset (whole photos or frames around the face), person splits, the generated stand-in folder
-    cnn             the nose-tip and all-keypoint CNNs
-    experiment_imm  config and presets, data, build / train (one stage or two: `zoom`) / evaluate / predict (05-06)
-    cli_imm         `python -m cs180utils train nose|keypoints`
+    imm        Dataset (whole photos or frames around the face), person splits
+    cnn        the nose-tip and all-keypoint CNNs
 
 Every training runs on the workbook's one loop (:mod:`cs180utils.machinery.training`), which calls these steps.
 
@@ -33,7 +29,10 @@ iBUG 300-W faces (notebooks 07-09):
     resnet           ResNet18 with a 1-channel input and 2K outputs (offsets from the mean shape)
     unet             a U-Net from named blocks, one heatmap per keypoint
     detect           OpenCV's Haar cascade for your own photos, boxes mapped to 300-W style boxes
-    photos           your own photos: bundled, a folder, uploads; predictions ranked by mirror disagreement
-    experiment_300w  the config and presets, data, build / train / evaluate / predict of notebooks 07-09
-    cli_300w         `python -m cs180utils train resnet|unet|unet-binary` and `eval keypoints`
+
+The machinery beside them (:mod:`cs180utils.machinery.keypoints`): experiment_imm and experiment_300w (config and
+presets, data, build / train / evaluate / predict), cli_imm and cli_300w (``python -m cs180utils train
+nose|keypoints|resnet|unet|unet-binary``, ``eval|predict keypoints``), synthetic (generated faces with known
+landmarks in all three layouts: the offline stand-in and test fixtures), plotting, photos (your own photos) and
+weights (ImageNet's ResNet18).
 """
