@@ -113,7 +113,7 @@ def test_wheel_installs_into_a_clean_venv_imports_and_runs(wheel, clean_venv, tm
     helped = run([str(clean_venv), "-m", "cs180utils", "--help"], cwd=tmp_path, env=clean_env())
     assert "train" in helped.stdout and "data" in helped.stdout
     # nothing a command wrote may land inside site-packages: an installed package works in the current folder
-    where = run([str(clean_venv), "-c", "from cs180utils import config; print(config.workspace(), config.cache_dir())"],
+    where = run([str(clean_venv), "-c", "from cs180utils.machinery import config; print(config.workspace(), config.cache_dir())"],
                 cwd=tmp_path, env=clean_env())
     assert where.stdout.split() == [str(tmp_path), str(tmp_path / "data")]
 

@@ -81,7 +81,7 @@ def test_sigterm_stops_the_run_and_its_kernel(tmp_path):
     nbs.mkdir()
     _write(nbs / "01_slow.ipynb", ["import os, time\nopen('kernel.pid', 'w').write(str(os.getpid()))\ntime.sleep(120)"])
     _write(nbs / "02_next.ipynb", ["open('second.txt', 'w').write('ran')"])
-    code = (f"import sys; from pathlib import Path; from cs180utils import workbook; "
+    code = (f"import sys; from pathlib import Path; from cs180utils.machinery import workbook; "
             f"sys.exit(workbook.run(folder=Path({str(nbs)!r}), out_dir=Path({str(tmp_path / 'out')!r}), profile='smoke'))")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     pid_file = nbs / "kernel.pid"

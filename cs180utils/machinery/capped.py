@@ -138,6 +138,6 @@ def cap_scene(scene: Any) -> Any:
 # The cell `make run --capped` inserts after a notebook's `parameters` cell (papermill's tag for it).
 INJECTED_TAG = "injected-parameters"
 INJECTED_SOURCE = ("# capped full profile (CS180_CAPPED=1): sizes as in the full profile, a couple of steps each\n"
-                   "from cs180utils import capped as _capped\n"
+                   "from cs180utils.machinery import capped as _capped\n"
                    "for _k, (_a, _b) in _capped.cap_namespace(globals()).items():\n"
                    "    print(f'capped {_k}: {_a!r} -> {_b!r}')")

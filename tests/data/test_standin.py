@@ -119,7 +119,7 @@ def test_the_banner_in_a_real_kernel_is_html_output_not_stderr(tmp_path, monkeyp
     monkeypatch.setenv("CS180_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("CS180_DATA_DIR", raising=False)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from cs180utils import data\nprint(data.find_or_notice('fox', fallback='the terrain map'))")])
+        "from cs180utils.machinery import data\nprint(data.find_or_notice('fox', fallback='the terrain map'))")])
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[0].outputs
     kinds = [(o.output_type, o.get("name")) for o in outputs]

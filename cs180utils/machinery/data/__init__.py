@@ -1,6 +1,6 @@
 """The workbook's datasets: find them by name, download them safely, read them with clear errors.
 
-    >>> from cs180utils import data
+    >>> from cs180utils.machinery import data
     >>> data.locate("lego")            # Path or None, never downloads
     >>> data.resolve("lego")           # Path, downloading into the cache if needed, else DataNotFoundError
     >>> data.find_or_notice("lego")    # Path (downloaded if need be), or None offline (a banner says so)
