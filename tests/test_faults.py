@@ -137,6 +137,7 @@ class Row:
     make: Callable[[Ctx], list[str] | Callable[[], object]]   # argv of the CLI, or a reader call
     rc: int | type | None   # exit code; an exception type (reader rows); None: the call returns, its check passes
     err: str = ""           # regex searched in stderr / the exception's message
+    disk: Callable[[Ctx], bool] | None = None   # what is on disk after the row (beyond "nothing lost"), if checked
 
 
 def opt(*argv):
@@ -267,6 +268,14 @@ ROWS = [
     Row("OSError: one line", lambda c: _fake(c, lambda: open(c.tmp / "no" / "such"), "--out", str(c.tmp)), 1,
         r"^error: \[Errno 2\] No such file or directory: .*no/such'\n$"),
     Row("NaN in a result: strict JSON", lambda c: _fake(c, lambda: {"psnr": float("nan")}), 0, r""),
+
+    # -- names and places from the environment (issue #34) ---------------------------------------------------------
+    Row("misspelt CS180_PRESET", lambda c: _env(c, ["train", "field2d", *SMOKE, "--out", str(c.tmp / "r")],
+                                                CS180_PRESET="corse"), 1,
+        r"^error: unknown preset 'corse': choose one of course, none \(CS180_PRESET='corse' in the environment: "
+        r"set it to one of them or unset it\)$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("misspelt CS180_PROFILE", lambda c: _env(c, ["data", "where"], CS180_PROFILE="crp"), 1,
+        r"^error: unknown profile 'crp': choose one of smoke, cpu, full \(CS180_PROFILE='crp' in the environment"),
     Row("CUDA asked, none here", lambda c: ["train", "field2d", *SMOKE[:2], "--device", "cuda", "--steps", "1",
                                             "--image-size", "16", "--out", str(c.tmp / "r")], 1,
         r"CUDA is not available here; use --device cpu"),
@@ -274,6 +283,12 @@ ROWS = [
 
 
 # ---- row helpers ------------------------------------------------------------------------------------------------
+
+def _env(c: Ctx, argv: list[str], **env: str) -> list[str]:
+    for k, v in env.items():
+        c.monkeypatch.setenv(k, v)
+    return argv
+
 
 def _file(path: Path, content: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -472,6 +487,8 @@ def test_fault(row: Row, trained, tmp_path, monkeypatch, capsys):
         if row.id == "NaN in a result: strict JSON":
             assert json.loads(out.strip().splitlines()[-1]) == {"psnr": None}
     after = _snapshot(tmp_path, trained.root)
+    if row.disk is not None:
+        assert row.disk(ctx), f"on disk after {row.id!r}: {sorted(str(p) for p in tmp_path.rglob('*'))}"
     lost = {p for p in before if p not in after or after[p] != before[p]}
     assert not lost, f"changed or lost: {sorted(map(str, lost))}"
     assert not [p for p in after if p.name.endswith(".tmp")], "a temporary file was left behind"

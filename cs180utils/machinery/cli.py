@@ -236,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        from cs180utils.machinery import config  # noqa: PLC0415  (torch: imported when a command runs)
+        config.get_profile(getattr(args, "profile", None))   # a misspelt $CS180_PROFILE / $CS180_PRESET is
+        config.get_preset(getattr(args, "preset", None))     # refused by every command, before any work
         if verb in ("train", "render"):
             check_out(args.out)
         result = module.run(args, f"{verb} {target}")

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 PROFILES = ("smoke", "cpu", "full")
+PRESETS = ("course",)   # the named presets some experiment has (each experiment's NAMED_PRESETS; tests/test_config.py)
 
 # repo/                     <- REPO_ROOT (the checkout; notebooks/ and figures/ live here)
 #   cs180utils/machinery/config.py    <- this file
@@ -29,22 +30,32 @@ T = TypeVar("T")
 
 
 def get_profile(profile: str | None = None) -> str:
-    """The run profile: ``profile`` if given, else ``$CS180_PROFILE``, else ``full`` on CUDA / ``cpu``."""
-    name = profile or os.environ.get("CS180_PROFILE") or ("full" if torch.cuda.is_available() else "cpu")
+    """The run profile: ``profile`` if given, else ``$CS180_PROFILE``, else ``full`` on CUDA / ``cpu``. An unknown
+    name raises ``ValueError`` naming where it came from and the profiles there are."""
+    env = os.environ.get("CS180_PROFILE")
+    name = profile or env or ("full" if torch.cuda.is_available() else "cpu")
     name = name.strip().lower()
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
-                         f"(set CS180_PROFILE or pass --profile)")
+        source = (f"CS180_PROFILE={env!r} in the environment: set it to one of them or unset it" if not profile
+                  else "pass --profile (or profile=) with one of them")
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} ({source})")
     return name
 
 
 def get_preset(preset: str | None = None) -> str | None:
     """The named preset laid over the profile's (e.g. ``"course"``: the write-up's recipe): ``preset`` if given,
-    else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. Which names
-    exist is up to each experiment (``settings.make_preset_config`` checks them)."""
+    else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. A
+    ``$CS180_PRESET`` that is none of :data:`PRESETS` raises ``ValueError`` naming the variable and the presets
+    there are (a misspelt ``CS180_PRESET=corse`` must not train the profile's recipe instead); a name passed in
+    is checked by the experiment, which knows its own presets (``settings.make_preset_config``)."""
     name = preset if preset is not None else os.environ.get("CS180_PRESET")
     name = (name or "").strip().lower()
-    return None if name in ("", "none") else name
+    if name in ("", "none"):
+        return None
+    if preset is None and name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}, none (CS180_PRESET="
+                         f"{os.environ.get('CS180_PRESET')!r} in the environment: set it to one of them or unset it)")
+    return name
 
 
 def by_profile(profile: str | None = None, **choices: T) -> T:
@@ -128,6 +139,8 @@ def runs_dir(sub: str | None = None) -> Path:
 
 
 def describe(profile: str | None = None, device: Any = None) -> str:
-    """One line for a notebook's first cell: profile, device, torch version, threads."""
+    """One line for a notebook's first cell: profile, device, torch version, threads. A misspelt
+    ``$CS180_PRESET`` is refused here too (:func:`get_preset`), before the notebook trains anything."""
+    get_preset()
     return (f"profile={get_profile(profile)} device={pick_device(device)} torch={torch.__version__} "
             f"threads={torch.get_num_threads()}")
