@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,7 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cs180utils.machinery import cli, config, data
+from cs180utils.machinery import cli, config, data, training
 from cs180utils.machinery.data import DataCorruptError
 from cs180utils.machinery.data import files as data_files
 from cs180utils.machinery.data import lookup
@@ -98,6 +98,7 @@ class Ctx:
     tmp: Path
     trained: types.SimpleNamespace
     monkeypatch: pytest.MonkeyPatch
+    cleanups: list = field(default_factory=list)   # called after the row, in order
 
     def run(self, name="run") -> Path:
         """A private copy of the trained NeRF run folder."""
@@ -276,6 +277,11 @@ ROWS = [
         r"set it to one of them or unset it\)$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("misspelt CS180_PROFILE", lambda c: _env(c, ["data", "where"], CS180_PROFILE="crp"), 1,
         r"^error: unknown profile 'crp': choose one of smoke, cpu, full \(CS180_PROFILE='crp' in the environment"),
+    Row("two trainings into one --out", lambda c: _held(c), 1,
+        r"^error: run folder .*/run is in use by another training \(pid \d+\); wait for it to finish, or pass "
+        r"another --out$", disk=lambda c: (c.tmp / "run" / training.LOCK).read_text().strip() == str(c.holder.pid)),
+    Row("stale lock of a killed training", lambda c: _stale_lock(c), 0, r"",
+        disk=lambda c: not (c.tmp / "run" / training.LOCK).exists() and (c.tmp / "run" / "checkpoint.pt").is_file()),
     Row("CUDA asked, none here", lambda c: ["train", "field2d", *SMOKE[:2], "--device", "cuda", "--steps", "1",
                                             "--image-size", "16", "--out", str(c.tmp / "r")], 1,
         r"CUDA is not available here; use --device cpu"),
@@ -283,6 +289,26 @@ ROWS = [
 
 
 # ---- row helpers ------------------------------------------------------------------------------------------------
+
+def _held(c: Ctx) -> list[str]:
+    """The trained run resumed with more steps while another process holds its folder, as a training does."""
+    import subprocess
+    run = c.run()
+    code = ("import sys, time; from cs180utils.machinery import training\n"
+            "with training.run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n")
+    c.holder = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True,
+                                cwd=Path(training.__file__).resolve().parents[2])
+    c.cleanups.append(lambda: (c.holder.kill(), c.holder.wait()))
+    assert c.holder.stdout.readline().strip() == "held"
+    return c.nerf("--steps", "4", "--lr", "0.001", run=run)
+
+
+def _stale_lock(c: Ctx) -> list[str]:
+    """A lock file left by a training that was killed (its pid is gone, its flock with it): no obstacle."""
+    run = c.tmp / "run"
+    _file(run / training.LOCK, b"99999999\n")
+    return c.nerf(run=run)
+
 
 def _env(c: Ctx, argv: list[str], **env: str) -> list[str]:
     for k, v in env.items():
@@ -461,6 +487,14 @@ def test_fault(row: Row, trained, tmp_path, monkeypatch, capsys):
         pytest.skip("CUDA is available here")
     monkeypatch.setenv("CS180_OFFLINE", "1")
     ctx = Ctx(tmp_path, trained, monkeypatch)
+    try:
+        _run_row(row, ctx, trained, tmp_path, capsys)
+    finally:
+        for cleanup in ctx.cleanups:
+            cleanup()
+
+
+def _run_row(row: Row, ctx: Ctx, trained, tmp_path: Path, capsys) -> None:
     made = row.make(ctx)
     capsys.readouterr()
     before = _snapshot(tmp_path, trained.root)
@@ -489,6 +523,7 @@ def test_fault(row: Row, trained, tmp_path, monkeypatch, capsys):
     after = _snapshot(tmp_path, trained.root)
     if row.disk is not None:
         assert row.disk(ctx), f"on disk after {row.id!r}: {sorted(str(p) for p in tmp_path.rglob('*'))}"
-    lost = {p for p in before if p not in after or after[p] != before[p]}
+    # a run folder's lock file is the training's, not the user's: a stale one is removed by the next training
+    lost = {p for p in before if (p not in after or after[p] != before[p]) and p.name != training.LOCK}
     assert not lost, f"changed or lost: {sorted(map(str, lost))}"
     assert not [p for p in after if p.name.endswith(".tmp")], "a temporary file was left behind"
