@@ -179,7 +179,21 @@ ROWS = [
     Row("8-byte jpg: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, fox=b"\xff\xd8\xff\xe0abcd"))],
         0, r"fox: .*fox.jpg: not a readable image"),
     Row("empty npz: data fetch", lambda c: ["data", "fetch", "lego", "--data-dir", str(_data_dir(c, lego=b""))], 1,
-        r"lego: not found \(present but unusable: .*lego_200x200.npz: empty \(0 bytes\)\)"),
+        r"lego: .*lego_200x200.npz is not a usable copy \(empty \(0 bytes\)\), and it is the first copy of 'lego' in "
+        r"the folders searched; delete it or replace it with a good copy"),
+    Row("broken copy first, a good one further down", lambda c: _broken_first(c, ["train", "nerf", *SMOKE, "--steps", "1",
+                                                                                  "--out", str(c.tmp / "r")]), 1,
+        r"^error: lego: .*data/lego_200x200.npz is not a usable copy \(not a readable .npz \(BadZipFile: .*\)\), and it "
+        r"is the first copy of 'lego' in the folders searched; delete it or replace it with a good copy",
+        disk=lambda c: not (c.tmp / "r").exists()),
+    Row("broken copy first: data where lists both", lambda c: _broken_first(c, ["data", "where"]), 0,
+        r"lego: .*data/lego_200x200.npz: not a readable .npz .*\(error: the first copy found, training stops on it; "
+        r"delete it or replace it with a good copy\)\nlego: .*good/lego_200x200.npz: usable \(not used: "
+        r".*data/lego_200x200.npz comes first\)$"),
+    Row("CS180_DATA_DIR is a file", lambda c: _env(c, ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r")],
+                                                   CS180_DATA_DIR=str(_file(c.tmp / "f", b"x"))), 1,
+        r"^error: CS180_DATA_DIR=.*/f is a file, not a folder: set CS180_DATA_DIR to the folder that holds the "
+        r"datasets, or unset it$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("empty npz as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(_file(c.tmp / "s.npz", b""))], 1,
         r"s.npz is not a readable .npz .*delete it and download it again"),
     Row("folder as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(c.tmp)], 1,
@@ -340,6 +354,15 @@ def _data_dir(c: Ctx, lego: bytes | None = None, fox: bytes | None = None) -> Pa
     if fox is not None:
         _file(d / "fox.jpg", fox)
     return d
+
+
+def _broken_first(c: Ctx, argv: list[str]) -> list[str]:
+    """A broken lego copy in --data-dir, a good one in $CS180_DATA_DIR (searched after it)."""
+    d = _data_dir(c, lego=b"PK\x03\x04garbage")
+    (c.tmp / "good").mkdir()
+    save_scene(c.tmp / "good" / "lego_200x200.npz")
+    c.monkeypatch.setenv("CS180_DATA_DIR", str(c.tmp / "good"))
+    return [*argv, "--data-dir", str(d)]
 
 
 def _poses(n=4, nan_at=None, scale_at=None) -> np.ndarray:
