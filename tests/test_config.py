@@ -110,6 +110,14 @@ def test_paths_follow_the_environment(monkeypatch, tmp_path):
     assert (config.REPO_ROOT / "cs180utils" / "machinery" / "config.py").is_file()
 
 
+def test_unknown_device_lists_the_accepted_ones():
+    for bad in ("tpu", "cpu:0x", "mps:1", "cuda:x", ""):
+        if bad:
+            with pytest.raises(ValueError, match=rf"unknown device {bad!r}: use one of cpu, cuda, cuda:N, mps"):
+                config.pick_device(bad)
+    assert config.pick_device(" CPU ") == torch.device("cpu") and config.pick_device(torch.device("cpu")).type == "cpu"
+
+
 def test_describe_names_profile_and_device():
     line = config.describe("smoke", "cpu")
     assert line.startswith("profile=smoke device=cpu torch=") and "threads=" in line

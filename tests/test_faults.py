@@ -163,6 +163,8 @@ ROWS = [
     Row("lr nan", opt("train", "field2d", "--lr", "nan"), 2, r"argument --lr: must be a finite number"),
     Row("max seconds negative", opt("train", "nerf", "--max-seconds", "-1"), 2, r"argument --max-seconds"),
     Row("sigma 0", opt("train", "unet", "--sigma", "0"), 2, r"argument --sigma: must be above 0"),
+    Row("device tpu", opt("train", "field2d", "--device", "tpu"), 2,
+        r"argument --device: unknown device 'tpu': use one of cpu, cuda, cuda:N, mps$"),
     Row("unknown command", opt("train", "transformer"), 2, r"unknown command 'train transformer'"),
 
     # -- --out: checked before any work -----------------------------------------------------------------------

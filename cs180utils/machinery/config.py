@@ -78,12 +78,29 @@ def by_profile(profile: str | None = None, **choices: T) -> T:
     raise AssertionError("unreachable")
 
 
+DEVICES = ("cpu", "cuda", "cuda:N", "mps")   # what --device accepts (besides "auto")
+
+
 def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else cuda, then mps, then cpu."""
+    """``device`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else cuda, then mps, then cpu. Any
+    other name, or one not available here, raises ``ValueError``/``RuntimeError`` in one line that lists the
+    accepted devices."""
+    if isinstance(device, torch.device):
+        device = str(device)
     if device and device != "auto":
-        dev = torch.device(device)
+        name = device.strip().lower()
+        kind, _, index = name.partition(":")
+        if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+            raise ValueError(f"unknown device {device!r}: use one of {', '.join(DEVICES)} (--device)")
+        dev = torch.device(name)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {device!r} asked for but CUDA is not available here; use --device cpu")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {device!r} asked for but this machine has {torch.cuda.device_count()} CUDA "
+                               f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise RuntimeError(f"device {device!r} asked for but Apple's MPS is not available here; use --device cpu")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
