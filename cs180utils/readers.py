@@ -51,6 +51,19 @@ def _lacks(missing: list[str], present: list[str]) -> str:
     return f"lacks the keys {missing} (it has {sorted(present)})"
 
 
+def _array(z: np.lib.npyio.NpzFile, key: str, path: Path, what: str) -> np.ndarray:
+    """``z[key]``; an array of Python objects (pickled: numpy refuses it without ``allow_pickle``, which would let
+    the file run code) is a :class:`DataCorruptError` saying so and what to do instead."""
+    try:
+        return z[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise DataCorruptError(f"{what}: {path}[{key!r}] is an array of Python objects (pickled), which is not "
+                               f"read: loading it could run code; save {key!r} as a numeric array (e.g. "
+                               f"np.asarray(x, dtype=np.float32)) and pass that file") from None
+
+
 def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None,
              optional: dict[str, Shape | None] | None = None) -> dict:
     """Load the arrays ``required`` from an ``.npz`` and check their shapes.
@@ -73,7 +86,7 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
             if missing:
                 raise DataCorruptError(f"{what}: {path} {_lacks(missing, z.files)}")
             present = {**required, **{k: v for k, v in (optional or {}).items() if k in z.files}}
-            out = {k: z[k] for k in present}
+            out = {k: _array(z, k, path, what) for k in present}
     except DataCorruptError:
         raise
     except NPZ_ERRORS as exc:
@@ -144,6 +157,8 @@ def read_image(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
             if big:
                 raise DataCorruptError(f"{what}: {path} is {big}; downscale it (or crop it) and pass that")
             return to_rgb8(im)
+    except DataCorruptError:   # ours, already one line (it is a ValueError too)
+        raise
     except IMAGE_ERRORS as exc:
         raise DataCorruptError(f"{what}: {path} is not a readable image ({_error(exc, path)}); "
                                f"replace it with a JPEG or PNG") from None

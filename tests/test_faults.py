@@ -28,8 +28,8 @@ from PIL import Image
 
 from cs180utils.machinery import cli, config, data, training
 from cs180utils.machinery.data import DataCorruptError
-from cs180utils.machinery.data import files as data_files
 from cs180utils.machinery.data import lookup
+from cs180utils import readers
 from cs180utils.keypoints import ibug
 from cs180utils.keypoints.asf import read_asf, write_asf
 from cs180utils.machinery.nerf import experiment as nerf_experiment
@@ -208,6 +208,9 @@ ROWS = [
         r"c2ws_val\[1\] \(camera 1\) is not a camera-to-world pose"),
     Row("NaN pixels", lambda c: _scene_cmd(c, images_train=np.full((4, 16, 16, 3), np.nan, np.float32)), 1,
         r"images_train holds NaN or inf pixels"),
+    Row("pickled array in the npz", lambda c: _scene_cmd(c, focal=np.array([{"f": 20.0}], dtype=object)), 1,
+        r"^error: NeRF scene: .*bad.npz\['focal'\] is an array of Python objects \(pickled\), which is not read: "
+        r"loading it could run code; save 'focal' as a numeric array .*and pass that file$"),
     Row("focal 0", lambda c: _scene_cmd(c, focal=np.float64(0)), 1, r"focal must be one positive number"),
     Row("near >= far", lambda c: _scene_cmd(c, near=np.float64(6), far=np.float64(2)), 1,
         r"near 6.0 and far 2.0 must be finite with 0 <= near < far"),
@@ -222,8 +225,9 @@ ROWS = [
 
     # -- images -----------------------------------------------------------------------------------------------
     Row("16-bit PNG", lambda c: _check_16bit_png(c), None),
-    Row("decompression bomb", lambda c: _bomb(c), 1,
-        r"bomb.png is 1200 x 1000 pixels \(1 megapixels\), more than the 1 megapixels read .*downscale it"),
+    Row("decompression bomb (a 72-megapixel PNG): one clean line", lambda c: _bomb(c), 1,
+        r"^error: image: .*bomb.png is 1200 x 1000 pixels \(1 megapixels\), more than the 1 megapixels read \(a "
+        r"decompression bomb, or a photo far larger than needed\); downscale it \(or crop it\) and pass that$"),
     Row("truncated jpg", lambda c: ["train", "field2d", *SMOKE, "--image", str(_truncated_jpg(c.tmp))], 1,
         r"cut.jpg is not a readable image .*replace it with a JPEG or PNG"),
     Row("folder as --image", lambda c: ["train", "field2d", *SMOKE, "--image", str(c.tmp)], 1,
@@ -427,7 +431,7 @@ def _check_16bit_png(c: Ctx):
 
 
 def _bomb(c: Ctx) -> list[str]:
-    c.monkeypatch.setattr(data_files, "MAX_PIXELS", 1_000_000)
+    c.monkeypatch.setattr(readers, "MAX_PIXELS", 1_000_000)   # the limit read_image (cs180utils.readers) applies
     Image.new("L", (1200, 1000)).save(c.tmp / "bomb.png")
     return ["train", "field2d", *SMOKE, "--image", str(c.tmp / "bomb.png"), "--out", str(c.tmp / "r")]
 
