@@ -248,9 +248,13 @@ ROWS = [
 
     # -- .asf (IMM) ------------------------------------------------------------------------------------------------
     Row(".asf NaN coordinate", lambda c: lambda: read_asf(asf_file(c.tmp, [[0.3, np.nan], [0.5, 0.5]])),
-        DataCorruptError, r"01_01.asf: coordinates are not relative"),
+        DataCorruptError, r"01_01.asf:17: point 0 has a NaN coordinate \(0 0 0.30000000 nan \.\.\.\); fix that point or re-extract the dataset$"),
     Row(".asf point far outside", lambda c: lambda: read_asf(asf_file(c.tmp, [[3.0, 0.4], [0.5, 0.5]])),
-        DataCorruptError, r"01_01.asf: coordinates are not relative"),
+        DataCorruptError, r"01_01.asf:17: point 0 at \(3.0, 0.4\): coordinates are not relative"),
+    Row(".asf point count one too many", lambda c: lambda: read_asf(_recount(asf_file(c.tmp), 4)), DataCorruptError,
+        r"01_01.asf: header says 4 points but only 3 point lines follow \(truncated file\? re-extract the dataset\)$"),
+    Row(".asf point count one too few", lambda c: lambda: read_asf(_recount(asf_file(c.tmp), 2)), DataCorruptError,
+        r"01_01.asf:10: header says 2 points but 3 point lines follow; correct the count or re-extract the dataset$"),
     Row(".asf truncated", lambda c: lambda: read_asf(_truncate(asf_file(c.tmp), 0.8)), DataCorruptError,
         r"01_01.asf: header says 3 points but only .* \(truncated file\? re-extract the dataset\)"),
 
@@ -369,6 +373,15 @@ def _broken_first(c: Ctx, argv: list[str]) -> list[str]:
     save_scene(c.tmp / "good" / "lego_200x200.npz")
     c.monkeypatch.setenv("CS180_DATA_DIR", str(c.tmp / "good"))
     return [*argv, "--data-dir", str(d)]
+
+
+def _recount(path: Path, n: int) -> Path:
+    """The .asf with its point count changed to ``n`` (the points left as they are)."""
+    lines = path.read_text(encoding="latin-1").splitlines()
+    i = next(i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#"))
+    lines[i] = str(n)
+    path.write_text("\n".join(lines), encoding="latin-1")
+    return path
 
 
 def _poses(n=4, nan_at=None, scale_at=None) -> np.ndarray:
