@@ -230,6 +230,9 @@ ROWS = [
         r"decompression bomb, or a photo far larger than needed\); downscale it \(or crop it\) and pass that$"),
     Row("truncated jpg", lambda c: ["train", "field2d", *SMOKE, "--image", str(_truncated_jpg(c.tmp))], 1,
         r"cut.jpg is not a readable image .*replace it with a JPEG or PNG"),
+    Row("truncated photo in the IMM faces", lambda c: _imm_truncated(c), 1,
+        r"^error: IMM face: .*01_02.jpg is not a readable image \(OSError: image file is truncated.*\); replace it "
+        r"with a JPEG or PNG$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("folder as --image", lambda c: ["train", "field2d", *SMOKE, "--image", str(c.tmp)], 1,
         r"is a folder, expected an image file"),
 
@@ -453,6 +456,15 @@ def _truncated_jpg(folder: Path) -> Path:
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / "cut.jpg")
     return _truncate(folder / "cut.jpg", 0.3)
+
+
+def _imm_truncated(c: Ctx) -> list[str]:
+    """Generated IMM faces (12 people x 2 photos) with one photo cut short."""
+    from cs180utils.machinery.keypoints.synthetic import write_imm_folder
+    folder = c.tmp / "imm"
+    write_imm_folder(folder, layout="frontal73", n_people=12, per_person=2, size=(60, 80))
+    _truncate(folder / "01_02.jpg", 0.5)
+    return ["train", "nose", *SMOKE, "--imm-dir", str(folder), "--epochs", "1", "--out", str(c.tmp / "r")]
 
 
 def _xml_cmd(c: Ctx, **kw) -> list[str]:
