@@ -2,6 +2,7 @@
 
     >>> load_npz(path, {"images_train": ("N", "H", "W", 3)})   # {key: array}, or DataCorruptError
     >>> read_image(path)                                        # (H, W, 3) uint8, or DataCorruptError
+    >>> read_gray(path)                                         # (H, W) uint8, or DataCorruptError
 
 The two errors every reader of the course library raises live here too: :class:`DataNotFoundError` (no such
 file) and :class:`DataCorruptError` (a file that is not what it should be). Where a dataset is looked for,
@@ -51,6 +52,19 @@ def _lacks(missing: list[str], present: list[str]) -> str:
     return f"lacks the keys {missing} (it has {sorted(present)})"
 
 
+def _array(z: np.lib.npyio.NpzFile, key: str, path: Path, what: str) -> np.ndarray:
+    """``z[key]``; an array of Python objects (pickled: numpy refuses it without ``allow_pickle``, which would let
+    the file run code) is a :class:`DataCorruptError` saying so and what to do instead."""
+    try:
+        return z[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise DataCorruptError(f"{what}: {path}[{key!r}] is an array of Python objects (pickled), which is not "
+                               f"read: loading it could run code; save {key!r} as a numeric array (e.g. "
+                               f"np.asarray(x, dtype=np.float32)) and pass that file") from None
+
+
 def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None,
              optional: dict[str, Shape | None] | None = None) -> dict:
     """Load the arrays ``required`` from an ``.npz`` and check their shapes.
@@ -73,7 +87,7 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
             if missing:
                 raise DataCorruptError(f"{what}: {path} {_lacks(missing, z.files)}")
             present = {**required, **{k: v for k, v in (optional or {}).items() if k in z.files}}
-            out = {k: z[k] for k in present}
+            out = {k: _array(z, k, path, what) for k in present}
     except DataCorruptError:
         raise
     except NPZ_ERRORS as exc:
@@ -131,7 +145,20 @@ def read_image(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
     """Read an image file as an ``(H, W, 3)`` uint8 array (RGB; 16-bit images scaled to 8 bits).
 
     Raises :class:`DataNotFoundError` for a missing path or a folder, :class:`DataCorruptError` for a file that
-    does not decode or is larger than :data:`MAX_PIXELS` (checked from the header, before decoding)."""
+    does not decode (a truncated JPEG included) or is larger than :data:`MAX_PIXELS` (checked from the header,
+    before decoding)."""
+    return _read(path, what, gray=False)
+
+
+def read_gray(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
+    """Read an image file as an ``(H, W)`` uint8 grayscale array, with :func:`read_image`'s checks and errors.
+
+    A JPEG's luma is decoded directly (the pixels libjpeg's grayscale decoding gives, as OpenCV's
+    ``IMREAD_GRAYSCALE`` does); other images are converted from RGB with ITU-R 601-2's weights."""
+    return _read(path, what, gray=True)
+
+
+def _read(path: str | os.PathLike, what: str | None, gray: bool) -> np.ndarray:
     path = Path(path)
     what = what or path.name
     if path.is_dir():
@@ -143,7 +170,15 @@ def read_image(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
             big = _too_large(im)
             if big:
                 raise DataCorruptError(f"{what}: {path} is {big}; downscale it (or crop it) and pass that")
-            return to_rgb8(im)
+            if not gray:
+                return to_rgb8(im)
+            if im.format == "JPEG" and im.mode in ("L", "RGB", "YCbCr"):
+                im.draft("L", im.size)   # luma straight from the decoder, at full size
+            if im.mode == "L":
+                return np.asarray(im)
+            return np.asarray(Image.fromarray(to_rgb8(im)).convert("L"))
+    except DataCorruptError:   # ours, already one line (it is a ValueError too)
+        raise
     except IMAGE_ERRORS as exc:
         raise DataCorruptError(f"{what}: {path} is not a readable image ({_error(exc, path)}); "
                                f"replace it with a JPEG or PNG") from None

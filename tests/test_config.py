@@ -107,9 +107,44 @@ def test_paths_follow_the_environment(monkeypatch, tmp_path):
     assert config.cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("CS180_CACHE_DIR")
     assert config.cache_dir() == config.REPO_ROOT / "data"
-    assert (config.REPO_ROOT / "cs180utils" / "config.py").is_file()
+    assert (config.REPO_ROOT / "cs180utils" / "machinery" / "config.py").is_file()
+
+
+def test_unknown_device_lists_the_accepted_ones():
+    for bad in ("tpu", "cpu:0x", "mps:1", "cuda:x", ""):
+        if bad:
+            with pytest.raises(ValueError, match=rf"unknown device {bad!r}: use one of cpu, cuda, cuda:N, mps"):
+                config.pick_device(bad)
+    assert config.pick_device(" CPU ") == torch.device("cpu") and config.pick_device(torch.device("cpu")).type == "cpu"
 
 
 def test_describe_names_profile_and_device():
     line = config.describe("smoke", "cpu")
     assert line.startswith("profile=smoke device=cpu torch=") and "threads=" in line
+
+
+def test_misspelt_preset_is_refused_wherever_it_comes_from(monkeypatch):
+    monkeypatch.delenv("CS180_PRESET", raising=False)
+    assert config.get_preset() is None and config.get_preset("Course") == "course" and config.get_preset("none") is None
+    monkeypatch.setenv("CS180_PRESET", "corse")
+    with pytest.raises(ValueError, match=r"unknown preset 'corse': .*CS180_PRESET='corse' in the environment"):
+        config.get_preset()
+    with pytest.raises(ValueError, match=r"CS180_PRESET='corse'"):
+        config.describe("smoke", "cpu")                  # a notebook's first cell stops there
+    assert config.get_preset("none") is None             # an explicit choice beats the environment
+
+
+def test_profile_error_names_its_source(monkeypatch):
+    monkeypatch.setenv("CS180_PROFILE", "crp")
+    with pytest.raises(ValueError, match=r"unknown profile 'crp': .*CS180_PROFILE='crp' in the environment"):
+        config.get_profile()
+    with pytest.raises(ValueError, match=r"unknown profile 'gpu': .*pass --profile"):
+        config.get_profile("gpu")
+
+
+def test_every_experiments_presets_are_known_names():
+    from cs180utils.machinery.keypoints import experiment_imm
+    from cs180utils.machinery.nerf import experiment as nerf_experiment
+    for named in (experiment_imm.NAMED_PRESETS, nerf_experiment.NAMED_PRESETS):
+        for presets in named.values():
+            assert set(presets) <= set(config.PRESETS), (set(presets), config.PRESETS)

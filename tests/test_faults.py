@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -26,10 +26,10 @@ import pytest
 import torch
 from PIL import Image
 
-from cs180utils.machinery import cli, config, data
+from cs180utils.machinery import cli, config, data, training
 from cs180utils.machinery.data import DataCorruptError
-from cs180utils.machinery.data import files as data_files
 from cs180utils.machinery.data import lookup
+from cs180utils import readers
 from cs180utils.keypoints import ibug
 from cs180utils.keypoints.asf import read_asf, write_asf
 from cs180utils.machinery.nerf import experiment as nerf_experiment
@@ -98,6 +98,7 @@ class Ctx:
     tmp: Path
     trained: types.SimpleNamespace
     monkeypatch: pytest.MonkeyPatch
+    cleanups: list = field(default_factory=list)   # called after the row, in order
 
     def run(self, name="run") -> Path:
         """A private copy of the trained NeRF run folder."""
@@ -137,6 +138,7 @@ class Row:
     make: Callable[[Ctx], list[str] | Callable[[], object]]   # argv of the CLI, or a reader call
     rc: int | type | None   # exit code; an exception type (reader rows); None: the call returns, its check passes
     err: str = ""           # regex searched in stderr / the exception's message
+    disk: Callable[[Ctx], bool] | None = None   # what is on disk after the row (beyond "nothing lost"), if checked
 
 
 def opt(*argv):
@@ -161,6 +163,8 @@ ROWS = [
     Row("lr nan", opt("train", "field2d", "--lr", "nan"), 2, r"argument --lr: must be a finite number"),
     Row("max seconds negative", opt("train", "nerf", "--max-seconds", "-1"), 2, r"argument --max-seconds"),
     Row("sigma 0", opt("train", "unet", "--sigma", "0"), 2, r"argument --sigma: must be above 0"),
+    Row("device tpu", opt("train", "field2d", "--device", "tpu"), 2,
+        r"argument --device: unknown device 'tpu': use one of cpu, cuda, cuda:N, mps$"),
     Row("unknown command", opt("train", "transformer"), 2, r"unknown command 'train transformer'"),
 
     # -- --out: checked before any work -----------------------------------------------------------------------
@@ -177,7 +181,21 @@ ROWS = [
     Row("8-byte jpg: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, fox=b"\xff\xd8\xff\xe0abcd"))],
         0, r"fox: .*fox.jpg: not a readable image"),
     Row("empty npz: data fetch", lambda c: ["data", "fetch", "lego", "--data-dir", str(_data_dir(c, lego=b""))], 1,
-        r"lego: not found \(present but unusable: .*lego_200x200.npz: empty \(0 bytes\)\)"),
+        r"lego: .*lego_200x200.npz is not a usable copy \(empty \(0 bytes\)\), and it is the first copy of 'lego' in "
+        r"the folders searched; delete it or replace it with a good copy"),
+    Row("broken copy first, a good one further down", lambda c: _broken_first(c, ["train", "nerf", *SMOKE, "--steps", "1",
+                                                                                  "--out", str(c.tmp / "r")]), 1,
+        r"^error: lego: .*data/lego_200x200.npz is not a usable copy \(not a readable .npz \(BadZipFile: .*\)\), and it "
+        r"is the first copy of 'lego' in the folders searched; delete it or replace it with a good copy",
+        disk=lambda c: not (c.tmp / "r").exists()),
+    Row("broken copy first: data where lists both", lambda c: _broken_first(c, ["data", "where"]), 0,
+        r"lego: .*data/lego_200x200.npz: not a readable .npz .*\(error: the first copy found, training stops on it; "
+        r"delete it or replace it with a good copy\)\nlego: .*good/lego_200x200.npz: usable \(not used: "
+        r".*data/lego_200x200.npz comes first\)$"),
+    Row("CS180_DATA_DIR is a file", lambda c: _env(c, ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r")],
+                                                   CS180_DATA_DIR=str(_file(c.tmp / "f", b"x"))), 1,
+        r"^error: CS180_DATA_DIR=.*/f is a file, not a folder: set CS180_DATA_DIR to the folder that holds the "
+        r"datasets, or unset it$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("empty npz as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(_file(c.tmp / "s.npz", b""))], 1,
         r"s.npz is not a readable .npz .*delete it and download it again"),
     Row("folder as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(c.tmp)], 1,
@@ -190,6 +208,9 @@ ROWS = [
         r"c2ws_val\[1\] \(camera 1\) is not a camera-to-world pose"),
     Row("NaN pixels", lambda c: _scene_cmd(c, images_train=np.full((4, 16, 16, 3), np.nan, np.float32)), 1,
         r"images_train holds NaN or inf pixels"),
+    Row("pickled array in the npz", lambda c: _scene_cmd(c, focal=np.array([{"f": 20.0}], dtype=object)), 1,
+        r"^error: NeRF scene: .*bad.npz\['focal'\] is an array of Python objects \(pickled\), which is not read: "
+        r"loading it could run code; save 'focal' as a numeric array .*and pass that file$"),
     Row("focal 0", lambda c: _scene_cmd(c, focal=np.float64(0)), 1, r"focal must be one positive number"),
     Row("near >= far", lambda c: _scene_cmd(c, near=np.float64(6), far=np.float64(2)), 1,
         r"near 6.0 and far 2.0 must be finite with 0 <= near < far"),
@@ -204,10 +225,14 @@ ROWS = [
 
     # -- images -----------------------------------------------------------------------------------------------
     Row("16-bit PNG", lambda c: _check_16bit_png(c), None),
-    Row("decompression bomb", lambda c: _bomb(c), 1,
-        r"bomb.png is 1200 x 1000 pixels \(1 megapixels\), more than the 1 megapixels read .*downscale it"),
+    Row("decompression bomb (a 72-megapixel PNG): one clean line", lambda c: _bomb(c), 1,
+        r"^error: image: .*bomb.png is 1200 x 1000 pixels \(1 megapixels\), more than the 1 megapixels read \(a "
+        r"decompression bomb, or a photo far larger than needed\); downscale it \(or crop it\) and pass that$"),
     Row("truncated jpg", lambda c: ["train", "field2d", *SMOKE, "--image", str(_truncated_jpg(c.tmp))], 1,
         r"cut.jpg is not a readable image .*replace it with a JPEG or PNG"),
+    Row("truncated photo in the IMM faces", lambda c: _imm_truncated(c), 1,
+        r"^error: IMM face: .*01_02.jpg is not a readable image \(OSError: image file is truncated.*\); replace it "
+        r"with a JPEG or PNG$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("folder as --image", lambda c: ["train", "field2d", *SMOKE, "--image", str(c.tmp)], 1,
         r"is a folder, expected an image file"),
 
@@ -226,9 +251,13 @@ ROWS = [
 
     # -- .asf (IMM) ------------------------------------------------------------------------------------------------
     Row(".asf NaN coordinate", lambda c: lambda: read_asf(asf_file(c.tmp, [[0.3, np.nan], [0.5, 0.5]])),
-        DataCorruptError, r"01_01.asf: coordinates are not relative"),
+        DataCorruptError, r"01_01.asf:17: point 0 has a NaN coordinate \(0 0 0.30000000 nan \.\.\.\); fix that point or re-extract the dataset$"),
     Row(".asf point far outside", lambda c: lambda: read_asf(asf_file(c.tmp, [[3.0, 0.4], [0.5, 0.5]])),
-        DataCorruptError, r"01_01.asf: coordinates are not relative"),
+        DataCorruptError, r"01_01.asf:17: point 0 at \(3.0, 0.4\): coordinates are not relative"),
+    Row(".asf point count one too many", lambda c: lambda: read_asf(_recount(asf_file(c.tmp), 4)), DataCorruptError,
+        r"01_01.asf: header says 4 points but only 3 point lines follow \(truncated file\? re-extract the dataset\)$"),
+    Row(".asf point count one too few", lambda c: lambda: read_asf(_recount(asf_file(c.tmp), 2)), DataCorruptError,
+        r"01_01.asf:10: header says 2 points but 3 point lines follow; correct the count or re-extract the dataset$"),
     Row(".asf truncated", lambda c: lambda: read_asf(_truncate(asf_file(c.tmp), 0.8)), DataCorruptError,
         r"01_01.asf: header says 3 points but only .* \(truncated file\? re-extract the dataset\)"),
 
@@ -267,6 +296,19 @@ ROWS = [
     Row("OSError: one line", lambda c: _fake(c, lambda: open(c.tmp / "no" / "such"), "--out", str(c.tmp)), 1,
         r"^error: \[Errno 2\] No such file or directory: .*no/such'\n$"),
     Row("NaN in a result: strict JSON", lambda c: _fake(c, lambda: {"psnr": float("nan")}), 0, r""),
+
+    # -- names and places from the environment (issue #34) ---------------------------------------------------------
+    Row("misspelt CS180_PRESET", lambda c: _env(c, ["train", "field2d", *SMOKE, "--out", str(c.tmp / "r")],
+                                                CS180_PRESET="corse"), 1,
+        r"^error: unknown preset 'corse': choose one of course, none \(CS180_PRESET='corse' in the environment: "
+        r"set it to one of them or unset it\)$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("misspelt CS180_PROFILE", lambda c: _env(c, ["data", "where"], CS180_PROFILE="crp"), 1,
+        r"^error: unknown profile 'crp': choose one of smoke, cpu, full \(CS180_PROFILE='crp' in the environment"),
+    Row("two trainings into one --out", lambda c: _held(c), 1,
+        r"^error: run folder .*/run is in use by another training \(pid \d+\); wait for it to finish, or pass "
+        r"another --out$", disk=lambda c: (c.tmp / "run" / training.LOCK).read_text().strip() == str(c.holder.pid)),
+    Row("stale lock of a killed training", lambda c: _stale_lock(c), 0, r"",
+        disk=lambda c: not (c.tmp / "run" / training.LOCK).exists() and (c.tmp / "run" / "checkpoint.pt").is_file()),
     Row("CUDA asked, none here", lambda c: ["train", "field2d", *SMOKE[:2], "--device", "cuda", "--steps", "1",
                                             "--image-size", "16", "--out", str(c.tmp / "r")], 1,
         r"CUDA is not available here; use --device cpu"),
@@ -274,6 +316,32 @@ ROWS = [
 
 
 # ---- row helpers ------------------------------------------------------------------------------------------------
+
+def _held(c: Ctx) -> list[str]:
+    """The trained run resumed with more steps while another process holds its folder, as a training does."""
+    import subprocess
+    run = c.run()
+    code = ("import sys, time; from cs180utils.machinery import training\n"
+            "with training.run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n")
+    c.holder = subprocess.Popen([sys.executable, "-c", code, str(run)], stdout=subprocess.PIPE, text=True,
+                                cwd=Path(training.__file__).resolve().parents[2])
+    c.cleanups.append(lambda: (c.holder.kill(), c.holder.wait()))
+    assert c.holder.stdout.readline().strip() == "held"
+    return c.nerf("--steps", "4", "--lr", "0.001", run=run)
+
+
+def _stale_lock(c: Ctx) -> list[str]:
+    """A lock file left by a training that was killed (its pid is gone, its flock with it): no obstacle."""
+    run = c.tmp / "run"
+    _file(run / training.LOCK, b"99999999\n")
+    return c.nerf(run=run)
+
+
+def _env(c: Ctx, argv: list[str], **env: str) -> list[str]:
+    for k, v in env.items():
+        c.monkeypatch.setenv(k, v)
+    return argv
+
 
 def _file(path: Path, content: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,6 +367,24 @@ def _data_dir(c: Ctx, lego: bytes | None = None, fox: bytes | None = None) -> Pa
     if fox is not None:
         _file(d / "fox.jpg", fox)
     return d
+
+
+def _broken_first(c: Ctx, argv: list[str]) -> list[str]:
+    """A broken lego copy in --data-dir, a good one in $CS180_DATA_DIR (searched after it)."""
+    d = _data_dir(c, lego=b"PK\x03\x04garbage")
+    (c.tmp / "good").mkdir()
+    save_scene(c.tmp / "good" / "lego_200x200.npz")
+    c.monkeypatch.setenv("CS180_DATA_DIR", str(c.tmp / "good"))
+    return [*argv, "--data-dir", str(d)]
+
+
+def _recount(path: Path, n: int) -> Path:
+    """The .asf with its point count changed to ``n`` (the points left as they are)."""
+    lines = path.read_text(encoding="latin-1").splitlines()
+    i = next(i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#"))
+    lines[i] = str(n)
+    path.write_text("\n".join(lines), encoding="latin-1")
+    return path
 
 
 def _poses(n=4, nan_at=None, scale_at=None) -> np.ndarray:
@@ -361,7 +447,7 @@ def _check_16bit_png(c: Ctx):
 
 
 def _bomb(c: Ctx) -> list[str]:
-    c.monkeypatch.setattr(data_files, "MAX_PIXELS", 1_000_000)
+    c.monkeypatch.setattr(readers, "MAX_PIXELS", 1_000_000)   # the limit read_image (cs180utils.readers) applies
     Image.new("L", (1200, 1000)).save(c.tmp / "bomb.png")
     return ["train", "field2d", *SMOKE, "--image", str(c.tmp / "bomb.png"), "--out", str(c.tmp / "r")]
 
@@ -370,6 +456,15 @@ def _truncated_jpg(folder: Path) -> Path:
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / "cut.jpg")
     return _truncate(folder / "cut.jpg", 0.3)
+
+
+def _imm_truncated(c: Ctx) -> list[str]:
+    """Generated IMM faces (12 people x 2 photos) with one photo cut short."""
+    from cs180utils.machinery.keypoints.synthetic import write_imm_folder
+    folder = c.tmp / "imm"
+    write_imm_folder(folder, layout="frontal73", n_people=12, per_person=2, size=(60, 80))
+    _truncate(folder / "01_02.jpg", 0.5)
+    return ["train", "nose", *SMOKE, "--imm-dir", str(folder), "--epochs", "1", "--out", str(c.tmp / "r")]
 
 
 def _xml_cmd(c: Ctx, **kw) -> list[str]:
@@ -446,6 +541,14 @@ def test_fault(row: Row, trained, tmp_path, monkeypatch, capsys):
         pytest.skip("CUDA is available here")
     monkeypatch.setenv("CS180_OFFLINE", "1")
     ctx = Ctx(tmp_path, trained, monkeypatch)
+    try:
+        _run_row(row, ctx, trained, tmp_path, capsys)
+    finally:
+        for cleanup in ctx.cleanups:
+            cleanup()
+
+
+def _run_row(row: Row, ctx: Ctx, trained, tmp_path: Path, capsys) -> None:
     made = row.make(ctx)
     capsys.readouterr()
     before = _snapshot(tmp_path, trained.root)
@@ -472,6 +575,9 @@ def test_fault(row: Row, trained, tmp_path, monkeypatch, capsys):
         if row.id == "NaN in a result: strict JSON":
             assert json.loads(out.strip().splitlines()[-1]) == {"psnr": None}
     after = _snapshot(tmp_path, trained.root)
-    lost = {p for p in before if p not in after or after[p] != before[p]}
+    if row.disk is not None:
+        assert row.disk(ctx), f"on disk after {row.id!r}: {sorted(str(p) for p in tmp_path.rglob('*'))}"
+    # a run folder's lock file is the training's, not the user's: a stale one is removed by the next training
+    lost = {p for p in before if (p not in after or after[p] != before[p]) and p.name != training.LOCK}
     assert not lost, f"changed or lost: {sorted(map(str, lost))}"
     assert not [p for p in after if p.name.endswith(".tmp")], "a temporary file was left behind"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -282,3 +283,50 @@ def test_ctrl_c_says_which_checkpoint_is_kept(tmp_path):
                    checkpoint=tmp_path / "c.pt", progress=False)
     assert exc.value.checkpoint == tmp_path / "c.pt"
     assert torch.load(tmp_path / "c.pt", weights_only=False)["step"] == 4
+
+
+# ---- one training at a time per run folder (issue #34) ------------------------------------------------------------
+
+def _hold_lock_in_another_process(folder):
+    """A process holding ``folder``'s run lock the way a training does; returns it (kill it when done)."""
+    import subprocess
+    import sys
+    code = ("import sys, time; from cs180utils.machinery import training\n"
+            "with training.run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)\n")
+    root = Path(training.__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True, cwd=root)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@pytest.mark.skipif(training.fcntl is None, reason="flock is POSIX")
+def test_a_second_training_into_a_held_run_folder_is_refused_naming_the_holder(tmp_path):
+    run = tmp_path / "run"
+    holder = _hold_lock_in_another_process(run)
+    try:
+        with pytest.raises(training.RunFolderBusy, match=rf"run folder {run} is in use by another training "
+                                                         rf"\(pid {holder.pid}\); wait for it to finish, or pass "
+                                                         rf"another --out"):
+            with training.run_lock(run):
+                pytest.fail("the lock was taken twice")
+    finally:
+        holder.kill()
+        holder.wait()
+    with training.run_lock(run):            # the holder died: its lock went with it (the stale file does not block)
+        assert (run / training.LOCK).read_text().strip() == str(__import__("os").getpid())
+    assert not (run / training.LOCK).exists()
+
+
+@pytest.mark.skipif(training.fcntl is None, reason="flock is POSIX")
+def test_run_lock_within_one_process_and_its_cleanup(tmp_path):
+    run = tmp_path / "new" / "run"
+    with training.run_lock(run):
+        with pytest.raises(training.RunFolderBusy, match="is in use by another training"):
+            with training.run_lock(run):
+                pass
+    assert not (tmp_path / "new" / "run").exists()     # created by the lock and left empty: removed again
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / training.LOCK).write_text("99999999\n")   # a stale file from a killed training
+    with training.run_lock(tmp_path / "kept"):
+        pass
+    assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())

@@ -58,25 +58,42 @@ def read_asf(path: str | os.PathLike) -> AsfShape:
         n = int(body[0][1])
     except ValueError:
         raise DataCorruptError(f"{path}:{body[0][0]}: expected the number of points, got {body[0][1]!r}") from None
-    if len(body) < n + 2:
-        raise DataCorruptError(f"{path}: header says {n} points but only {len(body) - 1} data lines follow "
+    rest = body[1:]
+    m = 0   # point lines (7+ fields) after the count, before the host image line
+    while m < len(rest) and len(rest[m][1].split()) >= 7:
+        m += 1
+    if m < n and m + 1 < len(rest):   # an odd line with more after it: a malformed point, not a cut file
+        raise DataCorruptError(f"{path}:{rest[m][0]}: expected 7+ fields per point, got {rest[m][1]!r}")
+    if m < n:
+        raise DataCorruptError(f"{path}: header says {n} points but only {m} point lines follow "
                                f"(truncated file? re-extract the dataset)")
+    if m > n:
+        raise DataCorruptError(f"{path}:{body[0][0]}: header says {n} points but {m} point lines follow; correct "
+                               f"the count or re-extract the dataset")
+    if m == len(rest):
+        raise DataCorruptError(f"{path}: no host image line after the {n} points (truncated file? re-extract the "
+                               f"dataset)")
     rows = []
-    for lineno, ln in body[1:n + 1]:
+    for i, (lineno, ln) in enumerate(rest[:n]):
         f = ln.split()
-        if len(f) < 7:
-            raise DataCorruptError(f"{path}:{lineno}: expected 7+ fields per point, got {ln!r}")
         try:
             rows.append((int(f[0]), int(f[1]), float(f[2]), float(f[3]), int(f[4]), int(f[5]), int(f[6])))
         except ValueError:
             raise DataCorruptError(f"{path}:{lineno}: unparsable point line {ln!r}") from None
+        x, y = rows[-1][2:4]
+        if not (np.isfinite(x) and np.isfinite(y)):
+            what = "a NaN" if np.isnan(x) or np.isnan(y) else "an infinite"
+            raise DataCorruptError(f"{path}:{lineno}: point {i} has {what} coordinate ({' '.join(f[:4])} ...); fix that point or "
+                                   f"re-extract the dataset")
+        if not (-0.5 <= x <= 1.5 and -0.5 <= y <= 1.5):
+            raise DataCorruptError(f"{path}:{lineno}: point {i} at ({x}, {y}): coordinates are not relative "
+                                   f"(fractions of the image size, 0 to 1); fix that point or re-extract the "
+                                   f"dataset")
     a = np.array(rows, dtype=np.float64)
     if not np.array_equal(a[:, 4], np.arange(n)):
         raise DataCorruptError(f"{path}: point numbers are not 0..{n - 1} in order")
     pts = a[:, 2:4]
-    if not np.isfinite(pts).all() or pts.min() < -0.5 or pts.max() > 1.5:
-        raise DataCorruptError(f"{path}: coordinates are not relative (fractions of the image size)")
-    host = body[n + 1][1]
+    host = rest[n][1]
     return AsfShape(points=pts, paths=a[:, 0].astype(int), types=a[:, 1].astype(int),
                     connects=a[:, 5:7].astype(int), host_image=host, path=path)
 

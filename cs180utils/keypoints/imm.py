@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cs180utils.readers import DataCorruptError, DataNotFoundError
+from cs180utils.readers import DataCorruptError, DataNotFoundError, read_gray
 from cs180utils.keypoints.asf import parse_name, read_asf
 from cs180utils.keypoints.augment import KeypointAugment
 from cs180utils.keypoints.metrics import Layout, get_layout
@@ -115,15 +115,15 @@ _CACHE: dict[tuple, np.ndarray] = {}
 
 
 def load_gray(path: Path, size: tuple[int, int], frame: Sequence[int] | None = None) -> np.ndarray:
-    """The image as grayscale float32 in [-0.5, 0.5] resized to ``size`` (H, W) (area averaging); cached.
+    """The image as grayscale float32 in [-0.5, 0.5] resized to ``size`` (H, W) (area averaging); cached. Read
+    with :func:`cs180utils.readers.read_gray` (a truncated JPEG is refused, not decoded with grey rows; a good
+    JPEG gives the pixels OpenCV's grayscale decoding gives).
 
     ``frame``: ``(x0, y0, w, h)`` whole pixels of the original, the part to resize (None: the whole image);
     a frame reaching past the border repeats the edge pixels there."""
     key = (str(path), tuple(size), None if frame is None else tuple(int(v) for v in frame))
     if key not in _CACHE:
-        img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise DataCorruptError(f"{path}: OpenCV cannot read this image (corrupt or not an image)")
+        img = read_gray(path, what="IMM face")   # a truncated or corrupt photo: DataCorruptError naming it
         if frame is not None:
             img = crop_padded(img, *key[2])
         img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)

@@ -85,9 +85,20 @@ def common_parser() -> argparse.ArgumentParser:
                                                  "runs/<part>/<name>-<hash of the settings>, as the notebooks use); "
                                                  "render: the folder for the videos (default: beside the checkpoint)")
     g.add_argument("--seed", type=int, default=UNSET, help="random seed (default 0)")
-    g.add_argument("--device", default=UNSET, help="cpu, cuda, cuda:N or mps (default: best available)")
+    g.add_argument("--device", type=device_name, default=UNSET,
+                   help="cpu, cuda, cuda:N or mps (default: best available)")
     g.add_argument("--debug", action="store_true", help="on failure, print the traceback too (for bug reports)")
     return p
+
+
+def device_name(text: str) -> str:
+    """An argparse type: a device name ``--device`` accepts (cpu, cuda, cuda:N, mps, auto); whether it is
+    available here is checked when the command picks it (:func:`cs180utils.machinery.config.pick_device`)."""
+    name = text.strip().lower()
+    kind, colon, index = name.partition(":")
+    if name == "auto" or (kind in ("cpu", "mps") and not colon) or (kind == "cuda" and (not colon or index.isdigit())):
+        return name
+    raise argparse.ArgumentTypeError(f"unknown device {text!r}: use one of cpu, cuda, cuda:N, mps")
 
 
 def add_training_options(parser: argparse.ArgumentParser, length: str = "steps") -> argparse._ArgumentGroup:
@@ -236,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        from cs180utils.machinery import config  # noqa: PLC0415  (torch: imported when a command runs)
+        config.get_profile(getattr(args, "profile", None))   # a misspelt $CS180_PROFILE / $CS180_PRESET is
+        config.get_preset(getattr(args, "preset", None))     # refused by every command, before any work
         if verb in ("train", "render"):
             check_out(args.out)
         result = module.run(args, f"{verb} {target}")

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 PROFILES = ("smoke", "cpu", "full")
+PRESETS = ("course",)   # the named presets some experiment has (each experiment's NAMED_PRESETS; tests/test_config.py)
 
 # repo/                     <- REPO_ROOT (the checkout; notebooks/ and figures/ live here)
 #   cs180utils/machinery/config.py    <- this file
@@ -29,22 +30,32 @@ T = TypeVar("T")
 
 
 def get_profile(profile: str | None = None) -> str:
-    """The run profile: ``profile`` if given, else ``$CS180_PROFILE``, else ``full`` on CUDA / ``cpu``."""
-    name = profile or os.environ.get("CS180_PROFILE") or ("full" if torch.cuda.is_available() else "cpu")
+    """The run profile: ``profile`` if given, else ``$CS180_PROFILE``, else ``full`` on CUDA / ``cpu``. An unknown
+    name raises ``ValueError`` naming where it came from and the profiles there are."""
+    env = os.environ.get("CS180_PROFILE")
+    name = profile or env or ("full" if torch.cuda.is_available() else "cpu")
     name = name.strip().lower()
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} "
-                         f"(set CS180_PROFILE or pass --profile)")
+        source = (f"CS180_PROFILE={env!r} in the environment: set it to one of them or unset it" if not profile
+                  else "pass --profile (or profile=) with one of them")
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(PROFILES)} ({source})")
     return name
 
 
 def get_preset(preset: str | None = None) -> str | None:
     """The named preset laid over the profile's (e.g. ``"course"``: the write-up's recipe): ``preset`` if given,
-    else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. Which names
-    exist is up to each experiment (``settings.make_preset_config`` checks them)."""
+    else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. A
+    ``$CS180_PRESET`` that is none of :data:`PRESETS` raises ``ValueError`` naming the variable and the presets
+    there are (a misspelt ``CS180_PRESET=corse`` must not train the profile's recipe instead); a name passed in
+    is checked by the experiment, which knows its own presets (``settings.make_preset_config``)."""
     name = preset if preset is not None else os.environ.get("CS180_PRESET")
     name = (name or "").strip().lower()
-    return None if name in ("", "none") else name
+    if name in ("", "none"):
+        return None
+    if preset is None and name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}, none (CS180_PRESET="
+                         f"{os.environ.get('CS180_PRESET')!r} in the environment: set it to one of them or unset it)")
+    return name
 
 
 def by_profile(profile: str | None = None, **choices: T) -> T:
@@ -67,12 +78,29 @@ def by_profile(profile: str | None = None, **choices: T) -> T:
     raise AssertionError("unreachable")
 
 
+DEVICES = ("cpu", "cuda", "cuda:N", "mps")   # what --device accepts (besides "auto")
+
+
 def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else cuda, then mps, then cpu."""
+    """``device`` if given (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), else cuda, then mps, then cpu. Any
+    other name, or one not available here, raises ``ValueError``/``RuntimeError`` in one line that lists the
+    accepted devices."""
+    if isinstance(device, torch.device):
+        device = str(device)
     if device and device != "auto":
-        dev = torch.device(device)
+        name = device.strip().lower()
+        kind, _, index = name.partition(":")
+        if kind not in ("cpu", "cuda", "mps") or (index and (kind != "cuda" or not index.isdigit())):
+            raise ValueError(f"unknown device {device!r}: use one of {', '.join(DEVICES)} (--device)")
+        dev = torch.device(name)
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise RuntimeError(f"device {device!r} asked for but CUDA is not available here; use --device cpu")
+        if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device {device!r} asked for but this machine has {torch.cuda.device_count()} CUDA "
+                               f"device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1})")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise RuntimeError(f"device {device!r} asked for but Apple's MPS is not available here; use --device cpu")
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -128,6 +156,8 @@ def runs_dir(sub: str | None = None) -> Path:
 
 
 def describe(profile: str | None = None, device: Any = None) -> str:
-    """One line for a notebook's first cell: profile, device, torch version, threads."""
+    """One line for a notebook's first cell: profile, device, torch version, threads. A misspelt
+    ``$CS180_PRESET`` is refused here too (:func:`get_preset`), before the notebook trains anything."""
+    get_preset()
     return (f"profile={get_profile(profile)} device={pick_device(device)} torch={torch.__version__} "
             f"threads={torch.get_num_threads()}")

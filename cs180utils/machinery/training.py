@@ -32,9 +32,15 @@ What it does, once for everyone:
   this applies: every step is read and checked at once, as before.
 
 A finished run (its checkpoint says so) is returned as it is, without training or evaluating again.
+
+One training at a time per run folder: the loop holds a lock (:func:`run_lock`, an ``flock`` on
+``<run folder>/.training.lock``, which names the holder's pid) from reading the checkpoint to writing the last
+one; a second training into the same folder is refused with :class:`RunFolderBusy`. The operating system
+releases the lock when its process dies, so a killed training never blocks the next.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -55,6 +61,12 @@ from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
 
 CHECKPOINT = "checkpoint.pt"   # the one checkpoint file name of every training
 RESULT = "result.json"         # the JSON line of a finished training, beside its checkpoint
+LOCK = ".training.lock"        # held (flock) by the training using the run folder; removed when it ends
+
+try:
+    import fcntl
+except ImportError:   # Windows: no flock; trainings into one folder are not guarded there
+    fcntl = None
 
 # settings that may change between a run and its resumption (they change how long or how often, not what)
 MAY_CHANGE = ("steps", "epochs", "max_seconds", "eval_every", "checkpoint_every", "log_every", "val_views", "chunk",
@@ -67,6 +79,54 @@ class TrainingDiverged(RuntimeError):
 
 class IncompatibleCheckpoint(ValueError):
     """A checkpoint was trained with other settings or data than the run asked to resume it."""
+
+
+class RunFolderBusy(RuntimeError):
+    """Another training (another process, or the same one) is using the run folder."""
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | os.PathLike | None) -> Iterator[None]:
+    """Hold the run folder ``folder`` for one training (None: no folder, nothing to hold).
+
+    An exclusive, non-blocking ``flock`` on ``folder/.training.lock``, which holds the holder's pid; taken
+    already, :class:`RunFolderBusy` names the folder and that pid. Released (and the file removed) on the way
+    out; a process that dies releases it too (the kernel drops its locks), so a stale file never blocks. A
+    folder this call created and that stays empty is removed again."""
+    if folder is None or fcntl is None:
+        yield
+        return
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / LOCK
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunFolderBusy(f"run folder {folder} is in use by another training (pid {holder}); wait for it to "
+                                f"finish, or pass another --out") from None
+        try:   # the file may have been removed by the holder we waited on: lock the one at the path
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()   # only when empty: nothing was written
 
 
 @dataclass
@@ -209,7 +269,15 @@ def _check_finite(what: str, value: float, step: int, checkpoint: Path | None, a
         raise TrainingDiverged(f"{what} became {value} at step {step}: {advice}; {kept}")
 
 
-def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Callable[[int], Any],
+def train_loop(*args: Any, **kwargs: Any) -> LoopResult:
+    """The training loop (:func:`_train_loop`, which documents the arguments), holding the checkpoint's run
+    folder for its duration (:func:`run_lock`)."""
+    checkpoint = kwargs.get("checkpoint")
+    with run_lock(Path(checkpoint).parent if checkpoint is not None else None):
+        return _train_loop(*args, **kwargs)
+
+
+def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Callable[[int], Any],
                loop: LoopConfig, *, schedule: Callable[[float], float] = constant,
                evaluate: Callable[[int], Mapping[str, float]] | None = None,
                final_evaluate: Callable[[int], Mapping[str, float]] | None = None,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cs180utils.machinery import config, data
-from cs180utils.machinery.data import DataNotFoundError, cli
+from cs180utils.machinery.data import DataNotFoundError, cli, lookup
 from cs180utils.nerf.scene import generate_scene
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -23,11 +23,12 @@ def args(**kw):
     return type("A", (), {"data_dir": None, "force": False, **kw})()
 
 
-def test_incomplete_folder_is_skipped_and_explained(tmp_path, capsys):
+def test_incomplete_folder_is_an_error_and_explained(tmp_path, capsys):
     folder = tmp_path / "cache" / "imm_face_db"
     folder.mkdir(parents=True)
     (folder / "01-1m.asf").write_text("x")
-    assert data.locate("imm") is None
+    with pytest.raises(lookup.BrokenCopy, match="imm_face_db is not a usable copy"):
+        data.locate("imm")
     out = cli.run(args(), "data where")
     assert out["imm"] is None
     assert "imm_face_db: 1 files match '*.asf', expected at least 100" in capsys.readouterr().err
@@ -41,7 +42,8 @@ def test_where_says_why_an_empty_npz_and_a_broken_jpg_are_not_found(tmp_path, ca
     out = cli.run(args(), "data where")
     assert out == {"lego": None, "imm": None, "ibug300w": None, "fox": None}
     err = capsys.readouterr().err.splitlines()
-    assert f"lego: {cache / 'lego_200x200.npz'}: empty (0 bytes)" in err
+    assert (f"lego: {cache / 'lego_200x200.npz'}: empty (0 bytes) (error: the first copy found, training stops on it; "
+            f"delete it or replace it with a good copy)") in err
     assert any(line.startswith(f"fox: {cache / 'fox.jpg'}: not a readable image (UnidentifiedImageError: ")
                for line in err)
     assert any(line.startswith("imm: not found. Put imm_face_db") for line in err)
@@ -52,15 +54,39 @@ def test_where_says_why_an_empty_npz_and_a_broken_jpg_are_not_found(tmp_path, ca
     assert cli.run(args(), "data where")["lego"] == str(cache / "lego_200x200.npz")
 
 
+def test_where_lists_every_copy_with_its_state(tmp_path, capsys, monkeypatch):
+    """A broken copy first is the error (not passed over for the good one further down); once it is gone the
+    good one is used and a broken one after it is listed as such."""
+    first, env, cache = tmp_path / "first", tmp_path / "env", tmp_path / "cache"
+    for d in (first, env, cache):
+        d.mkdir()
+    (first / "lego_200x200.npz").write_bytes(b"PK\x03\x04garbage")
+    generate_scene(env / "lego_200x200.npz", size=8, n_train=2, n_val=1, n_test=1)
+    (cache / "lego_200x200.npz").write_bytes(b"")
+    monkeypatch.setenv("CS180_DATA_DIR", str(env))
+    assert cli.run(args(data_dir=str(first)), "data where")["lego"] is None
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("lego: ")]
+    assert err == [f"lego: {first / 'lego_200x200.npz'}: not a readable .npz (BadZipFile: File is not a zip file) "
+                   f"(error: the first copy found, training stops on it; delete it or replace it with a good copy)",
+                   f"lego: {env / 'lego_200x200.npz'}: usable (not used: {first / 'lego_200x200.npz'} comes first)",
+                   f"lego: {cache / 'lego_200x200.npz'}: empty (0 bytes) (not used: {first / 'lego_200x200.npz'} "
+                   f"comes first)"]
+    assert cli.run(args(), "data where")["lego"] == str(env / "lego_200x200.npz")
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("lego: ")]
+    assert err == [f"lego: {env / 'lego_200x200.npz'}: used",
+                   f"lego: {cache / 'lego_200x200.npz'}: empty (0 bytes) (not used: {env / 'lego_200x200.npz'} "
+                   f"comes first)"]
+
+
 def test_fetch_names_a_broken_copy_in_the_cache(tmp_path):
-    """`data fetch` checks like lookup: a present but empty npz is not reported as fetched, and offline the
-    error says why it was refused (online, the downloader refuses it too: tests/data/test_download.py)."""
+    """`data fetch` checks like lookup: a present but empty npz is not reported as fetched: the error names it
+    and what to do (online, the downloader refuses it too: tests/data/test_download.py)."""
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "lego_200x200.npz").write_bytes(b"")
     with pytest.raises(DataNotFoundError) as err:
         cli.run(args(names=["lego"]), "data fetch")
-    assert (f"lego: lego: not found (present but unusable: {tmp_path / 'cache' / 'lego_200x200.npz'}: "
-            f"empty (0 bytes)) and downloads are disabled") in str(err.value)
+    assert (f"lego: lego: {tmp_path / 'cache' / 'lego_200x200.npz'} is not a usable copy (empty (0 bytes)), and it "
+            f"is the first copy of 'lego' in the folders searched; delete it") in str(err.value)
 
 
 def test_data_where_finds_the_shared_data(real_data_dir, tmp_path):

@@ -1,4 +1,4 @@
-"""Lookup (explicit path > --data-dir > $CS180_DATA_DIR > cache), refused copies skipped, notices, offline mode."""
+"""Lookup (explicit path > --data-dir > $CS180_DATA_DIR > cache), a refused first copy an error, notices, offline mode."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from cs180utils.machinery import config, data
-from cs180utils.machinery.data import DataNotFoundError, download
+from cs180utils.machinery.data import DataNotFoundError, download, lookup
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -69,9 +69,9 @@ def test_find_or_notice_returns_the_path_silently(tmp_path, capsys, put_fox):
     assert capsys.readouterr().err == ""
 
 
-# ---- refused copies are skipped, and the error says why ----------------------------------------------------
+# ---- a refused first copy is an error naming it, not skipped (issue #34) ------------------------------------
 
-def test_zero_byte_npz_is_skipped_for_a_good_copy_further_down(tmp_path, monkeypatch):
+def test_zero_byte_npz_first_is_an_error_not_skipped_for_a_good_copy_further_down(tmp_path, monkeypatch):
     env = tmp_path / "env"
     env.mkdir()
     (env / "lego_200x200.npz").write_bytes(b"")                   # first in the search order, but empty
@@ -79,20 +79,37 @@ def test_zero_byte_npz_is_skipped_for_a_good_copy_further_down(tmp_path, monkeyp
     good.parent.mkdir()
     np.savez(good, **{k: np.zeros(1) for k in data.REGISTRY["lego"].npz_keys})
     monkeypatch.setenv("CS180_DATA_DIR", str(env))
-    assert data.locate("lego") == good
+    with pytest.raises(lookup.BrokenCopy, match=rf"lego: {env / 'lego_200x200.npz'} is not a usable copy \(empty "
+                                                rf"\(0 bytes\)\), and it is the first copy of 'lego' in the folders "
+                                                rf"searched; delete it or replace it with a good copy"):
+        data.locate("lego")
     assert data.unusable("lego") == [f"{env / 'lego_200x200.npz'}: empty (0 bytes)"]
+    assert lookup.copies("lego") == [(env / "lego_200x200.npz", ["empty (0 bytes)"]), (good, [])]
+    (env / "lego_200x200.npz").unlink()
+    assert data.locate("lego") == good
 
 
-def test_a_refused_copy_is_named_in_the_not_found_error_and_notice(tmp_path, capsys):
+def test_a_refused_copy_is_an_error_and_no_stand_in(tmp_path, capsys):
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "fox.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JF")   # 8 bytes: a JPEG's start
-    assert data.locate("fox") is None
-    with pytest.raises(DataNotFoundError) as err:
-        data.resolve("fox", download=False)
-    assert (f"fox: not found (present but unusable: {tmp_path / 'cache' / 'fox.jpg'}: not a readable image "
-            f"(OSError: ") in str(err.value)
-    assert data.find_or_notice("fox") is None
-    assert "present but unusable" in capsys.readouterr().err
+    for call in (lambda: data.locate("fox"), lambda: data.resolve("fox", download=False),
+                 lambda: data.find_or_notice("fox")):
+        with pytest.raises(lookup.BrokenCopy, match=rf"fox: {tmp_path / 'cache' / 'fox.jpg'} is not a usable copy "
+                                                    rf"\(not a readable image \(OSError: "):
+            call()
+    assert "NOTICE" not in capsys.readouterr().err
+
+
+def test_a_data_folder_that_is_a_file_is_named(tmp_path, monkeypatch):
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("CS180_DATA_DIR", str(tmp_path / "f"))
+    with pytest.raises(NotADirectoryError, match=rf"^CS180_DATA_DIR={tmp_path / 'f'} is a file, not a folder: set "
+                                                 rf"CS180_DATA_DIR to the folder that holds the datasets, or unset it$"):
+        data.find_or_notice("lego")                     # not a stand-in, not advice to put files under a file
+    monkeypatch.delenv("CS180_DATA_DIR")
+    with pytest.raises(NotADirectoryError, match=rf"the data folder {tmp_path / 'f'} \(--data-dir / data_dir=\) is a file"):
+        data.locate("lego", data_dir=tmp_path / "f")
+    assert data.locate("lego", data_dir=tmp_path / "not-yet") is None    # a folder not made yet: only not searched
 
 
 def test_an_explicit_path_is_not_content_checked(tmp_path):

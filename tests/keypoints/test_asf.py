@@ -33,7 +33,33 @@ def test_corrupt_files_say_where(tmp_path):
     with pytest.raises(DataCorruptError, match="bad.asf:3"):
         read_asf(f)
     f.write_text("# header\n1\n0 0 120 300 0 0 0 0 0 0\nimg.jpg\n")
-    with pytest.raises(DataCorruptError, match="relative"):
+    with pytest.raises(DataCorruptError, match=r"bad.asf:3: point 0 at \(120.0, 300.0\): coordinates are not relative"):
+        read_asf(f)
+
+
+def _points(n: int) -> str:
+    return "".join(f"0 0 0.{i + 1} 0.5 {i} 0 0 0 0 0\n" for i in range(n))
+
+
+@pytest.mark.parametrize("header, lines, message", [
+    (4, 3, r"bad.asf: header says 4 points but only 3 point lines follow \(truncated file\? re-extract"),
+    (2, 3, r"bad.asf:2: header says 2 points but 3 point lines follow; correct the count or re-extract"),
+    (3, 3, None)])
+def test_point_count_off_by_one_gives_the_real_numbers(tmp_path, header, lines, message):
+    f = tmp_path / "bad.asf"
+    f.write_text(f"# header\n{header}\n{_points(lines)}img.jpg\n")
+    if message is None:
+        assert read_asf(f).points.shape == (3, 2) and read_asf(f).host_image == "img.jpg"
+        f.write_text(f"# header\n3\n{_points(3)}")
+        message = r"bad.asf: no host image line after the 3 points \(truncated file\?"
+    with pytest.raises(DataCorruptError, match=message):
+        read_asf(f)
+
+
+def test_nan_coordinate_is_called_nan_with_its_line(tmp_path):
+    f = tmp_path / "bad.asf"
+    f.write_text("# header\n2\n0 0 0.1 0.2 0 0 1 0 0 0\n0 0 nan 0.3 1 0 1 0 0 0\nimg.jpg\n")
+    with pytest.raises(DataCorruptError, match=r"bad.asf:4: point 1 has a NaN coordinate \(0 0 nan 0.3 \.\.\.\)"):
         read_asf(f)
 
 

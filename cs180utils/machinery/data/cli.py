@@ -1,10 +1,11 @@
 """``python -m cs180utils data fetch NAME... [--force]`` and ``python -m cs180utils data where``.
 
 ``fetch`` downloads into ``--data-dir`` when given, else the cache (``data/`` or ``$CS180_CACHE_DIR``); its
-JSON line maps each name to its path.  ``where`` maps each name to the usable copy found (or null) and says
-on stderr why a name was not found: absent everywhere, or present but refused by the content check.  Both
-then read what they found with the readers training uses (:func:`read_fully`), so a copy they report is one
-training can read.
+JSON line maps each name to its path.  ``where`` maps each name to the copy training would use (or null) and
+lists on stderr every copy of it in the folders searched, in order, with its state: the one used, usable ones
+further down, broken ones (a broken first copy is the error training would stop with, not skipped), or why
+none was found.  Both read the copy they report with the readers training uses (:func:`read_fully`), so a
+copy they report is one training can read.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from cs180utils.machinery.data import download
 from cs180utils.machinery.data.files import read_image
-from cs180utils.machinery.data.lookup import locate, resolve, unusable
+from cs180utils.machinery.data.lookup import copies, resolve
 from cs180utils.machinery.data.registry import REGISTRY, DataCorruptError, DataNotFoundError, how_to_get
 
 
@@ -75,16 +76,24 @@ def read_fully(name: str, path: Path) -> None:
 def where(args) -> dict:
     out = {}
     for name in REGISTRY:
-        p = locate(name, data_dir=args.data_dir)
         out[name] = None
-        if p is None:  # say why on stderr: absent everywhere, or present but refused by the content check
-            bad = unusable(name, args.data_dir)
-            print(f"{name}: " + ("; ".join(bad) if bad else f"not found. {how_to_get(name)}"), file=sys.stderr)
+        found = copies(name, args.data_dir)
+        if not found:
+            print(f"{name}: not found. {how_to_get(name)}", file=sys.stderr)
             continue
-        try:
-            read_fully(name, p)
-        except (DataNotFoundError, DataCorruptError, ValueError, OSError) as exc:
-            print(f"{name}: {p} is present but training could not read it: {exc}", file=sys.stderr)
-            continue
-        out[name] = str(p)
+        (first, why), rest = found[0], found[1:]
+        if why:   # what training would stop with
+            print(f"{name}: {first}: {'; '.join(why)} (error: the first copy found, training stops on it; delete it "
+                  f"or replace it with a good copy)", file=sys.stderr)
+        else:
+            try:
+                read_fully(name, first)
+            except (DataNotFoundError, DataCorruptError, ValueError, OSError) as exc:
+                print(f"{name}: {first} is present but training could not read it: {exc}", file=sys.stderr)
+            else:
+                out[name] = str(first)
+                print(f"{name}: {first}: used", file=sys.stderr)
+        for p, why in rest:
+            state = "; ".join(why) if why else "usable"
+            print(f"{name}: {p}: {state} (not used: {first} comes first)", file=sys.stderr)
     return out

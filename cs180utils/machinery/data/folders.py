@@ -14,14 +14,27 @@ from cs180utils.machinery import config
 
 
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
-    """Folders searched, in order: ``data_dir``, ``$CS180_DATA_DIR``, the download cache."""
-    dirs = [Path(data_dir).expanduser()] if data_dir else []
+    """Folders searched, in order: ``data_dir``, ``$CS180_DATA_DIR``, the download cache.
+
+    ``data_dir`` or ``$CS180_DATA_DIR`` naming a file raises ``NotADirectoryError`` naming it (a folder that
+    does not exist yet is only not searched): a file there is a mistake to fix, not a reason to fall back to
+    a stand-in, nor to advise paths under that file."""
+    dirs = []
+    if data_dir:
+        arg = Path(data_dir).expanduser()
+        if arg.is_file():
+            raise NotADirectoryError(f"the data folder {arg} (--data-dir / data_dir=) is a file; pass the folder "
+                                     f"that holds the datasets")
+        dirs.append(arg)
     if os.environ.get("CS180_DATA_DIR"):
         env = Path(os.environ["CS180_DATA_DIR"]).expanduser()
         # a relative $CS180_DATA_DIR (CI: ../shared/data) means relative to where it was set; notebooks run in
         # notebooks/, so fall back to reading it relative to the repository root
         if not env.is_absolute() and not env.is_dir() and (config.REPO_ROOT / env).is_dir():
             env = config.REPO_ROOT / env
+        if env.is_file():
+            raise NotADirectoryError(f"CS180_DATA_DIR={os.environ['CS180_DATA_DIR']} is a file, not a folder: set "
+                                     f"CS180_DATA_DIR to the folder that holds the datasets, or unset it")
         dirs.append(env)
     dirs.append(config.cache_dir())
     return dirs

@@ -11,7 +11,9 @@ is generated and how to get the real data. In the ``full`` profile (hours of GPU
 :class:`StandInRefused`, naming the fetch command, unless ``CS180_ALLOW_STANDIN=1``.
 
 A copy that :func:`cs180utils.machinery.data.files.problems` refuses (an empty npz, a jpg that does not open, a folder
-short of files) is skipped, and :func:`unusable` says why.
+short of files) is not skipped for another copy further down the search order: the first copy found is the one
+used, and a broken one is :class:`BrokenCopy`, naming it and what to do. :func:`copies` lists every copy with
+what is wrong with it (``data where`` prints them).
 """
 from __future__ import annotations
 
@@ -28,17 +30,37 @@ from cs180utils.machinery.notebook import banner
 ALLOW_STANDIN_ENV = "CS180_ALLOW_STANDIN"   # "1": the full profile may run on a stand-in
 
 
+class BrokenCopy(DataCorruptError):
+    """The first copy of a dataset in the search order is not usable; the message names it and what to do. Not
+    skipped for a copy further down (that would train on other data without a word), nor for a stand-in."""
+
+
 class StandInRefused(DataNotFoundError):
     """The ``full`` profile was about to run on a stand-in; the message names the fetch command and the opt-in."""
 
 
+def copies(name: str, data_dir: str | os.PathLike | None = None) -> list[tuple[Path, list[str]]]:
+    """Every copy of dataset ``name`` present in the search folders, in the order they are looked in, each with
+    what :func:`cs180utils.machinery.data.files.problems` finds wrong with it (``[]``: usable)."""
+    ds = get(name)
+    return [(d / fn, problems(ds, d / fn)) for d in search_dirs(data_dir) for fn in ds.filenames
+            if (d / fn).exists()]
+
+
+def broken_copy(name: str, path: Path, why: list[str]) -> BrokenCopy:
+    return BrokenCopy(f"{name}: {path} is not a usable copy ({'; '.join(why)}), and it is the first copy of "
+                      f"'{name}' in the folders searched; delete it or replace it with a good copy "
+                      f"(`{fetch_command(name)}` downloads one once it is gone), then run again")
+
+
 def locate(name: str, path: str | os.PathLike | None = None,
            data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The dataset's path if a usable copy is present (explicit ``path`` first), else None. Never downloads.
+    """The dataset's path if a copy is present (explicit ``path`` first), else None. Never downloads.
 
     An explicit ``path`` is returned as given (no content check: the caller asked for it); one that does not
     exist raises :class:`DataNotFoundError` (a typo should not silently fall back to something else).  In the
-    search folders, a copy the content check refuses is skipped (:func:`unusable` says why).
+    search folders the first copy found is the one: a copy the content check refuses raises :class:`BrokenCopy`
+    (naming it and what to do), rather than be skipped for another copy or a stand-in.
     """
     ds = get(name)
     if path is not None:
@@ -46,25 +68,17 @@ def locate(name: str, path: str | os.PathLike | None = None,
         if not p.exists():
             raise DataNotFoundError(f"{name}: {p} does not exist. {how_to_get(name)}")
         return p
-    for d in search_dirs(data_dir):
-        for fn in ds.filenames:
-            p = d / fn
-            if p.exists() and not problems(ds, p):
-                return p
+    for p, why in copies(name, data_dir):
+        if why:
+            raise broken_copy(ds.name, p, why)
+        return p
     return None
 
 
 def unusable(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
     """The copies of ``name`` present in the search folders that the content check refuses, as
     ``"path: what is wrong"`` (empty when there are none)."""
-    ds = get(name)
-    found = []
-    for d in search_dirs(data_dir):
-        for fn in ds.filenames:
-            why = problems(ds, d / fn) if (d / fn).exists() else []
-            if why:
-                found.append(f"{d / fn}: {'; '.join(why)}")
-    return found
+    return [f"{p}: {'; '.join(why)}" for p, why in copies(name, data_dir) if why]
 
 
 def resolve(name: str, path: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
@@ -115,6 +129,8 @@ def find_or_notice(name: str, path: str | os.PathLike | None = None, data_dir: s
     """
     try:
         return resolve(name, path, data_dir, download=download and name not in _FAILED)
+    except BrokenCopy:   # a broken copy where the real data is looked for first: to fix, not to stand in for
+        raise
     except (DataNotFoundError, DataCorruptError) as exc:
         if download and not _download.offline():
             _FAILED.add(name)
