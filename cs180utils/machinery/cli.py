@@ -30,6 +30,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
+from cs180utils.machinery import distributed
 from cs180utils.machinery.settings import UNSET
 
 # VERB -> TARGET -> (module, one-line help)
@@ -236,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        distributed.setup()   # under torchrun: join the other processes (nothing otherwise)
         if verb in ("train", "render"):
             check_out(args.out)
         result = module.run(args, f"{verb} {target}")
@@ -258,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    if result is not None:
+        distributed.teardown()
+    if result is not None and distributed.rank_from_env() == 0:   # under torchrun: rank 0's line only
         sys.stdout.flush()
         from cs180utils.machinery.training import strict_json  # noqa: PLC0415
         print(json.dumps(strict_json(result), default=str, allow_nan=False), flush=True)
