@@ -247,9 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        from cs180utils.machinery import config  # noqa: PLC0415  (torch: imported when a command runs)
+        from cs180utils.machinery import config, distributed  # noqa: PLC0415  (torch: imported when a command runs)
         config.get_profile(getattr(args, "profile", None))   # a misspelt $CS180_PROFILE / $CS180_PRESET is
         config.get_preset(getattr(args, "preset", None))     # refused by every command, before any work
+        distributed.setup()   # under torchrun: join the other processes (nothing otherwise)
         if verb in ("train", "render"):
             check_out(args.out)
         result = module.run(args, f"{verb} {target}")
@@ -272,7 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-    if result is not None:
+        from cs180utils.machinery import distributed  # noqa: PLC0415
+        distributed.teardown()
+    if result is not None and os.environ.get("RANK", "0") == "0":   # under torchrun: rank 0's line only
         sys.stdout.flush()
         from cs180utils.machinery.training import strict_json  # noqa: PLC0415
         print(json.dumps(strict_json(result), default=str, allow_nan=False), flush=True)

@@ -26,6 +26,10 @@ What it does, once for everyone:
   same batches as an uninterrupted one; the learning rate is the one the optimizer was built with now, not the
   saved one (they differ only where ``may_change`` allows it);
 - Ctrl-C (KeyboardInterrupt) leaves with ``exc.checkpoint``: the checkpoint kept, or None when none was written;
+- under ``torchrun`` (:mod:`cs180utils.machinery.distributed`), ``model`` may be the ``DistributedDataParallel``
+  wrapper the step trains through: the loop saves and loads the model inside it, logs the loss averaged over the
+  processes, ends every process at the same step of a time budget, and only rank 0 writes the checkpoint and
+  shows the progress bar;
 - on a GPU (:func:`gpu_settings`): the step under ``torch.autocast`` in ``precision`` (bfloat16, or float16 with a
   gradient scaler), and no host-device synchronisation per step: losses stay on the GPU and are read (and
   checked to be finite) every ``log_every`` steps, at evaluations, checkpoints and the end. On a CPU nothing of
@@ -56,6 +60,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from cs180utils.machinery import config as _config
+from cs180utils.machinery import distributed as _dist
 from cs180utils.machinery import settings as _settings
 from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
 
@@ -271,9 +276,9 @@ def _check_finite(what: str, value: float, step: int, checkpoint: Path | None, a
 
 def train_loop(*args: Any, **kwargs: Any) -> LoopResult:
     """The training loop (:func:`_train_loop`, which documents the arguments), holding the checkpoint's run
-    folder for its duration (:func:`run_lock`)."""
+    folder for its duration (:func:`run_lock`; under torchrun rank 0 holds it for all the processes)."""
     checkpoint = kwargs.get("checkpoint")
-    with run_lock(Path(checkpoint).parent if checkpoint is not None else None):
+    with run_lock(Path(checkpoint).parent if checkpoint is not None and _dist.is_main() else None):
         return _train_loop(*args, **kwargs)
 
 
@@ -314,6 +319,7 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
     saved_extra: dict = {}
     for g in optimizer.param_groups:
         g.setdefault("initial_lr", g["lr"])
+    raw = _dist.unwrap(model)   # the model itself (inside a DistributedDataParallel wrapper under torchrun)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     defer = device.type == "cuda" if read_every_step is None else not read_every_step
     autocast = torch.autocast(device.type, dtype=precision) if precision is not None else None
@@ -323,7 +329,7 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
         state = load_checkpoint(path)
         _check_identity(state, identity, may_change, path)
         try:
-            model.load_state_dict(state["model"])
+            raw.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as exc:
             raise IncompatibleCheckpoint(f"{path} holds a different model ({str(exc).splitlines()[0]}); pass "
                                          f"another --out or delete {path} to start over") from None
@@ -346,17 +352,19 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
             finished = False   # asked for more steps than the finished run did: train on
         if finished and stopped and (loop.max_seconds is None or seconds < loop.max_seconds):
             finished, stopped = False, False   # a larger (or no) time budget now: train on
-        if not finished:
+        if not finished and _dist.is_main():
             print(f"resuming {path} at step {step} of {loop.steps}", file=sys.stderr)
     resumed_from = step
 
     def save() -> None:
         if path is None:
             return
-        bad = [n for n, p in model.named_parameters() if not torch.isfinite(p).all()]
+        bad = [n for n, p in raw.named_parameters() if not torch.isfinite(p).all()]
         if bad:
             _check_finite(f"parameter {bad[0]}", float("nan"), step, path, advice)
-        save_checkpoint(path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+        if not _dist.is_main():   # every process holds the same weights: rank 0 writes them
+            return
+        save_checkpoint(path, {"model": raw.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                                "seconds": seconds, "history": history, "identity": identity,
                                "config": identity.get("config"), "finished": finished,
                                "stopped_at_max_seconds": stopped, "stopped_early": stopped_early,
@@ -380,7 +388,7 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
         return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})},
                           stopped_early)
 
-    bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress, leave=True,
+    bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress or not _dist.is_main(), leave=True,
                file=sys.stderr)
     window: dict[str, list] = {}     # name -> this log period's values (floats; on a GPU, tensors until read)
     pending: list[tuple[int, torch.Tensor]] = []   # on a GPU: (step, loss) not yet checked to be finite
@@ -399,8 +407,8 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
     model.train()
     try:
         while step < loop.steps:
-            if loop.max_seconds is not None and seconds >= loop.max_seconds:
-                stopped = True
+            if loop.max_seconds is not None and _dist.any_across(seconds >= loop.max_seconds):
+                stopped = True   # (under torchrun: once any process is out of time, all stop at this step)
                 break
             t0 = time.perf_counter()
             prog = step / loop.steps
@@ -415,11 +423,15 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
             else:
                 out = step_fn(step)
             loss, logs = (out if isinstance(out, tuple) else (out, {}))
+            if _dist.world_size() > 1:   # the global batch's loss and logs: the mean over the processes' parts
+                logs = {k: _dist.mean_across(torch.as_tensor(v, dtype=torch.float32, device=device))
+                        for k, v in logs.items()}
+                logs = logs if defer else {k: float(v) for k, v in logs.items()}
             if defer:
-                value = loss.detach()
+                value = _dist.mean_across(loss.detach())
                 pending.append((step, value))
             else:
-                value = float(loss.detach())
+                value = float(_dist.mean_across(loss.detach()))
                 _check_finite("the training loss", value, step, path, advice)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
@@ -504,8 +516,11 @@ def run_dir(part: str, label: str, cfg: Any, data: Any = None, ignore: tuple[str
 
 
 def write_result(folder: str | os.PathLike, result: Mapping[str, Any]) -> Path:
-    """The JSON line of a training as ``result.json`` beside its checkpoint (strict JSON: NaN becomes null)."""
+    """The JSON line of a training as ``result.json`` beside its checkpoint (strict JSON: NaN becomes null);
+    under torchrun by rank 0 only."""
     path = Path(folder) / RESULT
+    if not _dist.is_main():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(strict_json(result), indent=1, default=str))
     return path
