@@ -22,7 +22,9 @@ Without ``torchrun`` (``WORLD_SIZE`` unset or 1) every function here is the iden
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -124,7 +126,28 @@ def any_across(flag: bool) -> bool:
     return bool(t.item())
 
 
+def single_process(what: str) -> None:
+    """Refuse to run ``what`` under torchrun with several processes (a training that does not split its batches:
+    every process would train the same copy)."""
+    if world_size() > 1 or launched():
+        raise RuntimeError(f"{what} trains in one process; run it with python -m cs180utils, not torchrun "
+                           f"(data-parallel: train resnet | unet | unet-binary | nerf)")
+
+
 def barrier() -> None:
     """Wait for every process (e.g. until rank 0 has written a file the others read)."""
     if world_size() > 1:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def rank0_first() -> Iterator[None]:
+    """Run the block in rank 0 first and in the other processes after it (e.g. finding a dataset: rank 0
+    downloads it, the others then find the copy it wrote, instead of racing it for the same file)."""
+    if not is_main():
+        barrier()
+    try:
+        yield
+    finally:
+        if is_main():
+            barrier()

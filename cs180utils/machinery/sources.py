@@ -24,8 +24,15 @@ import numpy as np
 
 from cs180utils.field2d import images as field_images
 from cs180utils.keypoints.imm import ImmRecord, layout_of, read_imm_folder
-from cs180utils.machinery import capped, config, data
+from cs180utils.machinery import capped, config, data, distributed
 from cs180utils.nerf.scene import Scene, generate_scene, load_scene
+
+
+def _find(name: str, **kwargs) -> Path | None:
+    """:func:`cs180utils.machinery.data.find_or_notice`; under torchrun rank 0 first (it downloads, the others
+    then find its copy: every process trains on the same data)."""
+    with distributed.rank0_first():
+        return data.find_or_notice(name, **kwargs)
 
 
 # ---- notebook 01: the image to fit --------------------------------------------------------------------------
@@ -71,7 +78,7 @@ def load_image(source=None, image_size: int | None = None, data_dir: str | os.Pa
         image, _ = field_images.load_image(hopper_path(), image_size)
         return image, "hopper"
     if name == "fox":
-        found = data.find_or_notice("fox", data_dir=data_dir, fallback="matplotlib's grace_hopper.jpg")
+        found = _find("fox", data_dir=data_dir, fallback="matplotlib's grace_hopper.jpg")
         if found is None:
             return load_image("hopper", image_size)
         image, _ = field_images.load_image(found, image_size)
@@ -88,12 +95,13 @@ def default_scene(path: str | os.PathLike | None = None, size: int | None = None
     """``path`` if given, else lego when it can be found, else the generated scene (cached in ``cache_dir``,
     default ``runs/scenes``, with one notice); at ``size`` pixels when given."""
     if path is None:
-        path = data.find_or_notice("lego", data_dir=data_dir, fallback="the generated scene (cs180utils.nerf.scene)")
+        path = _find("lego", data_dir=data_dir, fallback="the generated scene (cs180utils.nerf.scene)")
     if path is None:  # generated at the size asked for (cheaper than generating 200 px and shrinking)
         n = size or 200
         cache = (Path(cache_dir) if cache_dir is not None else config.runs_dir("scenes")) / f"generated_{n}.npz"
-        if not cache.is_file():
-            generate_scene(cache, size=n)
+        with distributed.rank0_first():   # under torchrun: rank 0 writes it, the others read its file
+            if not cache.is_file():
+                generate_scene(cache, size=n)
         scene = load_scene(cache)  # from the file also the first time: the same (uint8) images every time
         scene.name = "generated"
     else:
@@ -135,7 +143,7 @@ def load_imm(data_dir: str | os.PathLike | None = None, path: str | os.PathLike 
              fallback_layout: str = "frontal73") -> tuple[list[ImmRecord], str]:
     """``(records, source)``: the IMM (or IMM Frontal) faces if found, else generated faces written as
     ``.asf`` files (one clear notice on stderr). ``source`` is ``"imm58"``/``"frontal73"`` or ``"generated"``."""
-    found = data.find_or_notice("imm", path=path, data_dir=data_dir,
+    found = _find("imm", path=path, data_dir=data_dir,
                                 fallback=f"generated {fallback_layout} faces in the IMM file format")
     if found is not None:
         records = read_imm_folder(found)
@@ -147,7 +155,7 @@ def load_imm(data_dir: str | os.PathLike | None = None, path: str | os.PathLike 
 
 def labels_path(split: str, data_dir: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> Path | None:
     """The ``labels_ibug_300W_{split}.xml`` of the 300-W folder if it is present, else None (with a notice)."""
-    folder = data.find_or_notice("ibug300w", path=path, data_dir=data_dir,
+    folder = _find("ibug300w", path=path, data_dir=data_dir,
                                  fallback="generated faces (cs180utils.machinery.keypoints.synthetic, 68 points)")
     if folder is None:
         return None

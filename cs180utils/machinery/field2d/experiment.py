@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from cs180utils.machinery import config as _config
-from cs180utils.machinery import settings, training
+from cs180utils.machinery import distributed, settings, training
 from cs180utils.field2d import steps
 from cs180utils.field2d.images import as_float_image, image_digest, image_to_targets
 from cs180utils.machinery.sources import load_image
@@ -249,6 +249,7 @@ def fit(image, cfg: FitConfig | None = None, model: nn.Module | None = None, *,
         extra["snapshot 0"] = to_uint8(render(model, img_h, img_w, chunk=cfg.chunk))
     loop = training.LoopConfig(steps=cfg.steps, max_seconds=cfg.max_seconds, eval_every=cfg.eval_every,
                                eval_at=tuple(s for s in snapshot_steps if s >= 1))
+    distributed.single_process("the 2-D field")
     res = training.train_loop(model, opt, step_fn, loop, evaluate=evaluate_fn, checkpoint=path,
                               identity={"config": settings.config_dict(cfg), "data": image_digest(target)},
                               rngs={"pixels": gen}, extra=extra, resume=resume, progress=progress,

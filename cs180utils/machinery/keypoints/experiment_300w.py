@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 
 from cs180utils.machinery import config as _config
-from cs180utils.machinery import settings, sources, training
+from cs180utils.machinery import distributed, settings, sources, training
 from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
 from cs180utils.keypoints import heatmaps as hm
 from cs180utils.keypoints import ibug, metrics, steps
@@ -143,7 +143,8 @@ def generated_xmls() -> tuple[Path, Path]:
     from cs180utils.machinery.keypoints import synthetic  # noqa: PLC0415
     folder = _config.runs_dir(GENERATED)
     paths = folder / "train.xml", folder / "test.xml"
-    return paths if all(p.exists() for p in paths) else synthetic.write_300w_folder(folder)
+    with distributed.rank0_first():   # under torchrun: rank 0 writes them, the others read its files
+        return paths if all(p.exists() for p in paths) else synthetic.write_300w_folder(folder)
 
 
 def load_data(cfg: Config300W, data_dir=None, train_xml=None, val_xml=None) -> Data300W:
@@ -429,12 +430,14 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
         if batches is None:   # from the step the loop starts (or resumes) at, reseeded per epoch
             batches = training.epoch_batches(loader, per_epoch, start_step=step, seed=cfg.seed)
         images, kps = next(batches)                         # (B, 1, S, S), (B, K, 2) crop pixels
-        return step_loss(model, cfg, images.to(device, **copy), kps.to(device, **copy))
+        images, kps = distributed.shard(images, kps)        # under torchrun: this process's part of the batch
+        return step_loss(net, cfg, images.to(device, **copy), kps.to(device, **copy))
 
     loop = training.LoopConfig(steps=cfg.epochs * per_epoch, max_seconds=cfg.max_seconds,
                                eval_every=cfg.eval_every * per_epoch, checkpoint_every=per_epoch, log_every=per_epoch)
+    net = distributed.wrap(model)   # DistributedDataParallel under torchrun (gradients averaged), else the model
     res = training.train_loop(
-        model, opt, step_fn, loop, schedule=SCHEDULE,
+        net, opt, step_fn, loop, schedule=SCHEDULE,
         evaluate=lambda step: validation_metrics(model, cfg, data.val), checkpoint=run / training.CHECKPOINT,
         identity={"config": settings.config_dict(cfg), "data": data.fingerprint()},
         extra={"mean_shape": mean.tolist(), "steps_per_epoch": per_epoch}, resume=not fresh, progress=progress,

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from cs180utils.machinery import config as _config
-from cs180utils.machinery import settings, sources, training
+from cs180utils.machinery import distributed, settings, sources, training
 from cs180utils.keypoints import metrics, steps
 from cs180utils.keypoints.augment import AugmentConfig, KeypointAugment, flip_permutation
 from cs180utils.keypoints.cnn import KeypointCNN, plain_blocks, predict_flip_averaged
@@ -426,6 +426,7 @@ def _fit(cfg: ImmConfig, train_set: ImmFaces, val_set: ImmFaces, checkpoint: Pat
 
     loop = training.LoopConfig(steps=cfg.epochs * per_epoch, max_seconds=cfg.max_seconds, eval_every=per_epoch,
                                checkpoint_every=per_epoch, log_every=per_epoch)
+    distributed.single_process("the IMM keypoint CNN")
     result = training.train_loop(
         model, optimizer, step_fn, loop, schedule=training.Cosine(cfg.lr_min_factor),
         evaluate=lambda step: evaluate(model, val_set, cfg), checkpoint=checkpoint, identity=identity,
