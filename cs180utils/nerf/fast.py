@@ -17,8 +17,10 @@ coarse levels learn the shape within tens of steps, and ``F.grid_sample`` (PyTor
 reads dense 1-feature grids faster on a CPU than the gather a hash table needs.  Notebook 10 and
 ``benchmarks/nerf.py`` measure it.
 
-Training hooks the loop calls: ``param_groups(lr)`` (grid tables at a higher learning rate, Adam eps 1e-15 as in
-Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every ``occupancy_every`` steps after a warm-up).
+The :class:`cs180utils.nerf.fields.Field` hooks it overrides: ``ray_bounds`` (each ray's range shrunk to the occupied
+cells), ``sample_mask`` (early ray termination, with ``early_stop_eps``), ``param_groups(lr)`` (grid tables at a
+higher learning rate, Adam eps 1e-15 as in Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every
+``occupancy_every`` steps after a warm-up).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from torch import nn
 
 from cs180utils.encodings import positional_encoding
 from cs180utils.grid_encoding import GridEncoding
+from cs180utils.nerf.fields import Field
 from cs180utils.nerf.occupancy import OccupancyGrid
 
 
@@ -69,7 +72,7 @@ class FastFieldConfig:
             raise ValueError(f"density_unit must be 'world' or 'step', got {self.density_unit!r}")
 
 
-class FastField(nn.Module):
+class FastField(Field):
     """Grid-based NeRF field with occupancy skipping.
 
     Args:

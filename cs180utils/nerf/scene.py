@@ -23,6 +23,7 @@ from cs180utils.readers import DataCorruptError, DataNotFoundError, load_npz
 from cs180utils.images import to_uint8
 from cs180utils.nerf import hull
 from cs180utils.nerf import rays as R
+from cs180utils.nerf.fields import Field
 from cs180utils.nerf.samplers import ray_aabb
 
 # key -> shape of the npz format: equal letters must agree (N training, V validation, T test views)
@@ -287,7 +288,7 @@ def _shade(colour: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
     return (colour * (0.3 + 0.7 * (normal @ light).clamp_min(0.0))[:, None]).clamp(0, 1)
 
 
-class AnalyticField(torch.nn.Module):
+class AnalyticField(Field):
     """The generated scene as a NeRF field (same contract as the learned ones): density ``sigma_in``
     inside any shape, 0 outside; colour = the shape's shaded texture. Exact surfaces: :meth:`raycast`."""
 

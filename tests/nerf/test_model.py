@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from cs180utils.nerf.fields import NerfField
+from cs180utils.nerf.fields import Field, NerfField
 from cs180utils.nerf.model import NeRF, RenderSettings
 from cs180utils.nerf.scene import AnalyticField, look_at
 
@@ -64,7 +64,7 @@ def test_hierarchical_needs_a_fine_field():
         NeRF(NerfField(width=16, depth=2, skip=1), RenderSettings(n_fine=8))
 
 
-class _Counting(torch.nn.Module):
+class _Counting(Field):
     """A field that counts the points it is asked about."""
 
     def __init__(self, field):
@@ -87,7 +87,7 @@ def test_hierarchical_evaluates_n_coarse_then_n_plus_n_fine_points_per_ray():
     assert (coarse.points, fine.points) == (5 * 8, 5 * 16)
 
 
-class _Seen(torch.nn.Module):
+class _Seen(Field):
     """A field of given density and colour functions of the point that counts the samples it sees."""
 
     def __init__(self, sigma, rgb):
