@@ -183,17 +183,17 @@ class FastField(Field):
             self.occupancy.update(self.density, float(self.step_size), alpha_threshold=c.occupancy_alpha)
 
 
-def build_field(cfg, scene=None) -> FastField:
-    """The fast field of a :class:`cs180utils.machinery.nerf.experiment.NerfConfig` (``cfg.fast`` holds its
-    :class:`FastFieldConfig`) for a scene, whose silhouettes give the occupancy grid's visual hull and whose
-    ``aabb()`` is the grid's box (both computed once per scene).  Without a scene (loading a checkpoint) the
-    grid starts empty of evidence and ``load_state_dict`` fills in the saved box, hull and mask."""
-    fcfg = cfg.fast or FastFieldConfig()
+def build_field(fcfg: FastFieldConfig | None, n_samples: int, scene=None) -> FastField:
+    """The fast field of ``fcfg`` (None: the defaults) for ``n_samples`` samples per ray through a scene, whose
+    silhouettes give the occupancy grid's visual hull and whose ``aabb()`` is the grid's box (both computed once
+    per scene).  Without a scene (loading a checkpoint) the grid starts empty of evidence and ``load_state_dict``
+    fills in the saved box, hull and mask."""
+    fcfg = fcfg or FastFieldConfig()
     if scene is None:
         occupancy = OccupancyGrid(torch.tensor([[-1.0] * 3, [1.0] * 3]), fcfg.occupancy_resolution)
     else:
         occupancy = OccupancyGrid.from_silhouettes(scene.silhouettes(), scene.c2ws, scene.focal, aabb=scene.aabb(),
                                                    resolution=fcfg.occupancy_resolution)
     box = occupancy.aabb[1] - occupancy.aabb[0]
-    step = float(box.norm()) / max(int(cfg.n_samples), 1)  # the longest ray through the box, over S samples
+    step = float(box.norm()) / max(int(n_samples), 1)  # the longest ray through the box, over S samples
     return FastField(occupancy, fcfg, step_size=step)

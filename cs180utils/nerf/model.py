@@ -19,11 +19,14 @@ from cs180utils.nerf.samplers import deltas, points_along, ray_aabb, sample_pdf,
 
 @dataclass
 class RenderSettings:
-    near: float = 2.0                  # sampling range along each ray
-    far: float = 6.0
+    """How a :class:`NeRF` turns rays into colours. ``near``/``far`` are the scene's (``Scene.near``/``far``: the
+    renderer does not guess them); the experiment makes one from its config and the scene in one place
+    (:func:`cs180utils.machinery.nerf.experiment.build_model`)."""
+    near: float                        # sampling range along each ray: the scene's
+    far: float
     n_samples: int = 64                # stratified (coarse) samples per ray
     render_samples: int | None = None  # rendering without gradients (validation, images, video, depth): this many
-                                       # samples per ray instead (None: n_samples); see NerfConfig.render_samples
+                                       # samples per ray instead (None: n_samples)
     n_fine: int = 0                    # > 0: hierarchical sampling, this many extra samples from the coarse weights
     aabb: torch.Tensor | None = None   # (2, 3): sample only inside this box (rays that miss it are background)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # colour behind the scene
