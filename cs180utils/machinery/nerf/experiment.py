@@ -5,7 +5,8 @@ their presets per profile for both models, and build / train / evaluate / load.
     result = train(cfg, scene)                        # {"val_psnr", "seconds", "seconds_to_23db", ...}
     model, cfg, state = load_trained(result["checkpoint"])
 
-Training draws rays across all training images (:func:`ray_batch_loss`) in the workbook's one loop
+Training draws rays across all training images (:func:`ray_batch_loss`) and takes the course's step on them
+(:func:`cs180utils.nerf.steps.nerf_step`: render, MSE to the pixels) in the workbook's one loop
 (:func:`cs180utils.machinery.training.train_loop`): Adam, the learning rate decaying exponentially from ``lr`` to
 ``lr_final``, validation PSNR every ``eval_every`` steps on ``val_views`` images and at the end on all of them,
 a snapshot of validation view 0 at each validation, checkpoints and resume. A run lives in
@@ -25,8 +26,9 @@ import torch
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import settings, training
 from cs180utils.machinery.checkpoint import load_checkpoint
-from cs180utils.images import mse_to_psnr, psnr, to_uint8
+from cs180utils.images import psnr, to_uint8
 from cs180utils.nerf import rays as R
+from cs180utils.nerf import steps
 from cs180utils.nerf.fast import FastFieldConfig
 from cs180utils.nerf.fast import build_field as build_fast_field
 from cs180utils.nerf.fields import Field, NerfField
@@ -299,22 +301,11 @@ def eval_steps(cfg: NerfConfig) -> tuple[int, ...]:
 
 def ray_batch_loss(model: NeRF, images: torch.Tensor, c2ws: torch.Tensor, focal: float, n_rays: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-    """One training step's loss: ``n_rays`` rays drawn uniformly over all pixels of ``images`` (B, H, W, 3)
-    seen by ``c2ws`` (B, 4, 4), rendered with jittered samples; the MSE to the pixels' colours (plus the coarse
-    field's MSE when hierarchical). Returns ``(loss, {"psnr": PSNR of the rendered colours})``."""
+    """The training loop's step: ``n_rays`` rays drawn uniformly over all pixels of ``images`` (B, H, W, 3) seen
+    by ``c2ws`` (B, 4, 4), then the course's step :func:`cs180utils.nerf.steps.nerf_step` (render with jittered
+    samples, MSE to the pixels' colours). Returns ``(loss, {"psnr"})``."""
     rays_o, rays_d, target = R.random_rays(images, c2ws, focal, n_rays, generator)  # (R, 3) each
-    out = model.render_rays(rays_o, rays_d, perturb=True, generator=generator)
-    mse = torch.mean((out["rgb"] - target) ** 2)
-    loss = mse
-    if "coarse_rgb" in out:
-        loss = loss + torch.mean((out["coarse_rgb"] - target) ** 2)
-    return loss, {"psnr": _psnr_log(mse.detach())}
-
-
-def _psnr_log(mse: torch.Tensor) -> float | torch.Tensor:
-    """The step's PSNR for the history: a float on the CPU; on a GPU a tensor the training loop reads every
-    ``log_every`` steps (a float here would wait for the GPU at every step)."""
-    return mse_to_psnr(float(mse)) if mse.device.type == "cpu" else -10.0 * torch.log10(mse.float())
+    return steps.nerf_step(model, rays_o, rays_d, target, generator)
 
 
 @torch.no_grad()
