@@ -140,12 +140,13 @@ PRESETS: dict[str, dict[str, dict]] = {
 
 # Named presets laid over a profile's (``config(..., preset="course")``, ``--preset course``, ``CS180_PRESET``).
 # "course": the write-up's recipe: the 8 x 256 MLP with the skip, PE L = 10 (x) and 4 (d), 32 jittered samples
-# (from the scene's near 2 to far 6) on the full 200 x 200 images, 10 000 rays a step, Adam at a constant 5e-4. How long it
-# trains (steps, max_seconds) and how often it validates stay the profile's.
+# (from the scene's near 2 to far 6) on the full 200 x 200 images, 10 000 rays a step, Adam at a constant 5e-4.
+# How long it trains (steps, max_seconds) and how often it validates stay the profile's.
 NAMED_PRESETS: dict[str, dict[str, dict]] = {
     "vanilla": {
-        "course": dict(batch_size=10_000, n_samples=32, lr=5e-4, lr_final=None, sample_in_aabb=False, hierarchical=False, background=(0.0, 0.0, 0.0), width=256, depth=8,
-                       L_pos=10, L_dir=4, image_size=None),
+        "course": dict(batch_size=10_000, n_samples=32, lr=5e-4, lr_final=None, sample_in_aabb=False,
+                       hierarchical=False, background=(0.0, 0.0, 0.0), width=256, depth=8, L_pos=10, L_dir=4,
+                       image_size=None),
     },
 }
 
