@@ -3,13 +3,15 @@
 - ``rays``:       intrinsics, pixel -> camera -> world, a ray per pixel, random rays across images
 - ``samplers``:   stratified samples along rays, ray/box clipping (the one slab test), hierarchical resampling
 - ``rendering``:  discrete volume rendering (weights, colour, opacity, expected depth), the course's ``volrend``
-- ``fields``:     the course's NeRF MLP (field contract: ``(points, dirs) -> (sigma, rgb)``)
+- ``fields``:     the field contract ``Field`` (``(points, dirs) -> (sigma, rgb)`` and its hooks' defaults) and the
+  course's NeRF MLP
 - ``model``:      field(s) + render settings -> ``render_rays`` / chunked ``render_image``
-- ``scene``:      the npz scene format, the generated stand-in scene with ground truth, the object's box
+- ``steps``:      the training step: render a batch of rays, MSE to their pixels (the loop does the rest)
+- ``scene``:      the npz scene format (it owns the sampling range near/far), the generated stand-in scene with
+  ground truth, the object's box
 - ``hull``:       the visual hull: silhouettes, space carving, the object's box (for the box and the occupancy grid)
-- ``experiment``: ``NerfConfig`` and its presets per profile, ``config``, ``build_model``, ``train``, ``evaluate``,
-  ``load_trained``, the run folder
-- ``cli``:        ``python -m cs180utils train|eval|render nerf`` (arguments -> the experiment's config)
-- ``video``:      novel-view colour and depth videos (mp4, gif) over the test cameras
 - ``fast`` / ``occupancy``: the grid-encoded field with an occupancy grid (notebook 10)
+
+The machinery that runs them (config and presets, ``train``, ``evaluate``, the CLI, videos, plots) is
+``cs180utils.machinery.nerf``.
 """

@@ -17,8 +17,10 @@ coarse levels learn the shape within tens of steps, and ``F.grid_sample`` (PyTor
 reads dense 1-feature grids faster on a CPU than the gather a hash table needs.  Notebook 10 and
 ``benchmarks/nerf.py`` measure it.
 
-Training hooks the loop calls: ``param_groups(lr)`` (grid tables at a higher learning rate, Adam eps 1e-15 as in
-Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every ``occupancy_every`` steps after a warm-up).
+The :class:`cs180utils.nerf.fields.Field` hooks it overrides: ``ray_bounds`` (each ray's range shrunk to the occupied
+cells), ``sample_mask`` (early ray termination, with ``early_stop_eps``), ``param_groups(lr)`` (grid tables at a
+higher learning rate, Adam eps 1e-15 as in Instant-NGP) and ``on_train_step(step)`` (occupancy refresh every
+``occupancy_every`` steps after a warm-up).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from torch import nn
 
 from cs180utils.encodings import positional_encoding
 from cs180utils.grid_encoding import GridEncoding
+from cs180utils.nerf.fields import Field
 from cs180utils.nerf.occupancy import OccupancyGrid
 
 
@@ -69,7 +72,7 @@ class FastFieldConfig:
             raise ValueError(f"density_unit must be 'world' or 'step', got {self.density_unit!r}")
 
 
-class FastField(nn.Module):
+class FastField(Field):
     """Grid-based NeRF field with occupancy skipping.
 
     Args:
@@ -180,17 +183,17 @@ class FastField(nn.Module):
             self.occupancy.update(self.density, float(self.step_size), alpha_threshold=c.occupancy_alpha)
 
 
-def build_field(cfg, scene=None) -> FastField:
-    """The fast field of a :class:`cs180utils.machinery.nerf.experiment.NerfConfig` (``cfg.fast`` holds its
-    :class:`FastFieldConfig`) for a scene, whose silhouettes give the occupancy grid's visual hull and whose
-    ``aabb()`` is the grid's box (both computed once per scene).  Without a scene (loading a checkpoint) the
-    grid starts empty of evidence and ``load_state_dict`` fills in the saved box, hull and mask."""
-    fcfg = cfg.fast or FastFieldConfig()
+def build_field(fcfg: FastFieldConfig | None, n_samples: int, scene=None) -> FastField:
+    """The fast field of ``fcfg`` (None: the defaults) for ``n_samples`` samples per ray through a scene, whose
+    silhouettes give the occupancy grid's visual hull and whose ``aabb()`` is the grid's box (both computed once
+    per scene).  Without a scene (loading a checkpoint) the grid starts empty of evidence and ``load_state_dict``
+    fills in the saved box, hull and mask."""
+    fcfg = fcfg or FastFieldConfig()
     if scene is None:
         occupancy = OccupancyGrid(torch.tensor([[-1.0] * 3, [1.0] * 3]), fcfg.occupancy_resolution)
     else:
         occupancy = OccupancyGrid.from_silhouettes(scene.silhouettes(), scene.c2ws, scene.focal, aabb=scene.aabb(),
                                                    resolution=fcfg.occupancy_resolution)
     box = occupancy.aabb[1] - occupancy.aabb[0]
-    step = float(box.norm()) / max(int(cfg.n_samples), 1)  # the longest ray through the box, over S samples
+    step = float(box.norm()) / max(int(n_samples), 1)  # the longest ray through the box, over S samples
     return FastField(occupancy, fcfg, step_size=step)

@@ -1,14 +1,18 @@
-"""The vanilla NeRF field (the course's figure), as an ``nn.Module`` following the field contract:
+"""What a NeRF field is (:class:`Field`) and the course's vanilla field (:class:`NerfField`, the course's figure).
+
+A field maps points and view directions to density and colour:
 
     forward(points (N, 3), dirs (N, 3) unit) -> (sigma (N,) >= 0, rgb (N, 3) in [0, 1])
+
+Every field (the MLP here, the grids of ``cs180utils.nerf.fast``, the generated scene's analytic field) subclasses
+:class:`Field`, so it plugs into the same sampling, rendering, training, video and depth code. :class:`Field` also
+states the optional hooks and what they do when a field does not override them (nothing special).
+
+The vanilla field:
 
     PE_10(x) (63) -> [Linear+ReLU] x skip -> concat PE_10(x) -> [Linear+ReLU] x (depth - skip) -> h (width)
     h -> Linear -> ReLU                                                    -> sigma
     h -> Linear -> concat PE_4(d) (27) -> Linear(width/2)+ReLU -> Linear(3) -> Sigmoid -> rgb
-
-Any other field (``cs180utils.nerf.fast``) that follows the same contract plugs into the same sampling,
-rendering, training, video and depth code. Optional hooks the training loop calls when present:
-``on_train_step(step)`` before each optimizer step and ``param_groups(lr) -> list[dict]`` for Adam.
 """
 from __future__ import annotations
 
@@ -18,7 +22,37 @@ from torch import nn
 from cs180utils.encodings import PositionalEncoding
 
 
-class NerfField(nn.Module):
+class Field(nn.Module):
+    """The field contract: subclasses implement :meth:`forward`; the hooks below have defaults that leave the
+    renderer and the training as they are (a field overrides one only to do better than that, as the fast field
+    does: an occupancy grid, its own Adam groups)."""
+
+    def forward(self, points: torch.Tensor, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """points (N, 3) world, dirs (N, 3) unit view directions -> sigma (N,) >= 0, rgb (N, 3) in [0, 1]."""
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(points, dirs) -> (sigma, rgb)")
+
+    # ---- sampler hooks (NeRF.render_rays / NeRF._eval) -----------------------------------------------------
+    def ray_bounds(self, rays_o: torch.Tensor, rays_d: torch.Tensor, t_near: torch.Tensor, t_far: torch.Tensor,
+                   hit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each ray's range to sample: rays (R, 3), ``t_near``/``t_far`` (R,) and ``hit`` (R,) bool as the
+        renderer clipped them -> the same three, narrowed. Default: unchanged (sample all of [near, far])."""
+        return t_near, t_far, hit
+
+    def sample_mask(self, points: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor | None:
+        """Which samples ``points`` (R, S, 3) with interval lengths ``deltas`` (R, S) the field must evaluate:
+        (R, S) bool, the rest count as empty. Default None: every sample."""
+        return None
+
+    # ---- training hooks (the training loop, through NeRF) ------------------------------------------------------
+    def param_groups(self, lr: float) -> list[dict]:
+        """Adam parameter groups. Default: one group of all the field's parameters at ``lr``."""
+        return [{"params": list(self.parameters()), "lr": lr}]
+
+    def on_train_step(self, step: int) -> None:
+        """Called after the backward pass, before the optimizer step ``step``. Default: nothing."""
+
+
+class NerfField(Field):
     """NeRF MLP. ``width``/``depth`` size the trunk, ``skip`` is after how many trunk layers PE(x) is
     concatenated again, ``L_pos``/``L_dir`` are the PE frequencies of positions and view directions.
 

@@ -12,17 +12,21 @@ import torch
 from torch import nn
 
 from cs180utils.nerf import rays as R
+from cs180utils.nerf.fields import Field
 from cs180utils.nerf.rendering import composite, render_weights
 from cs180utils.nerf.samplers import deltas, points_along, ray_aabb, sample_pdf, stratified_t
 
 
 @dataclass
 class RenderSettings:
-    near: float = 2.0                  # sampling range along each ray
-    far: float = 6.0
+    """How a :class:`NeRF` turns rays into colours. ``near``/``far`` are the scene's (``Scene.near``/``far``: the
+    renderer does not guess them); the experiment makes one from its config and the scene in one place
+    (:func:`cs180utils.machinery.nerf.experiment.build_model`)."""
+    near: float                        # sampling range along each ray: the scene's
+    far: float
     n_samples: int = 64                # stratified (coarse) samples per ray
     render_samples: int | None = None  # rendering without gradients (validation, images, video, depth): this many
-                                       # samples per ray instead (None: n_samples); see NerfConfig.render_samples
+                                       # samples per ray instead (None: n_samples)
     n_fine: int = 0                    # > 0: hierarchical sampling, this many extra samples from the coarse weights
     aabb: torch.Tensor | None = None   # (2, 3): sample only inside this box (rays that miss it are background)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)  # colour behind the scene
@@ -36,23 +40,29 @@ class RenderSettings:
 
 
 class NeRF(nn.Module):
-    """``field`` (and ``fine`` for hierarchical sampling) with its :class:`RenderSettings`."""
+    """``field`` (and ``fine`` for hierarchical sampling), each a :class:`cs180utils.nerf.fields.Field`, with its
+    :class:`RenderSettings`."""
 
     STOP_SEGMENT = 8   # early ray termination evaluates samples front to back, this many per ray at a time
 
-    def __init__(self, field: nn.Module, settings: RenderSettings, fine: nn.Module | None = None):
+    def __init__(self, field: Field, settings: RenderSettings, fine: Field | None = None):
         super().__init__()
+        for name, f in (("field", field), ("fine", fine)):
+            if f is not None and not isinstance(f, Field):
+                raise TypeError(f"{name} must be a cs180utils.nerf.fields.Field (forward(points, dirs) -> (sigma, "
+                                f"rgb) and the hooks' defaults), got {type(f).__name__}: subclass Field instead of "
+                                f"nn.Module")
         self.field, self.fine, self.settings = field, fine, settings
         if settings.n_fine > 0 and fine is None:
             raise ValueError("n_fine > 0 (hierarchical sampling) needs a fine field")
 
     # ---- rays -> colours -------------------------------------------------------------------------------
-    def _eval(self, fld: nn.Module, rays_o, rays_d, t, t_far) -> dict[str, torch.Tensor]:
+    def _eval(self, fld: Field, rays_o, rays_d, t, t_far) -> dict[str, torch.Tensor]:
         Rn, S = t.shape
         pts = points_along(rays_o, rays_d, t)  # (R, S, 3)
         dirs = rays_d[:, None, :].expand(Rn, S, 3)
         dt = deltas(t, t_far)  # (R, S)
-        keep = fld.sample_mask(pts, dt) if hasattr(fld, "sample_mask") else None  # (R, S) bool or None
+        keep = fld.sample_mask(pts, dt)  # (R, S) bool, or None: every sample
         if keep is None and not torch.is_grad_enabled() and self.settings.stop_transmittance > 0:
             sigma, rgb = self._eval_front_to_back(fld, pts, dirs, dt)
         elif keep is None:
@@ -67,7 +77,7 @@ class NeRF(nn.Module):
         out["weights"] = w
         return out
 
-    def _eval_front_to_back(self, fld: nn.Module, pts, dirs, dt) -> tuple[torch.Tensor, torch.Tensor]:
+    def _eval_front_to_back(self, fld: Field, pts, dirs, dt) -> tuple[torch.Tensor, torch.Tensor]:
         """Early ray termination (no gradients): densities (R, S) and colours (R, S, 3) of the samples, evaluated
         ``STOP_SEGMENT`` per ray at a time from the front; once a ray's transmittance exp(-sum sigma delta) is
         below ``stop_transmittance`` its remaining samples are left empty. What they could still add to the
@@ -104,8 +114,8 @@ class NeRF(nn.Module):
             t_near = torch.full((Rn,), st.near, dtype=rays_o.dtype, device=rays_o.device)
             t_far = torch.full_like(t_near, st.far)
             hit = torch.ones(Rn, dtype=torch.bool, device=rays_o.device)
-        if hasattr(self.field, "ray_bounds"):  # fields with an occupancy grid (fast) shrink [near, far] to
-            t_near, t_far, hit = self.field.ray_bounds(rays_o, rays_d, t_near, t_far, hit)  # occupied space
+        # the field may narrow each ray's range (the fast field: to its occupied cells; by default unchanged)
+        t_near, t_far, hit = self.field.ray_bounds(rays_o, rays_d, t_near, t_far, hit)  # (R,) each
         bg = torch.as_tensor(st.background, dtype=rays_o.dtype, device=rays_o.device)
         out = {"rgb": bg.expand(Rn, 3).clone(), "depth": torch.zeros_like(t_near), "acc": torch.zeros_like(t_near)}
         if self.fine is not None and st.n_fine > 0:
@@ -150,22 +160,14 @@ class NeRF(nn.Module):
         return {"rgb": torch.cat(parts["rgb"]).reshape(H, W, 3), "depth": torch.cat(parts["depth"]).reshape(H, W),
                 "acc": torch.cat(parts["acc"]).reshape(H, W)}
 
-    # ---- optional field hooks (fast fields with occupancy grids use them) ------------------------------
+    # ---- the fields' training hooks (Field's defaults: nothing; one group of all parameters) ----------------
     def on_train_step(self, step: int) -> None:
         """After the backward pass, before the optimizer step (the training loop's ``before_step``)."""
         for fld in (self.field, self.fine):
-            if fld is not None and hasattr(fld, "on_train_step"):
+            if fld is not None:
                 fld.on_train_step(step)
 
     def param_groups(self, lr: float) -> list[dict]:
-        """Adam parameter groups: a field's own ``param_groups(lr)`` where it has one, else all at ``lr``."""
-        groups = []
-        for fld in (self.field, self.fine):
-            if fld is None:
-                continue
-            if hasattr(fld, "param_groups"):
-                groups += list(fld.param_groups(lr))
-            else:
-                groups.append({"params": list(fld.parameters()), "lr": lr})
-        return groups
+        """Adam parameter groups: each field's ``param_groups(lr)``, the coarse field's first."""
+        return [g for fld in (self.field, self.fine) if fld is not None for g in fld.param_groups(lr)]
 

@@ -23,6 +23,7 @@ from cs180utils.readers import DataCorruptError, DataNotFoundError, load_npz
 from cs180utils.images import to_uint8
 from cs180utils.nerf import hull
 from cs180utils.nerf import rays as R
+from cs180utils.nerf.fields import Field
 from cs180utils.nerf.samplers import ray_aabb
 
 # key -> shape of the npz format: equal letters must agree (N training, V validation, T test views)
@@ -45,8 +46,8 @@ class Scene:
     depth: torch.Tensor | None = None        # (B, H, W) ground-truth depth, 0 = background (generated only)
     depth_val: torch.Tensor | None = None    # (V, H, W)
     depth_test: torch.Tensor | None = None   # (T, H, W)
-    near: float = 2.0                 # sampling range along rays
-    far: float = 6.0
+    near: float = 2.0                 # sampling range along rays (the one owner: training, rendering and the
+    far: float = 6.0                  # plots take it from here; lego: cameras at radius 4)
     name: str = "scene"               # for titles and run folders
     _masks: torch.Tensor | None = field(default=None, repr=False)  # cache of silhouettes()
     _aabb: torch.Tensor | None = field(default=None, repr=False)   # cache of aabb()
@@ -151,9 +152,10 @@ def _check_cameras(c2ws: np.ndarray, key: str, path) -> None:
                                f"translation over the row 0 0 0 1); fix that view")
 
 
-def load_scene(path: str | os.PathLike, near: float = 2.0, far: float = 6.0) -> Scene:
+def load_scene(path: str | os.PathLike, near: float = Scene.near, far: float = Scene.far) -> Scene:
     """Read a scene npz (the course's format, see the module doc). Clear errors for a missing file, a file
-    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.readers.load_npz`)."""
+    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.readers.load_npz`). The sampling range
+    is the file's ``near``/``far`` where it has them, else ``near``/``far`` (the course's 2 and 6 for lego)."""
     path = Path(path)
     if path.is_dir():
         raise DataNotFoundError(f"scene {path} is a folder, expected the scene's .npz file "
@@ -287,7 +289,7 @@ def _shade(colour: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
     return (colour * (0.3 + 0.7 * (normal @ light).clamp_min(0.0))[:, None]).clamp(0, 1)
 
 
-class AnalyticField(torch.nn.Module):
+class AnalyticField(Field):
     """The generated scene as a NeRF field (same contract as the learned ones): density ``sigma_in``
     inside any shape, 0 outside; colour = the shape's shaded texture. Exact surfaces: :meth:`raycast`."""
 

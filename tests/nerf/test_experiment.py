@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -36,6 +37,24 @@ def test_training_raises_psnr_and_writes_checkpoint(tiny_scene, tmp_path):
     model, cfg2, _ = load_trained(res["checkpoint"])
     assert cfg2 == cfg
     assert abs(evaluate(model, tiny_scene)["psnr"] - res["val_psnr"]) < 1e-2
+
+
+def test_the_sampling_range_is_the_scenes_from_training_to_the_loaded_checkpoint(tiny_scene, tmp_path):
+    """near/far have one owner, the scene: the model samples the scene's range, the checkpoint keeps it with the
+    data it was trained on, a loaded model renders with it, and a resume on another range is refused."""
+    scene = dataclasses.replace(tiny_scene, near=2.5, far=5.5)
+    res = train(_cfg(steps=2, eval_every=100), scene, tmp_path, progress=False)
+    model, _, state = load_trained(res["checkpoint"])
+    assert (model.settings.near, model.settings.far) == (2.5, 5.5)
+    assert experiment.build_model(_cfg(), tiny_scene).settings.near == 2.0
+    with pytest.raises(training.IncompatibleCheckpoint, match=r"'near': 2.5, 'far': 5.5"):
+        train(_cfg(steps=4, eval_every=100), tiny_scene, tmp_path, progress=False)
+    # a checkpoint from before the scene owned the range kept it in its config
+    del state["identity"]["data"]["near"], state["identity"]["data"]["far"]
+    state["config"].update(near=3.0, far=5.0)
+    torch.save(state, tmp_path / "old.pt")
+    old, _, _ = load_trained(tmp_path / "old.pt")
+    assert (old.settings.near, old.settings.far) == (3.0, 5.0)
 
 
 def test_resume_continues_exactly(tiny_scene, tmp_path):
@@ -186,9 +205,8 @@ def test_course_preset_is_the_write_ups_recipe_over_any_profile(profile, monkeyp
     monkeypatch.delenv("CS180_PRESET", raising=False)
     course, here = config("vanilla", profile, preset="course"), config("vanilla", profile)
     recipe = (course.width, course.depth, course.L_pos, course.L_dir, course.n_samples, course.batch_size,
-              course.lr, course.lr_final, course.near, course.far, course.sample_in_aabb, course.hierarchical,
-              course.image_size)
-    assert recipe == (256, 8, 10, 4, 32, 10_000, 5e-4, None, 2.0, 6.0, False, False, None)
+              course.lr, course.lr_final, course.sample_in_aabb, course.hierarchical, course.image_size)
+    assert recipe == (256, 8, 10, 4, 32, 10_000, 5e-4, None, False, False, None)     # near 2, far 6: the scene's
     assert (course.steps, course.max_seconds, course.eval_every) == (here.steps, here.max_seconds, here.eval_every)
     assert config("vanilla", profile, preset="course", steps=7, lr_final=1e-5).lr_final == 1e-5   # overrides last
     rows = experiment.course_deviations(here, profile)

@@ -88,7 +88,7 @@ def test_presets_are_nerf_configs_and_build_from_scene():
         assert isinstance(cfg.fast, FastFieldConfig), f"{profile}: the fast options are a FastFieldConfig"
     scene = generate_scene(size=24, n_train=12, n_val=2, n_test=2)
     cfg = E.config("fast", "smoke")
-    field = fast.build_field(cfg, scene)
+    field = fast.build_field(cfg.fast, cfg.n_samples, scene)
     assert isinstance(field, FastField)
     assert 0.01 < field.occupancy.occupied_fraction() < 0.9  # the hull removed part of the box
     assert torch.allclose(field.occupancy.aabb, scene.aabb())
@@ -160,7 +160,7 @@ def test_compaction_keeps_the_rendered_colour_and_gradients():
     f = _constant_field(2.0)
     for level in f.density_grid.levels:
         torch.nn.init.uniform_(level.table, 4.0, 6.0)
-    model = NeRF(f, RenderSettings(near=2.0, far=6.0, n_samples=64, aabb=f.occupancy.aabb))
+    model = NeRF(f, RenderSettings(2.0, 6.0, n_samples=64, aabb=f.occupancy.aabb))
     g = torch.Generator().manual_seed(0)
     o = torch.tensor([[0.0, 0.0, -4.0]]) + 0.1 * torch.randn(50, 3, generator=g)
     d = torch.nn.functional.normalize(torch.tensor([[0.0, 0.0, 1.0]]) + 0.03 * torch.randn(50, 3, generator=g), dim=-1)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from cs180utils.nerf.fields import NerfField
+from cs180utils.nerf.fields import Field, NerfField
 from cs180utils.nerf.model import NeRF, RenderSettings
 from cs180utils.nerf.scene import AnalyticField, look_at
 
@@ -35,7 +35,7 @@ def test_colour_depends_on_view_direction_but_density_does_not():
 @pytest.mark.parametrize("aabb", [None, torch.tensor([[-1.0, -1.0, -0.6], [1.0, 1.0, 1.0]])])
 def test_chunked_render_equals_unchunked(aabb):
     torch.manual_seed(0)
-    model = NeRF(NerfField(width=32, depth=4, skip=2), RenderSettings(n_samples=16, aabb=aabb))
+    model = NeRF(NerfField(width=32, depth=4, skip=2), RenderSettings(2.0, 6.0, n_samples=16, aabb=aabb))
     c2w = look_at(torch.tensor([3.0, 2.0, 1.5]))
     a = model.render_image(c2w, 30.0, 20, 24, chunk=37)
     b = model.render_image(c2w, 30.0, 20, 24, chunk=100_000)
@@ -48,10 +48,10 @@ def test_box_sampling_and_hierarchical_render_the_analytic_scene():
     """Samples only inside the object's box, or 32 coarse + 64 fine samples, see the same surfaces as
     dense sampling: the depth of the analytic scene's surfaces to within a fraction of a coarse step."""
     c2w = look_at(torch.tensor([3.0, -2.5, 1.8]))
-    dense = NeRF(AnalyticField(), RenderSettings(n_samples=1024)).render_image(c2w, 40.0, 24, 24)
+    dense = NeRF(AnalyticField(), RenderSettings(2.0, 6.0, n_samples=1024)).render_image(c2w, 40.0, 24, 24)
     box = torch.tensor([[-1.0, -1.0, -0.6], [1.0, 1.0, 0.9]])
-    boxed = NeRF(AnalyticField(), RenderSettings(n_samples=128, aabb=box)).render_image(c2w, 40.0, 24, 24)
-    fine = NeRF(AnalyticField(), RenderSettings(n_samples=32, n_fine=64), fine=AnalyticField()).render_image(c2w, 40.0, 24, 24)
+    boxed = NeRF(AnalyticField(), RenderSettings(2.0, 6.0, n_samples=128, aabb=box)).render_image(c2w, 40.0, 24, 24)
+    fine = NeRF(AnalyticField(), RenderSettings(2.0, 6.0, n_samples=32, n_fine=64), fine=AnalyticField()).render_image(c2w, 40.0, 24, 24)
     m = dense["acc"] > 0.99
     assert m.float().mean() > 0.2
     assert (boxed["depth"][m] - dense["depth"][m]).abs().median() < 0.02
@@ -61,10 +61,10 @@ def test_box_sampling_and_hierarchical_render_the_analytic_scene():
 
 def test_hierarchical_needs_a_fine_field():
     with pytest.raises(ValueError, match="fine field"):
-        NeRF(NerfField(width=16, depth=2, skip=1), RenderSettings(n_fine=8))
+        NeRF(NerfField(width=16, depth=2, skip=1), RenderSettings(2.0, 6.0, n_fine=8))
 
 
-class _Counting(torch.nn.Module):
+class _Counting(Field):
     """A field that counts the points it is asked about."""
 
     def __init__(self, field):
@@ -80,14 +80,14 @@ def test_hierarchical_evaluates_n_coarse_then_n_plus_n_fine_points_per_ray():
     """The budget notebook 03's comparison is built on: N coarse + N fine costs 3N evaluations per ray
     (the fine field sees the coarse samples again), the same as 3N uniform samples."""
     coarse, fine = _Counting(AnalyticField()), _Counting(AnalyticField())
-    model = NeRF(coarse, RenderSettings(n_samples=8, n_fine=8), fine=fine)
+    model = NeRF(coarse, RenderSettings(2.0, 6.0, n_samples=8, n_fine=8), fine=fine)
     o = torch.tensor([[0.0, 0.0, 4.0]]).repeat(5, 1)
     d = torch.tensor([[0.0, 0.0, -1.0]]).repeat(5, 1)
     model.render_rays(o, d)
     assert (coarse.points, fine.points) == (5 * 8, 5 * 16)
 
 
-class _Seen(torch.nn.Module):
+class _Seen(Field):
     """A field of given density and colour functions of the point that counts the samples it sees."""
 
     def __init__(self, sigma, rgb):
@@ -113,7 +113,7 @@ def test_early_ray_termination_skips_samples_behind_the_surface_and_changes_noth
     out, seen = {}, {}
     for stop in (1e-4, 0.0):
         wall, fine = _wall(), _wall()
-        model = NeRF(wall, RenderSettings(n_samples=48, n_fine=n_fine, stop_transmittance=stop),
+        model = NeRF(wall, RenderSettings(2.0, 6.0, n_samples=48, n_fine=n_fine, stop_transmittance=stop),
                      fine=fine if n_fine else None)
         out[stop], seen[stop] = model.render_image(c2w, 30.0, 16, 16), wall.seen + fine.seen
     assert seen[0.0] == 16 * 16 * (48 + (48 + n_fine if n_fine else 0))   # every sample: the reference
@@ -127,7 +127,7 @@ def test_early_ray_termination_skips_samples_behind_the_surface_and_changes_noth
 def test_early_ray_termination_is_off_while_training():
     """With gradients (training) every sample is evaluated, whatever stop_transmittance says."""
     wall = _wall()
-    model = NeRF(wall, RenderSettings(n_samples=48))
+    model = NeRF(wall, RenderSettings(2.0, 6.0, n_samples=48))
     o, d = torch.tensor([[4.0, 0.0, 0.0]]), torch.tensor([[-1.0, 0.0, 0.0]])
     with torch.enable_grad():
         model.render_rays(o, d)
@@ -152,7 +152,7 @@ def test_render_samples_are_used_only_to_render_images_and_integrate_closer():
     acc = {}
     for render in (None, 256):
         slab = _slab()
-        model = NeRF(slab, RenderSettings(n_samples=8, render_samples=render, stop_transmittance=0.0))
+        model = NeRF(slab, RenderSettings(2.0, 6.0, n_samples=8, render_samples=render, stop_transmittance=0.0))
         with torch.enable_grad():
             model.render_rays(o, d)                                        # a training step's render
         model.render_rays(o, d, perturb=True, generator=torch.Generator().manual_seed(0))  # jittered: training

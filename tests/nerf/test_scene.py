@@ -55,7 +55,7 @@ def test_ground_truth_depth_reprojects_onto_the_surface(small_scene):
 
 def test_volume_rendering_the_analytic_field_matches_the_raycast(small_scene):
     scene, _ = small_scene
-    model = NeRF(AnalyticField(sigma_in=2000.0), RenderSettings(n_samples=512))
+    model = NeRF(AnalyticField(sigma_in=2000.0), RenderSettings(scene.near, scene.far, n_samples=512))
     out = model.render_image(scene.c2ws_val[1], scene.focal, scene.H, scene.W, chunk=1024)
     assert psnr(out["rgb"], scene.images_val[1]) > 22  # supersampled edges vs one ray per pixel
     m = (scene.depth_val[1] > 0) & (out["acc"] > 0.99)

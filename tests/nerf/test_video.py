@@ -11,7 +11,7 @@ from cs180utils.machinery.nerf.video import frames_key, render_video
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    return NeRF(NerfField(width=16, depth=2, skip=1, L_pos=2, L_dir=1), RenderSettings(n_samples=8))
+    return NeRF(NerfField(width=16, depth=2, skip=1, L_pos=2, L_dir=1), RenderSettings(2.0, 6.0, n_samples=8))
 
 
 def _gif_frames(path):

@@ -9,7 +9,6 @@ headless. This module only turns arguments into the experiment's config and call
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import resource
 import sys
 import time
@@ -95,9 +94,8 @@ def run(args: argparse.Namespace, command: str) -> dict:
         return {"profile": profile, "preset": preset_of(args), **result}
 
     t0 = time.perf_counter()
-    model, cfg, state = experiment.load_trained(args.checkpoint, args.device or None)
-    cfg = settings.replace(cfg, chunk=args.chunk, render_samples=args.render_samples)
-    model.settings = dataclasses.replace(model.settings, render_samples=cfg.render_samples)
+    model, cfg, state = experiment.load_trained(args.checkpoint, args.device or None, chunk=args.chunk,
+                                                render_samples=args.render_samples)
     scene = experiment.prepare_scene(cfg, _scene(args, args.out if command == "render nerf" else None))
     trained_on = (state.get("extra") or {}).get("scene")
     if trained_on and trained_on != scene.name:   # allowed (e.g. a generalisation test), but never silent

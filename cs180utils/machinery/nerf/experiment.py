@@ -5,7 +5,8 @@ their presets per profile for both models, and build / train / evaluate / load.
     result = train(cfg, scene)                        # {"val_psnr", "seconds", "seconds_to_23db", ...}
     model, cfg, state = load_trained(result["checkpoint"])
 
-Training draws rays across all training images (:func:`ray_batch_loss`) in the workbook's one loop
+Training draws rays across all training images (:func:`ray_batch_loss`) and takes the course's step on them
+(:func:`cs180utils.nerf.steps.nerf_step`: render, MSE to the pixels) in the workbook's one loop
 (:func:`cs180utils.machinery.training.train_loop`): Adam, the learning rate decaying exponentially from ``lr`` to
 ``lr_final``, validation PSNR every ``eval_every`` steps on ``val_views`` images and at the end on all of them,
 a snapshot of validation view 0 at each validation, checkpoints and resume. A run lives in
@@ -25,11 +26,12 @@ import torch
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import settings, training
 from cs180utils.machinery.checkpoint import load_checkpoint
-from cs180utils.images import mse_to_psnr, psnr, to_uint8
+from cs180utils.images import psnr, to_uint8
 from cs180utils.nerf import rays as R
+from cs180utils.nerf import steps
 from cs180utils.nerf.fast import FastFieldConfig
 from cs180utils.nerf.fast import build_field as build_fast_field
-from cs180utils.nerf.fields import NerfField
+from cs180utils.nerf.fields import Field, NerfField
 from cs180utils.nerf.model import NeRF, RenderSettings
 from cs180utils.nerf.scene import Scene
 
@@ -47,8 +49,7 @@ class NerfConfig:
                                       # learn the continuous integral, so finer fixed steps render it better
     lr: float = 5e-4                  # Adam learning rate at step 0
     lr_final: float | None = None     # learning rate at the end (exponential decay from lr); None: constant
-    near: float = 2.0                 # sampling range along rays: from near ... (lego: cameras at radius 4)
-    far: float = 6.0                  # ... to far
+                                      # (the sampling range along rays, near ... far, is the scene's: Scene.near/far)
     sample_in_aabb: bool = False      # sample only inside the object's box, carved from the silhouettes
     hierarchical: bool = False        # coarse-to-fine sampling with a second (fine) field
     n_fine: int = 64                  # extra samples per ray from the coarse weights when hierarchical
@@ -80,13 +81,6 @@ class NerfConfig:
         if self.model == "fast" and self.fast is None:
             self.fast = FastFieldConfig()
         self.background = tuple(self.background)
-
-    def render_settings(self, aabb: torch.Tensor | None = None) -> RenderSettings:
-        """How rays become colours: range, samples, the box (when ``sample_in_aabb``), background."""
-        return RenderSettings(near=self.near, far=self.far, n_samples=self.n_samples,
-                              render_samples=self.render_samples,
-                              n_fine=self.n_fine if self.hierarchical else 0,
-                              aabb=aabb if self.sample_in_aabb else None, background=tuple(self.background))
 
 
 # The fast field's grids hold optical thickness per nominal sample step (sigma x step_size), not sigma: values of a
@@ -146,13 +140,13 @@ PRESETS: dict[str, dict[str, dict]] = {
 
 # Named presets laid over a profile's (``config(..., preset="course")``, ``--preset course``, ``CS180_PRESET``).
 # "course": the write-up's recipe: the 8 x 256 MLP with the skip, PE L = 10 (x) and 4 (d), 32 jittered samples
-# from near 2 to far 6 on the full 200 x 200 images, 10 000 rays a step, Adam at a constant 5e-4. How long it
-# trains (steps, max_seconds) and how often it validates stay the profile's.
+# (from the scene's near 2 to far 6) on the full 200 x 200 images, 10 000 rays a step, Adam at a constant 5e-4.
+# How long it trains (steps, max_seconds) and how often it validates stay the profile's.
 NAMED_PRESETS: dict[str, dict[str, dict]] = {
     "vanilla": {
-        "course": dict(batch_size=10_000, n_samples=32, lr=5e-4, lr_final=None, near=2.0, far=6.0,
-                       sample_in_aabb=False, hierarchical=False, background=(0.0, 0.0, 0.0), width=256, depth=8,
-                       L_pos=10, L_dir=4, image_size=None),
+        "course": dict(batch_size=10_000, n_samples=32, lr=5e-4, lr_final=None, sample_in_aabb=False,
+                       hierarchical=False, background=(0.0, 0.0, 0.0), width=256, depth=8, L_pos=10, L_dir=4,
+                       image_size=None),
     },
 }
 
@@ -236,13 +230,15 @@ def prepare_scene(cfg: NerfConfig, scene: Scene) -> Scene:
 
 
 def scene_fingerprint(scene: Scene) -> dict:
-    """What a run was trained on: the scene's name, training image shape and a hash of the training images,
-    cameras and focal (a checkpoint refuses to resume on other data)."""
+    """What a run was trained on: the scene's name, training image shape, sampling range (``near``, ``far``:
+    :func:`load_trained` reads it back) and a hash of the training images, cameras and focal (a checkpoint
+    refuses to resume on other data)."""
     h = hashlib.sha1()
     for t in (scene.images, scene.c2ws):
         h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
     h.update(repr(float(scene.focal)).encode())
-    return {"scene": scene.name, "images": list(scene.images.shape), "sha1": h.hexdigest()[:12]}
+    return {"scene": scene.name, "images": list(scene.images.shape), "near": float(scene.near),
+            "far": float(scene.far), "sha1": h.hexdigest()[:12]}
 
 
 def run_dir(cfg: NerfConfig, scene: Scene) -> Path:
@@ -253,22 +249,34 @@ def run_dir(cfg: NerfConfig, scene: Scene) -> Path:
 
 # ---- build --------------------------------------------------------------------------------------------------
 
-def build_field(cfg: NerfConfig, scene: Scene | None = None) -> torch.nn.Module:
+def build_field(cfg: NerfConfig, scene: Scene | None = None) -> Field:
     """The field ``cfg.model`` names (the fast one uses the scene's silhouettes and box)."""
     if cfg.model == "fast":
-        return build_fast_field(cfg, scene)
+        return build_fast_field(cfg.fast, cfg.n_samples, scene)
     return NerfField(width=cfg.width, depth=cfg.depth, skip=cfg.depth // 2, L_pos=cfg.L_pos, L_dir=cfg.L_dir)
 
 
-def build_model(cfg: NerfConfig, scene: Scene | None = None, aabb: torch.Tensor | None = None) -> NeRF:
-    """Field (+ fine field when hierarchical) and render settings; ``aabb`` defaults to the scene's box."""
+def build_model(cfg: NerfConfig, scene: Scene | None = None, aabb: torch.Tensor | None = None,
+                near_far: tuple[float, float] | None = None) -> NeRF:
+    """Field (+ fine field when hierarchical) and the model's :class:`RenderSettings`, made here and nowhere else:
+    the sampling range is the scene's (``scene.near``, ``scene.far``; without a scene, ``near_far``: a loaded
+    checkpoint's), the samples per ray, the box (``aabb``, default the scene's, when ``sample_in_aabb``) and the
+    background are the config's."""
+    if near_far is None:
+        if scene is None:
+            raise ValueError("build_model needs the scene (or near_far, its sampling range)")
+        near_far = (scene.near, scene.far)
     if cfg.sample_in_aabb and aabb is None:
         if scene is None:
             raise ValueError("sample_in_aabb needs the scene (or its aabb) to build the model")
         aabb = scene.aabb()
+    near, far = near_far
+    render = RenderSettings(near=float(near), far=float(far), n_samples=cfg.n_samples,
+                            render_samples=cfg.render_samples, n_fine=cfg.n_fine if cfg.hierarchical else 0,
+                            aabb=aabb if cfg.sample_in_aabb else None, background=tuple(cfg.background))
     field = build_field(cfg, scene)
     fine = build_field(cfg, scene) if cfg.hierarchical else None
-    return NeRF(field, cfg.render_settings(aabb), fine)
+    return NeRF(field, render, fine)
 
 
 # ---- train / evaluate -------------------------------------------------------------------------------------
@@ -294,22 +302,11 @@ def eval_steps(cfg: NerfConfig) -> tuple[int, ...]:
 
 def ray_batch_loss(model: NeRF, images: torch.Tensor, c2ws: torch.Tensor, focal: float, n_rays: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-    """One training step's loss: ``n_rays`` rays drawn uniformly over all pixels of ``images`` (B, H, W, 3)
-    seen by ``c2ws`` (B, 4, 4), rendered with jittered samples; the MSE to the pixels' colours (plus the coarse
-    field's MSE when hierarchical). Returns ``(loss, {"psnr": PSNR of the rendered colours})``."""
+    """The training loop's step: ``n_rays`` rays drawn uniformly over all pixels of ``images`` (B, H, W, 3) seen
+    by ``c2ws`` (B, 4, 4), then the course's step :func:`cs180utils.nerf.steps.nerf_step` (render with jittered
+    samples, MSE to the pixels' colours). Returns ``(loss, {"psnr"})``."""
     rays_o, rays_d, target = R.random_rays(images, c2ws, focal, n_rays, generator)  # (R, 3) each
-    out = model.render_rays(rays_o, rays_d, perturb=True, generator=generator)
-    mse = torch.mean((out["rgb"] - target) ** 2)
-    loss = mse
-    if "coarse_rgb" in out:
-        loss = loss + torch.mean((out["coarse_rgb"] - target) ** 2)
-    return loss, {"psnr": _psnr_log(mse.detach())}
-
-
-def _psnr_log(mse: torch.Tensor) -> float | torch.Tensor:
-    """The step's PSNR for the history: a float on the CPU; on a GPU a tensor the training loop reads every
-    ``log_every`` steps (a float here would wait for the GPU at every step)."""
-    return mse_to_psnr(float(mse)) if mse.device.type == "cpu" else -10.0 * torch.log10(mse.float())
+    return steps.nerf_step(model, rays_o, rays_d, target, generator)
 
 
 @torch.no_grad()
@@ -387,8 +384,11 @@ def train(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None = Non
     return {**result, "history": res.history}
 
 
-def load_trained(checkpoint: str | os.PathLike, device: str | None = None) -> tuple[NeRF, NerfConfig, dict]:
-    """A trained model from its checkpoint, ready to render: ``(model, cfg, state)``."""
+def load_trained(checkpoint: str | os.PathLike, device: str | None = None,
+                 **overrides) -> tuple[NeRF, NerfConfig, dict]:
+    """A trained model from its checkpoint, ready to render: ``(model, cfg, state)``. ``overrides`` change the
+    saved config before the model is built (how it renders, e.g. ``render_samples``, ``chunk``; UNSET ones are
+    left as saved); the sampling range is the training scene's, as saved with the checkpoint."""
     state = load_checkpoint(checkpoint, map_location="cpu")
     saved = state.get("config")
     if "model" not in state or not isinstance(saved, dict) or saved.get("model") not in MODELS \
@@ -396,7 +396,12 @@ def load_trained(checkpoint: str | os.PathLike, device: str | None = None) -> tu
         raise ValueError(f"{checkpoint} is not a NeRF checkpoint; pass the checkpoint.pt that "
                          f"`python -m cs180utils train nerf` wrote (its path is in the JSON line)")
     cfg = settings.from_dict(NerfConfig, saved)
+    if overrides:
+        cfg = settings.replace(cfg, **overrides)
     aabb = (state.get("extra") or {}).get("aabb")
-    model = build_model(cfg, scene=None, aabb=None if aabb is None else torch.tensor(aabb))
+    data = (state.get("identity") or {}).get("data") or {}
+    # the training scene's range; a checkpoint from before the scene owned it kept it in its config
+    near_far = (data.get("near", saved.get("near", Scene.near)), data.get("far", saved.get("far", Scene.far)))
+    model = build_model(cfg, scene=None, aabb=None if aabb is None else torch.tensor(aabb), near_far=near_far)
     model.load_state_dict(state["model"])
     return model.to(_config.pick_device(device)).eval(), cfg, state
