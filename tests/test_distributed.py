@@ -96,3 +96,28 @@ def test_an_uneven_global_batch_is_refused_with_what_to_do(monkeypatch):
     assert [t.tolist() for t in distributed.shard(a, b)] == [[3, 4, 5], [30, 40, 50]]   # rank 1's half
     with pytest.raises(ValueError, match="multiple of --nproc_per_node 2"):
         distributed.shard(torch.arange(5))
+
+
+def _torchrun(args: list[str], out: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CS180_PROFILE": "smoke", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "cs180utils", *args, "--out", str(out), "--fresh"],
+                          cwd=config.REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("args", [["train", "nerf", "--steps", "2"], ["train", "unet", "--epochs", "1"]],
+                         ids=["nerf", "unet"])
+def test_torchrun_trains_with_two_processes_and_rank_0_alone_reports(tmp_path, args):
+    proc = _torchrun(args, tmp_path / "run")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, proc.stdout                      # one JSON line: rank 0's
+    assert lines[0]["steps"] >= 1 and (tmp_path / "run" / training.CHECKPOINT).is_file()
+    assert json.loads((tmp_path / "run" / training.RESULT).read_text())["steps"] == lines[0]["steps"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [training.CHECKPOINT, training.RESULT]
+
+
+def test_torchrun_refuses_a_training_that_does_not_split_its_batches(tmp_path):
+    proc = _torchrun(["train", "field2d", "--steps", "2"], tmp_path / "run")
+    assert proc.returncode != 0
+    assert "trains in one process; run it with python -m cs180utils, not torchrun" in proc.stderr

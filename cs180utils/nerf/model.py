@@ -139,6 +139,11 @@ class NeRF(nn.Module):
             out[k] = out[k].index_put((idx,), res[k])
         return out
 
+    def forward(self, rays_o: torch.Tensor, rays_d: torch.Tensor, perturb: bool = False,
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """:meth:`render_rays` (the module's call: a ``DistributedDataParallel`` wrapper sees it)."""
+        return self.render_rays(rays_o, rays_d, perturb, generator)
+
     @torch.no_grad()
     def render_image(self, c2w: torch.Tensor, focal: float, H: int, W: int, chunk: int = 4096) -> dict[str, torch.Tensor]:
         """One camera's image: ``rgb`` (H, W, 3), ``depth`` (H, W), ``acc`` (H, W), in chunks of ``chunk``

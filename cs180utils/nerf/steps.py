@@ -21,7 +21,7 @@ def nerf_step(model: NeRF, rays_o: torch.Tensor, rays_d: torch.Tensor, target: t
 
     Returns ``(loss, {"psnr": PSNR of the rendered colours in dB})``; the caller back-propagates ``loss`` and
     steps the optimizer (zero_grad -> backward -> step)."""
-    out = model.render_rays(rays_o, rays_d, perturb=True, generator=generator)  # "rgb" (R, 3), "acc" (R,), ...
+    out = model(rays_o, rays_d, perturb=True, generator=generator)             # "rgb" (R, 3), "acc" (R,), ...
     mse = torch.mean((out["rgb"] - target) ** 2)                               # () the photometric loss
     loss = mse
     if "coarse_rgb" in out:                                                    # hierarchical: (R, 3) coarse

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from cs180utils.machinery import config as _config
-from cs180utils.machinery import settings, training
+from cs180utils.machinery import distributed, settings, training
 from cs180utils.machinery.checkpoint import load_checkpoint
 from cs180utils.images import psnr, to_uint8
 from cs180utils.nerf import rays as R
@@ -301,12 +301,17 @@ def eval_steps(cfg: NerfConfig) -> tuple[int, ...]:
 
 
 def ray_batch_loss(model: NeRF, images: torch.Tensor, c2ws: torch.Tensor, focal: float, n_rays: int,
-                   generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+                   generator: torch.Generator, jitter: torch.Generator | None = None) -> tuple[torch.Tensor, dict]:
     """The training loop's step: ``n_rays`` rays drawn uniformly over all pixels of ``images`` (B, H, W, 3) seen
     by ``c2ws`` (B, 4, 4), then the course's step :func:`cs180utils.nerf.steps.nerf_step` (render with jittered
-    samples, MSE to the pixels' colours). Returns ``(loss, {"psnr"})``."""
+    samples, MSE to the pixels' colours). Returns ``(loss, {"psnr"})``.
+
+    Under torchrun every process draws the same ``n_rays`` and keeps its part of them
+    (:func:`cs180utils.machinery.distributed.shard`); the samples' jitter then comes from ``jitter``, a generator
+    of the process's own (``generator`` draws it otherwise), so that ``generator`` stays the same in all of them."""
     rays_o, rays_d, target = R.random_rays(images, c2ws, focal, n_rays, generator)  # (R, 3) each
-    return steps.nerf_step(model, rays_o, rays_d, target, generator)
+    rays_o, rays_d, target = distributed.shard(rays_o, rays_d, target)             # (R / N, 3) under torchrun
+    return steps.nerf_step(model, rays_o, rays_d, target, generator if jitter is None else jitter)
 
 
 @torch.no_grad()
@@ -358,9 +363,12 @@ def train(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None = Non
                 "snapshot": to_uint8(res["renders"][0]["rgb"])}
 
     partial = cfg.val_views is not None and cfg.val_views < len(scene_t.images_val)
+    net = distributed.wrap(model)   # DistributedDataParallel under torchrun (gradients averaged), else the model
+    jitter = None if distributed.world_size() == 1 else \
+        torch.Generator().manual_seed(cfg.seed + 1000 * distributed.rank())   # each process's own sample jitter
     res = training.train_loop(
-        model, optimizer,
-        lambda step: ray_batch_loss(model, images, c2ws, scene_t.focal, rays_per_step(cfg, step), gen),
+        net, optimizer,
+        lambda step: ray_batch_loss(net, images, c2ws, scene_t.focal, rays_per_step(cfg, step), gen, jitter),
         training.LoopConfig(steps=cfg.steps, max_seconds=cfg.max_seconds, eval_every=cfg.eval_every,
                             checkpoint_every=cfg.checkpoint_every, log_every=cfg.log_every,
                             eval_at=eval_steps(cfg)),
