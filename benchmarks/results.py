@@ -35,7 +35,7 @@ README = ROOT / "README.md"
 RECORD = Path(__file__).resolve().parent / "results.json"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 # fields of a JSON line that depend on the clock or the run folder, not on the numbers trained
-CLOCK_FIELDS = {"seconds", "train_seconds", "ms_per_step", "seconds_per_step", "seconds_to_23db", "out",
+CLOCK_FIELDS = {"seconds", "train_seconds", "zoom_train_seconds", "ms_per_step", "seconds_per_step", "seconds_to_23db", "out",
                 "checkpoint", "stopped_at_max_seconds", "peak_rss_mb"}
 
 
