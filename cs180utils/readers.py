@@ -65,6 +65,18 @@ def _array(z: np.lib.npyio.NpzFile, key: str, path: Path, what: str) -> np.ndarr
                                f"np.asarray(x, dtype=np.float32)) and pass that file") from None
 
 
+def _existing_file(path: str | os.PathLike, what: str | None, expected: str) -> tuple[Path, str]:
+    """``(path, what)`` for a file that exists (``what`` defaults to its name); DataNotFoundError for a missing
+    path or a folder."""
+    path = Path(path)
+    what = what or path.name
+    if path.is_dir():
+        raise DataNotFoundError(f"{what}: {path} is a folder, expected {expected}")
+    if not path.is_file():
+        raise DataNotFoundError(f"{what}: {path} does not exist")
+    return path, what
+
+
 def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: str | None = None,
              optional: dict[str, Shape | None] | None = None) -> dict:
     """Load the arrays ``required`` from an ``.npz`` and check their shapes.
@@ -75,12 +87,7 @@ def load_npz(path: str | os.PathLike, required: dict[str, Shape | None], what: s
     them.  Returns ``{key: np.ndarray}``; raises :class:`DataCorruptError` for an unreadable file, missing keys
     or wrong shapes.
     """
-    path = Path(path)
-    what = what or path.name
-    if path.is_dir():
-        raise DataNotFoundError(f"{what}: {path} is a folder, expected an .npz file")
-    if not path.is_file():
-        raise DataNotFoundError(f"{what}: {path} does not exist")
+    path, what = _existing_file(path, what, "an .npz file")
     try:
         with _open_npz(path) as z:
             missing = [k for k in required if k not in z.files]
@@ -159,12 +166,7 @@ def read_gray(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
 
 
 def _read(path: str | os.PathLike, what: str | None, gray: bool) -> np.ndarray:
-    path = Path(path)
-    what = what or path.name
-    if path.is_dir():
-        raise DataNotFoundError(f"{what}: {path} is a folder, expected an image file (JPEG or PNG)")
-    if not path.is_file():
-        raise DataNotFoundError(f"{what}: {path} does not exist")
+    path, what = _existing_file(path, what, "an image file (JPEG or PNG)")
     try:
         with Image.open(path) as im:
             big = _too_large(im)
