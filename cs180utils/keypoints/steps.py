@@ -41,6 +41,12 @@ def regression_step(model: nn.Module, images: torch.Tensor, keypoints: torch.Ten
     """
     pred = model(images)                                   # (B, K, 2) fractions of the input size
     target = keypoints / size                              # (B, K, 2) the same units
+    return regression_loss(pred, target, loss)
+
+
+def regression_loss(pred: torch.Tensor, target: torch.Tensor, loss: str = "mse") -> torch.Tensor:
+    """The loss of predicted keypoints ``pred`` against ``target`` (both (B, K, 2), the same units):
+    ``"mse"`` (mean of the squared differences over B, K and x/y) or ``"l1"`` (mean absolute difference)."""
     if loss == "mse":
         return F.mse_loss(pred, target)                    # mean of (pred - target)^2 over B, K and x/y
     if loss == "l1":

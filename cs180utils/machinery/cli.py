@@ -275,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
         from cs180utils.machinery import distributed  # noqa: PLC0415
         distributed.teardown()
-    if result is not None and os.environ.get("RANK", "0") == "0":   # under torchrun: rank 0's line only
+    if result is not None and distributed.rank_from_env() == 0:   # under torchrun: rank 0's line only
         sys.stdout.flush()
         from cs180utils.machinery.training import strict_json  # noqa: PLC0415
         print(json.dumps(strict_json(result), default=str, allow_nan=False), flush=True)

@@ -37,7 +37,6 @@ from cs180utils.keypoints.imm import (ImmFaces, ImmRecord, layout_of, read_imm_f
                                       split_by_person, zoom_frames)
 
 TASKS = ("nose", "keypoints")
-LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss}
 EVAL_BATCH = 64   # images per forward pass when predicting
 ZOOM_CHECKPOINT = "zoom.pt"   # the second stage's checkpoint, beside the first one's in the run folder
 
@@ -78,8 +77,8 @@ class ImmConfig:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}: use {' or '.join(TASKS)}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}: use {' or '.join(LOSSES)}")
+        if self.loss not in steps.REGRESSION_LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}: use {' or '.join(steps.REGRESSION_LOSSES)}")
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise ValueError(f"epochs and batch_size must be at least 1, got {self.epochs} and {self.batch_size}")
         if self.zoom is not None:
@@ -282,7 +281,7 @@ def evaluate(model: nn.Module, val_set: ImmFaces, cfg: ImmConfig) -> dict[str, f
     coordinates) and ``val_nme`` (percent of the outer-eye-corner distance, original pixels)."""
     out = _outputs(model, val_set.images, False, None)                    # (N, K, 2) in [0, 1]
     target = val_set.keypoints / val_set.input_size
-    loss = float(LOSSES[cfg.loss]()(out, target))
+    loss = float(steps.regression_loss(out, target, cfg.loss))
     nme = metrics.nme(val_set.to_original(out * val_set.input_size), val_set.to_original(val_set.keypoints),
                       norm=val_set.eye_distance_px)
     return {"val_loss": loss, "val_nme": float(nme)}
