@@ -28,7 +28,7 @@ def worker(args) -> dict:
     from cs180utils.machinery.field2d import experiment
 
     # the cpu presets of `train field2d` (--encoding pe: the course's PE L=10 + 256 x 4 MLP; --encoding grid:
-    # experiment.GRID_PRESETS, 8 levels from 16 to the image's size + a 64 x 2 MLP), without the time cap
+    # experiment.PRESETS["grid"], 8 levels from 16 to the image's size + a 64 x 2 MLP), without the time cap
     cfg = experiment.config("cpu", encoding=args.worker, image_size=args.image_size, steps=args.steps,
                             eval_every=args.eval_every, seed=args.seed, snapshot_steps=(), max_seconds=None)
     image, name = experiment.load(args.image, cfg, data_dir=args.data_dir)

@@ -145,6 +145,11 @@ def test_profile_error_names_its_source(monkeypatch):
 def test_every_experiments_presets_are_known_names():
     from cs180utils.machinery.keypoints import experiment_imm
     from cs180utils.machinery.nerf import experiment as nerf_experiment
-    for named in (experiment_imm.NAMED_PRESETS, nerf_experiment.NAMED_PRESETS):
-        for presets in named.values():
-            assert set(presets) <= set(config.PRESETS), (set(presets), config.PRESETS)
+    from cs180utils.machinery.keypoints import experiment_300w
+    from cs180utils.machinery.field2d import experiment as field2d_experiment
+    from cs180utils.machinery import settings
+    tables = [*experiment_imm.PRESETS.values(), *nerf_experiment.PRESETS.values(),
+              *experiment_300w.PRESETS.values(), *field2d_experiment.PRESETS.values()]
+    assert any(settings.named_presets(t) for t in tables)
+    for table in tables:
+        assert set(settings.named_presets(table)) <= set(config.PRESETS), (set(table), config.PRESETS)

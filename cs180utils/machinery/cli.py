@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Sequence
 
-from cs180utils.machinery.settings import UNSET
+from cs180utils.machinery.settings import UNSET, SettingError
 
 # VERB -> TARGET -> (module, one-line help)
 COMMANDS: dict[str, dict[str, tuple[str, str]]] = {
@@ -101,31 +101,26 @@ def device_name(text: str) -> str:
     raise argparse.ArgumentTypeError(f"unknown device {text!r}: use one of cpu, cuda, cuda:N, mps")
 
 
-def add_training_options(parser: argparse.ArgumentParser, length: str = "steps") -> argparse._ArgumentGroup:
-    """The options every ``train`` command shares, in one vocabulary. Each defaults to UNSET: an option left
-    out keeps the profile's preset. ``length`` is ``"steps"`` or ``"epochs"``."""
+def add_training_options(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--fresh``, which every ``train`` command has. How long and how a training runs (``--steps`` /
+    ``--epochs``, ``--max-seconds``, ``--batch-size``, ``--lr``, ...) are options made from the experiment's config
+    fields (:func:`cs180utils.machinery.settings.add_options`): one vocabulary because the configs share the names."""
     g = parser.add_argument_group("training")
-    if length == "steps":
-        g.add_argument("--steps", type=positive_int, default=UNSET, help="optimizer steps (default: the profile's)")
-    else:
-        g.add_argument("--epochs", type=positive_int, default=UNSET,
-                       help="passes over the training set (default: the profile's)")
-    g.add_argument("--max-seconds", type=optional_seconds, default=UNSET,
-                   help="stop once training has taken this many seconds; the learning-rate schedule follows time "
-                        "then ('none': no cap; default: the profile's)")
-    g.add_argument("--batch-size", type=positive_int, default=UNSET,
-                   help="examples per optimizer step: pixels (field2d), rays (nerf), faces (keypoints)")
-    g.add_argument("--lr", type=positive_float, default=UNSET, help="learning rate (peak, where it is scheduled)")
     g.add_argument("--fresh", action="store_true", help="start over, ignoring a checkpoint already in --out")
     return g
 
 
-def add_preset_option(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
-    """``--preset NAME|none``: a named preset laid over the profile's (e.g. ``course``: the write-up's recipe;
-    :func:`cs180utils.machinery.settings.make_preset_config`). Default None: ``$CS180_PRESET`` where the experiment has it."""
-    parser.add_argument("--preset", choices=(*names, "none"), default=None,
-                        help=f"a named preset over the profile's ({', '.join(names)}: the course write-up's recipe; "
-                             f"none: the profile's alone; default: $CS180_PRESET where it applies, else none)")
+def add_preset_option(parser: argparse.ArgumentParser, presets) -> None:
+    """``--preset NAME|none`` for an experiment whose preset table (``presets``) has named presets (e.g. ``course``:
+    the write-up's recipe, :func:`cs180utils.machinery.settings.make_config`); nothing when it has none. Default None:
+    ``$CS180_PRESET`` where the experiment has it."""
+    from cs180utils.machinery.settings import named_presets  # noqa: PLC0415
+    names = named_presets(presets)
+    if names:
+        parser.add_argument("--preset", choices=(*names, "none"), default=None,
+                            help=f"a named preset over the profile's ({', '.join(names)}: the course write-up's "
+                                 f"recipe; none: the profile's alone; default: $CS180_PRESET where it applies, else "
+                                 f"none)")
 
 
 def number(kind: type = int, minimum: float | None = None, above: float | None = None, none: tuple[str, ...] = (),
@@ -162,18 +157,12 @@ positive_float = number(float, above=0)
 optional_seconds = number(float, above=0, none=("none", "off", "0"))   # seconds, or none for no cap
 
 
-def overrides(args: argparse.Namespace, names: dict[str, str] | Sequence[str]) -> dict:
-    """``{config field: value}`` of the options in ``names`` (``{option dest: field}`` or dests that are field
-    names), UNSET where not given (see :mod:`cs180utils.machinery.settings`)."""
-    pairs = names.items() if isinstance(names, dict) else ((n, n) for n in names)
-    return {field: getattr(args, dest, UNSET) for dest, field in pairs}
-
-
 def build_parser(verb: str, target: str) -> tuple[argparse.ArgumentParser, object]:
     module_name, help_ = COMMANDS[verb][target]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"python -m cs180utils {verb} {target}", description=help_,
-                                     parents=[common_parser()])
+                                     parents=[common_parser()],
+                                     usage="%(prog)s [options]   (--help lists them)")
     module.add_arguments(parser, f"{verb} {target}")
     return parser, module
 
@@ -254,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verb in ("train", "render"):
             check_out(args.out)
         result = module.run(args, f"{verb} {target}")
+    except SettingError as exc:   # a setting out of its range: refused like argparse refuses a bad value
+        option = getattr(parser, "cs180_options", {}).get(exc.field)
+        parser.error(f"argument {option}: {exc.message}" if option else str(exc))   # exit 2
     except KeyboardInterrupt as exc:
         if debug:
             traceback.print_exc()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 PROFILES = ("smoke", "cpu", "full")
-PRESETS = ("course",)   # the named presets some experiment has (each experiment's NAMED_PRESETS; tests/test_config.py)
+PRESETS = ("course",)   # the named presets some experiment's preset table has (beside its profiles; tests/test_config.py)
 
 # repo/                     <- REPO_ROOT (the checkout; notebooks/ and figures/ live here)
 #   cs180utils/machinery/config.py    <- this file
@@ -47,7 +47,7 @@ def get_preset(preset: str | None = None) -> str | None:
     else ``$CS180_PRESET``, else None (the profile's preset alone). ``"none"`` or ``""`` mean None. A
     ``$CS180_PRESET`` that is none of :data:`PRESETS` raises ``ValueError`` naming the variable and the presets
     there are (a misspelt ``CS180_PRESET=corse`` must not train the profile's recipe instead); a name passed in
-    is checked by the experiment, which knows its own presets (``settings.make_preset_config``)."""
+    is checked by the experiment, which knows its own presets (``settings.make_config``)."""
     name = preset if preset is not None else os.environ.get("CS180_PRESET")
     name = (name or "").strip().lower()
     if name in ("", "none"):

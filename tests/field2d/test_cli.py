@@ -4,8 +4,7 @@ import io
 import json
 from contextlib import redirect_stdout
 
-from cs180utils.machinery import cli
-from cs180utils.machinery.field2d import cli as field2d_cli
+from cs180utils.machinery import cli, settings
 from cs180utils.machinery.field2d import experiment
 
 SMALL = ["--image-size", "16", "--steps", "20", "--width", "16", "--batch-size", "128"]
@@ -25,9 +24,9 @@ def parse(*argv):
 
 def test_options_left_out_keep_the_preset():
     args = parse("--profile", "cpu", "--L", "6", "--dtype", "float64", "--image-size", "none", "--max-seconds", "30")
-    cfg = experiment.config("cpu", **cli.overrides(args, field2d_cli.FIELDS))
+    cfg = experiment.config("cpu", **settings.from_args(args, experiment.FitConfig))
     assert cfg == experiment.config("cpu", L=6, dtype="float64", image_size=None, max_seconds=30.0)
-    assert experiment.config("smoke", **cli.overrides(parse(), field2d_cli.FIELDS)) == experiment.config("smoke")
+    assert experiment.config("smoke", **settings.from_args(parse(), experiment.FitConfig)) == experiment.config("smoke")
 
 
 def test_cli_prints_json_last_and_resumes(tmp_path):
@@ -61,10 +60,10 @@ def test_cli_and_cached_fit_share_the_run_folder(tmp_path, monkeypatch):
 
 def test_encoding_grid_takes_the_grid_presets_and_its_options():
     args = parse("--profile", "cpu", "--encoding", "grid")
-    assert experiment.config("cpu", **cli.overrides(args, field2d_cli.FIELDS)) == experiment.config("cpu", encoding="grid")
-    args = parse("--encoding", "grid", "--grid-levels", "4", "--grid-finest", "image", "--grid-log2-hashmap", "none",
+    assert experiment.config("cpu", **settings.from_args(args, experiment.FitConfig)) == experiment.config("cpu", encoding="grid")
+    args = parse("--encoding", "grid", "--grid-levels", "4", "--grid-finest", "none", "--grid-log2-hashmap", "none",
                  "--grid-base", "8", "--grid-features", "4")
-    cfg = experiment.config("cpu", **cli.overrides(args, field2d_cli.FIELDS))
+    cfg = experiment.config("cpu", **settings.from_args(args, experiment.FitConfig))
     assert (cfg.grid_levels, cfg.grid_finest, cfg.grid_log2_hashmap, cfg.grid_base, cfg.grid_features) == (
         4, None, None, 8, 4)
 

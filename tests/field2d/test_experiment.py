@@ -26,7 +26,7 @@ def test_presets_per_profile():
     for cfg in (cpu, full):
         assert {k: getattr(cfg, k) for k in course} == course
     assert (cpu.steps, cpu.eval_every, full.steps, full.eval_every) == (800, 200, 3000, 100)
-    assert set(experiment.PRESETS) == {"smoke", "cpu", "full"}
+    assert set(experiment.PRESETS) == {"pe", "grid"} and set(experiment.PRESETS["pe"]) == {"smoke", "cpu", "full"}
 
 
 def test_overrides_replace_the_preset_and_unset_keeps_it():
@@ -170,7 +170,7 @@ def test_grid_presets_go_on_top_of_the_profile_and_overrides_on_top_of_both():
     assert (grid.image_size, grid.batch_size, grid.lr) == (pe.image_size, pe.batch_size, 2e-2)   # same image, batch
     assert experiment.config("cpu", encoding="grid", width=16).width == 16
     assert experiment.config("cpu", encoding=UNSET) == pe  # left out: the course's PE
-    assert set(experiment.GRID_PRESETS) == set(experiment.PRESETS)
+    assert set(experiment.PRESETS["grid"]) == set(experiment.PRESETS["pe"])
     with pytest.raises(ValueError, match="encoding"):
         FitConfig(encoding="hash")
     with pytest.raises(ValueError, match="grid_base"):

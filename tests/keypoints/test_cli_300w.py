@@ -1,5 +1,4 @@
 """`train resnet|unet|unet-binary` and `eval keypoints` on generated faces written as dlib XML."""
-import argparse
 import json
 
 import numpy as np
@@ -77,17 +76,25 @@ def test_options_default_unset_and_none_is_a_value():
     assert cli_300w.config_from_args(resnet.parse_args(["--no-pretrained"]), "train resnet").pretrained is False
 
 
-@pytest.mark.parametrize("option,text,message", [("--window", "-1", "0 or more"), ("--window", "all", "'none'"),
-                                                 ("--widths", "16", "two levels"), ("--crop-size", "0", "at least 1")])
+@pytest.mark.parametrize("option,text,message", [("--window", "-1", "argument --window: must be 0 or more, got -1"),
+                                                 ("--window", "all", "argument --window: 'all' is not a whole number "
+                                                                     "or 'none'"),
+                                                 ("--widths", "16", "argument --widths: needs at least two levels"),
+                                                 ("--crop-size", "0", "argument --crop-size: must be at least 1, got 0"),
+                                                 ("--hflip", "1.5", "argument --hflip: must be between 0 and 1"),
+                                                 ("--loss", "l2", "argument --loss: invalid choice: 'l2'")])
 def test_bad_options_are_refused_with_what_to_do(option, text, message, capsys):
-    parser, _ = cli.build_parser("train", "unet")
-    with pytest.raises(SystemExit):
-        parser.parse_args([option, text])
-    assert message in capsys.readouterr().err
+    """A value argparse cannot read and a value out of the config's range (Config300W.__post_init__) are both
+    refused before any work, exit 2, the option named."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "unet", "--profile", "smoke", option, text])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_window_type_by_hand():
-    assert cli_300w.window_radius("none") is None and cli_300w.window_radius("None") is None
-    assert cli_300w.window_radius("4") == 4 and cli_300w.window_radius("0") == 0
-    with pytest.raises(argparse.ArgumentTypeError):
-        cli_300w.window_radius("-1")
+def test_each_network_has_the_options_of_its_settings_only():
+    resnet, _ = cli.build_parser("train", "resnet")
+    unet, _ = cli.build_parser("train", "unet")
+    assert "sigma" in unet.cs180_options and "sigma" not in resnet.cs180_options
+    assert "pretrained" in resnet.cs180_options and "pretrained" not in unet.cs180_options
+    assert {"epochs", "lr", "crop_size", "tta_flip", "hflip"} <= set(resnet.cs180_options) & set(unet.cs180_options)
+    assert "model" not in unet.cs180_options and "target" not in unet.cs180_options   # the command decides them

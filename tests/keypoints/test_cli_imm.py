@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from cs180utils.machinery import cli, training
+from cs180utils.machinery import cli, settings, training
 from cs180utils.machinery.keypoints import cli_imm, experiment_imm
 from cs180utils.machinery.keypoints.synthetic import write_imm_folder
 
@@ -16,11 +16,11 @@ def _args(command, *argv):
 def test_options_left_out_keep_the_preset_of_the_asked_profile(monkeypatch):
     monkeypatch.setenv("CS180_PROFILE", "cpu")
     args = _args("keypoints", "--profile", "smoke")
-    cfg = experiment_imm.config("keypoints", args.profile, **cli.overrides(args, cli_imm.OPTIONS))
+    cfg = experiment_imm.config("keypoints", args.profile, **settings.from_args(args, experiment_imm.ImmConfig))
     assert cfg == experiment_imm.config("keypoints", "smoke")
     args = _args("nose", "--epochs", "3", "--no-sigmoid", "--augment", "--max-seconds", "none", "--lr", "0.01",
                  "--batch-size", "4", "--seed", "2")
-    cfg = experiment_imm.config("nose", args.profile, **cli.overrides(args, cli_imm.OPTIONS))
+    cfg = experiment_imm.config("nose", args.profile, **settings.from_args(args, experiment_imm.ImmConfig))
     assert cfg == experiment_imm.config("nose", "cpu", epochs=3, sigmoid=False, augment=True, max_seconds=None,
                                         lr=0.01, batch_size=4, seed=2)
 
@@ -28,12 +28,15 @@ def test_options_left_out_keep_the_preset_of_the_asked_profile(monkeypatch):
 def test_zoom_option_takes_a_fraction_or_off(capsys):
     for given, zoom in (("0.7", 0.7), ("off", None)):
         args = _args("keypoints", "--profile", "smoke", "--zoom", given)
-        assert experiment_imm.config("keypoints", args.profile, **cli.overrides(args, cli_imm.OPTIONS)).zoom == zoom
-    for bad, why in (("0", "must be above 0, got 0"), ("1.5", "must be at most 1, got 1.5"),
-                     ("wide", "'wide' is neither a number nor 'off' / 'none'")):
-        with pytest.raises(SystemExit):
-            _args("keypoints", "--zoom", bad)
-        assert f"--zoom: {why}" in capsys.readouterr().err
+        cfg = experiment_imm.config("keypoints", args.profile, **settings.from_args(args, experiment_imm.ImmConfig))
+        assert cfg.zoom == zoom
+    for bad, why in (("0", "argument --zoom: must be above 0, got 0.0"),
+                     ("1.5", "argument --zoom: zoom is the fraction of the crop's width the face's points span: "
+                             "in (0, 1], got 1.5"),
+                     ("wide", "argument --zoom: 'wide' is not a finite number or 'none'")):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["train", "keypoints", "--zoom", bad])
+        assert exc.value.code == 2 and why in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _args("nose", "--zoom", "0.6")                       # one point: nothing to frame
 

@@ -234,8 +234,8 @@ def test_command_line_trains_the_notebooks_model(xmls, command, overrides):
     again = cli_300w.config_from_args(args, f"train {command}")
     assert again == cfg and exp.run_dir(again, data) == exp.run_dir(cfg, data)
     assert exp.command_line(exp.config(command, "cpu"), profile="cpu") == f"python -m cs180utils train {command} --profile cpu"
-    with pytest.raises(ValueError, match="max_train=3 has no command-line option"):
-        exp.command_line(exp.config(command, "cpu", max_train=3), profile="cpu")
+    with pytest.raises(ValueError, match="sigma=3.0 has no option in `train resnet`"):
+        exp.command_line(exp.config("resnet", "cpu", sigma=3.0), profile="cpu")   # a U-Net setting
 
 
 def test_box_summary_of_tight_and_detector_like_boxes():

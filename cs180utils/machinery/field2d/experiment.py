@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from cs180utils.field2d.model import NeuralField2D, render
 from cs180utils.grid_encoding import GridEncoding
 from cs180utils.images import mse_to_psnr, psnr, to_uint8
 
-ENCODINGS = ("pe", "grid")
+ENCODINGS = ("pe", "grid")   # FitConfig.encoding
 # snapshot steps when FitConfig.snapshot_steps is None: these below `steps`, and the last step
 DEFAULT_SNAPSHOTS = (0, 50, 100, 200, 500, 1000, 2000, 5000)
 
@@ -55,9 +56,9 @@ class FitConfig:
     #                                                None: those of DEFAULT_SNAPSHOTS below `steps`, and the last
     seed: int = 0                   # seeds the initialisation and the pixel sampling
     chunk: int = 1 << 16            # pixels per forward pass when rendering the whole image
-    dtype: str = "float32"          # "float32" or "float64" (see notebook 01 on precision)
-    encoding: str = "pe"            # "pe": the course's positional encoding; "grid": a multiresolution grid
-    #                                 (Instant-NGP, cs180utils.grid_encoding; its presets: GRID_PRESETS)
+    dtype: Literal["float32", "float64"] = "float32"  # "float32" or "float64" (see notebook 01 on precision)
+    encoding: Literal[ENCODINGS] = "pe"  # "pe": the course's positional encoding; "grid": a multiresolution
+    #                                 grid (Instant-NGP, cs180utils.grid_encoding; its presets: PRESETS["grid"])
     grid_levels: int = 8            # grid: number of resolutions
     grid_features: int = 2          # grid: learned numbers per vertex and level
     grid_base: int = 16             # grid: coarsest resolution (vertices per side)
@@ -65,26 +66,15 @@ class FitConfig:
     grid_log2_hashmap: int | None = 18  # grid: levels with more than 2^this vertices are hashed (None: all dense)
 
     def __post_init__(self):
-        for name in ("steps", "batch_size", "eval_every", "width", "depth", "chunk"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.L < 0:
-            raise ValueError(f"FitConfig.L must be >= 0, got {self.L}")
-        if self.lr <= 0:
-            raise ValueError(f"FitConfig.lr must be > 0, got {self.lr}")
+        settings.check(self, positive=("steps", "batch_size", "eval_every", "width", "depth", "chunk", "lr",
+                                       "max_seconds", "grid_levels", "grid_features", "grid_log2_hashmap"),
+                       nonnegative=("L", "seed", "snapshot_steps"))
         if self.image_size is not None and self.image_size < 2:
-            raise ValueError(f"FitConfig.image_size must be at least 2 (or None: the image as it is), "
-                             f"got {self.image_size}")
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"FitConfig.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
-        for name in ("grid_levels", "grid_features"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"FitConfig.{name} must be >= 1, got {getattr(self, name)}")
+            raise settings.SettingError("image_size", f"must be at least 2 (or None: the image as it is), "
+                                                      f"got {self.image_size}")
         if self.grid_base < 2 or (self.grid_finest is not None and self.grid_finest < self.grid_base):
-            raise ValueError(f"FitConfig needs 2 <= grid_base <= grid_finest, got grid_base={self.grid_base}, "
-                             f"grid_finest={self.grid_finest}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"FitConfig.dtype must be 'float32' or 'float64', got {self.dtype!r}")
+            raise settings.SettingError("grid_base", f"needs 2 <= grid_base <= grid_finest, got grid_base="
+                                                     f"{self.grid_base}, grid_finest={self.grid_finest}")
         if self.snapshot_steps is not None:
             self.snapshot_steps = tuple(sorted({int(s) for s in self.snapshot_steps}))
 
@@ -99,32 +89,25 @@ class FitConfig:
         return tuple(s for s in DEFAULT_SNAPSHOTS if s < self.steps) + (self.steps,)
 
 
-# profile -> the settings that differ from FitConfig's defaults (the course's model, Adam 1e-2, 10^4 pixels)
-PRESETS = {
-    "smoke": dict(image_size=64, width=64, steps=100, batch_size=2048, eval_every=50),
-    "cpu": dict(steps=800, eval_every=200),
-    "full": dict(steps=3000, eval_every=100),
-}
-
-
-# encoding="grid": profile -> the settings that differ from the PE preset. A grid stores the image in its tables, so
-# a small MLP (64 x 2 layers) suffices. lr 2e-2: at equal steps on hopper it led 1e-2 by 3.2 / 1.4 / 0.4 dB after
-# 50 / 100 / 200 steps (30 dB after about 100). cpu: 600 steps (about 40 s on 2 idle cores by the PE step time
-# and the benchmark's ratio), capped at the one-minute budget
-GRID_PRESETS = {
-    "smoke": dict(width=32, depth=2, lr=2e-2, steps=100, eval_every=50),
-    "cpu": dict(width=64, depth=2, lr=2e-2, steps=600, eval_every=25, max_seconds=60.0),
-    "full": dict(width=64, depth=2, lr=2e-2, steps=1000, eval_every=50),
-}
+# Per encoding, one table: per profile, the settings that differ from FitConfig's defaults (the course's model, Adam
+# 1e-2, 10^4 pixels). "grid": a grid stores the image in its tables, so a small MLP (64 x 2 layers) suffices. lr
+# 2e-2: at equal steps on hopper it led 1e-2 by 3.2 / 1.4 / 0.4 dB after 50 / 100 / 200 steps (30 dB after about
+# 100). cpu: 600 steps (about 40 s on 2 idle cores by the PE step time and the benchmark's ratio), capped at the
+# one-minute budget
+_PE = {"smoke": dict(image_size=64, width=64, steps=100, batch_size=2048, eval_every=50),
+       "cpu": dict(steps=800, eval_every=200),
+       "full": dict(steps=3000, eval_every=100)}
+_GRID = {"smoke": dict(width=32, depth=2, lr=2e-2, steps=100, eval_every=50),
+         "cpu": dict(width=64, depth=2, lr=2e-2, steps=600, eval_every=25, max_seconds=60.0),
+         "full": dict(width=64, depth=2, lr=2e-2, steps=1000, eval_every=50)}
+PRESETS = {"pe": _PE, "grid": {p: {**_PE[p], **_GRID[p], "encoding": "grid"} for p in _PE}}
 
 
 def config(profile: str | None = None, **overrides) -> FitConfig:
-    """The preset of ``profile`` (default: the active one) with ``overrides`` (UNSET ones ignored). With
-    ``encoding="grid"`` the profile's :data:`GRID_PRESETS` entry goes on top of its :data:`PRESETS` one."""
-    presets = PRESETS
-    if overrides.get("encoding") == "grid":
-        presets = {p: {**PRESETS[p], **GRID_PRESETS[p]} for p in PRESETS}
-    return settings.make_config(FitConfig, presets, profile, **overrides)
+    """The preset of ``profile`` (default: the active one) for the encoding of ``overrides`` (``encoding="grid"``:
+    :data:`PRESETS`' grid table; else its pe one), with ``overrides`` (UNSET ones ignored)."""
+    encoding = overrides.get("encoding") or "pe"
+    return settings.make_config(FitConfig, PRESETS.get(encoding, PRESETS["pe"]), profile, **overrides)
 
 
 def describe(cfg: FitConfig) -> str:

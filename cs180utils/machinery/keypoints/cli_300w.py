@@ -1,7 +1,7 @@
 """``train resnet|unet|unet-binary`` and ``eval keypoints``: the 300-W experiment
 (:mod:`cs180utils.machinery.keypoints.experiment_300w`) from the command line.
 
-    python -m cs180utils train resnet        [--epochs N --crop-size S --pretrained ...]
+    python -m cs180utils train resnet        [--epochs N --crop-size S --pretrained ...]   (every Config300W field)
     python -m cs180utils train unet          [--sigma 2 --window 4|none ...]     Gaussian heatmaps
     python -m cs180utils train unet-binary                                       binary-mask heatmaps
     python -m cs180utils eval keypoints --checkpoint runs/300w/resnet-<hash>/checkpoint.pt --labels faces.xml
@@ -14,34 +14,26 @@ settings uses (``runs/300w/<name>-<hash>``); running the same command again resu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
-from cs180utils.machinery import cli, sources
+from cs180utils.machinery import cli, settings, sources
 from cs180utils.machinery.keypoints import experiment_300w as exp
 from cs180utils.keypoints import ibug
 from cs180utils.machinery.settings import UNSET
 
-# option dests that are Config300W fields of the same name
-OPTIONS = ("epochs", "max_seconds", "batch_size", "lr", "crop_size", "margin", "seed", "device", "pretrained",
-           "sigma", "loss", "widths", "window")
+# not options: what the command decides (model, target), the shared --seed / --device, and per network the
+# settings of the other one
+NOT_OPTIONS = ("model", "target", "seed", "device")
+ONLY_FOR = {"resnet": ("pretrained",), "unet": ("sigma", "loss", "window", "widths")}
 
 
-window_radius = cli.number(int, minimum=0, none=("none",))   # --window: a radius, or the whole map
-
-
-def widths(text: str) -> tuple[int, ...]:
-    """argparse type of ``--widths``: channels per level, finest first, e.g. ``16,32,64,128``."""
-    try:
-        values = tuple(int(w) for w in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of channel counts") from None
-    if len(values) < 2 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"need at least two levels of 1 channel or more, e.g. 16,32,64; got {text}")
-    return values
-
-
-fraction = cli.number(float, minimum=0)   # --margin
+def options_of(name: str) -> tuple[str, ...]:
+    """The Config300W fields that ``train name`` (resnet, unet, unet-binary) has an option for."""
+    model = "resnet" if name == "resnet" else "unet"
+    other = [f for m, fields in ONLY_FOR.items() if m != model for f in fields]
+    return tuple(f.name for f in dataclasses.fields(exp.Config300W) if f.name not in (*NOT_OPTIONS, *other))
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
@@ -56,27 +48,18 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--method", default="soft-argmax", choices=("soft-argmax", "argmax"),
                             help="heatmap read-out for U-Nets")
         return
-    cli.add_training_options(parser, "epochs")
-    g = parser.add_argument_group("300-W")
-    g.add_argument("--crop-size", type=cli.positive_int, default=UNSET,
-                   help="side of the square face crop in pixels, the network's input")
-    g.add_argument("--margin", type=fraction, default=UNSET, help="crop margin, a fraction of the face box's side")
+    cli.add_training_options(parser)
+    g = parser.add_argument_group("300-W data")
     g.add_argument("--train-xml", default=None, help="training faces (dlib XML); default: the 300-W train file")
     g.add_argument("--val-xml", default=None, help="validation faces (dlib XML); default: the 300-W test file")
-    if command == "train resnet":
-        g.add_argument("--pretrained", action=argparse.BooleanOptionalAction, default=UNSET,
-                       help="start from ImageNet weights if they can be downloaded")
-    else:
-        g.add_argument("--sigma", type=cli.positive_float, default=UNSET, help="Gaussian target std (heatmap pixels)")
-        g.add_argument("--loss", choices=("ce", "mse", "bce"), default=UNSET, help="heatmap loss")
-        g.add_argument("--widths", type=widths, default=UNSET, help="U-Net channels per level, e.g. 16,32,64,128")
-        g.add_argument("--window", type=window_radius, default=UNSET,
-                       help="soft-argmax radius around each peak in pixels, or 'none' for the whole map")
+    name = command.split()[1]
+    settings.add_options(parser, exp.Config300W, title=f"{name} settings (Config300W)",
+                         skip=[f.name for f in dataclasses.fields(exp.Config300W) if f.name not in options_of(name)])
 
 
 def config_from_args(args: argparse.Namespace, command: str) -> exp.Config300W:
     """The experiment's configuration: the profile's preset with the options given."""
-    return exp.config(command.split()[1], args.profile, **cli.overrides(args, OPTIONS))
+    return exp.config(command.split()[1], args.profile, **settings.from_args(args, exp.Config300W))
 
 
 def run(args: argparse.Namespace, command: str) -> dict:

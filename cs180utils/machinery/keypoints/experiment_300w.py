@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -42,8 +43,8 @@ GENERATED = "generated_300w-v2"                # runs/ folder of the generated s
 @dataclass
 class Config300W:
     """One 300-W experiment. :func:`config` fills it from :data:`PRESETS` by profile."""
-    model: str = "resnet"                 # "resnet" (regression, L1 in crop units) or "unet" (heatmaps)
-    target: str = "gaussian"              # unet: heatmap targets, "gaussian" or "binary"
+    model: Literal["resnet", "unet"] = "resnet"  # "resnet" (regression, L1 in crop units) or "unet" (heatmaps)
+    target: Literal["gaussian", "binary"] = "gaussian"  # unet: heatmap targets, "gaussian" or "binary"
     crop_size: int = 128                  # side of the square face crop in pixels, the network's input (course: 224)
     margin: float = 0.2                   # crop = face box grown by this fraction of its larger side on each side
     epochs: int = 60                      # passes over the training faces
@@ -53,7 +54,7 @@ class Config300W:
     lr: float = 1e-3                      # AdamW peak learning rate (one-cycle: warm-up, then cosine to 0)
     weight_decay: float = 1e-4            # AdamW decoupled weight decay
     sigma: float = 2.0                    # unet, gaussian targets: standard deviation in heatmap pixels
-    loss: str = "ce"                      # unet: "ce" (spatial softmax), "mse" or "bce"
+    loss: Literal["ce", "mse", "bce"] = "ce"  # unet: "ce" (spatial softmax), "mse" or "bce"
     window: int | None = 4                # unet soft-argmax: average within this many pixels of each peak
                                           # (None: over the whole map)
     widths: tuple[int, ...] = (16, 32, 64, 128)  # unet channels per level, finest first
@@ -74,14 +75,13 @@ class Config300W:
     device: str | None = None             # "cpu", "cuda", "mps"; None: the best available
 
     def __post_init__(self):
-        for name, value, allowed in (("model", self.model, ("resnet", "unet")),
-                                     ("target", self.target, ("gaussian", "binary")),
-                                     ("loss", self.loss, ("ce", "mse", "bce"))):
-            if value not in allowed:
-                raise ValueError(f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
-        if self.window is not None and self.window < 0:
-            raise ValueError(f"window must be a radius of 0 pixels or more, or None for the whole map; got {self.window}")
         self.widths, self.scale = tuple(self.widths), tuple(float(v) for v in self.scale)
+        settings.check(self, positive=("crop_size", "epochs", "max_seconds", "batch_size", "lr", "sigma", "widths",
+                                       "scale", "max_train", "max_val", "eval_every"),
+                       nonnegative=("margin", "weight_decay", "window", "rotation", "shift", "brightness", "seed"),
+                       fraction=("hflip",))
+        if len(self.widths) < 2:
+            raise settings.SettingError("widths", f"needs at least two levels, e.g. 16,32,64; got {self.widths}")
 
     @property
     def name(self) -> str:
@@ -518,31 +518,23 @@ def box_summary(faces) -> dict:
                     f"points; the boxes are {what}"}
 
 
-# options of `train resnet|unet|unet-binary` by Config300W field (the rest have no option)
-_OPTION = {f: "--" + f.replace("_", "-") for f in ("epochs", "max_seconds", "batch_size", "lr", "crop_size",
-                                                   "margin", "seed", "sigma", "loss", "widths", "window")}
-
-
 def command_line(cfg: Config300W, data: "Data300W | None" = None, profile: str | None = None,
                  data_dir=None) -> str:
     """The ``python -m cs180utils train ...`` command that trains ``cfg`` (on ``data``'s files when they were
     given as dlib XML; from ``data_dir`` if given) into the same run folder as a notebook: the profile, then an
-    option for every setting that differs from the profile's preset. Raises ValueError for a setting the
-    command line has no option for."""
+    option for every setting that differs from the profile's preset (the options are the config's fields,
+    :func:`cs180utils.machinery.settings.add_options`). Raises ValueError for a setting the command has no option for."""
+    from cs180utils.machinery.keypoints import cli_300w  # noqa: PLC0415  (the CLI imports this module)
     profile = _config.get_profile(profile)
     diff = settings.differences(settings.config_dict(config(cfg.name, profile)), settings.config_dict(cfg),
                                 ignore=("device",))
     words = ["python -m cs180utils train", cfg.name, "--profile", profile]
+    options = cli_300w.options_of(cfg.name)
     for name, (_, value) in diff.items():
-        if name == "pretrained":
-            words.append("--pretrained" if value else "--no-pretrained")
-        elif name in _OPTION:
-            text = ("none" if value is None else ",".join(str(v) for v in value) if isinstance(value, (list, tuple))
-                    else repr(value) if isinstance(value, float) else str(value))
-            words += [_OPTION[name], text]
-        else:
-            raise ValueError(f"setting {name}={value!r} has no command-line option; train it from Python "
+        if name not in options:
+            raise ValueError(f"setting {name}={value!r} has no option in `train {cfg.name}`; train it from Python "
                              f"(experiment_300w.train) or leave it at the preset")
+        words += settings.option_words(name, getattr(cfg, name))
     if data_dir is not None:
         words += ["--data-dir", str(data_dir)]
     if data is not None and data.source == "dlib XML":

@@ -21,7 +21,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import torch
@@ -36,14 +36,14 @@ from cs180utils.keypoints.cnn import KeypointCNN, plain_blocks, predict_flip_ave
 from cs180utils.keypoints.imm import (ImmFaces, ImmRecord, layout_of, read_imm_folder,
                                       split_by_person, zoom_frames)
 
-TASKS = ("nose", "keypoints")
+RegressionLoss = Literal[steps.REGRESSION_LOSSES]   # the losses keypoints.steps.regression_loss knows
 EVAL_BATCH = 64   # images per forward pass when predicting
 ZOOM_CHECKPOINT = "zoom.pt"   # the second stage's checkpoint, beside the first one's in the run folder
 
 
 @dataclass
 class ImmConfig:
-    task: str = "nose"                       # "nose" (one point) or "keypoints" (every point)
+    task: Literal["nose", "keypoints"] = "nose"  # "nose" (one point) or "keypoints" (every point)
     size: tuple[int, int] = (60, 80)         # (H, W) network input
     epochs: int = 25                         # passes over the training people
     max_seconds: float | None = None         # stop training after this many seconds (None: no cap)
@@ -64,7 +64,7 @@ class ImmConfig:
     batch_norm: bool = False                 # BatchNorm after each conv
     dropout: float = 0.0                     # dropout before the last FC layer
     weight_decay: float = 0.0                # Adam weight decay
-    loss: str = "mse"                        # "mse" or "l1" on the [0, 1] coordinates
+    loss: RegressionLoss = "mse"             # "mse" or "l1" on the [0, 1] coordinates
     start_at_mean: bool = False              # initialise the output at the training mean shape
     tta_flip: bool = False                   # evaluate as the mean of the image's and its mirror's prediction
     zoom: float | None = None                # a second CNN (same settings) on a crop around the first one's
@@ -75,18 +75,19 @@ class ImmConfig:
     device: str | None = None                # None = best available
 
     def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}: use {' or '.join(TASKS)}")
-        if self.loss not in steps.REGRESSION_LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}: use {' or '.join(steps.REGRESSION_LOSSES)}")
-        if int(self.epochs) < 1 or int(self.batch_size) < 1:
-            raise ValueError(f"epochs and batch_size must be at least 1, got {self.epochs} and {self.batch_size}")
+        settings.check(self, positive=("size", "epochs", "max_seconds", "batch_size", "lr", "lr_min_factor",
+                                       "channels", "kernels", "hidden", "scale", "zoom_scale"),
+                       nonnegative=("brightness", "rotation", "shift_px", "weight_decay", "seed"),
+                       fraction=("hflip", "dropout", "lr_min_factor"))
+        if len(self.channels) != len(self.kernels):
+            raise settings.SettingError("kernels", f"needs one kernel size per conv block ({len(self.channels)} "
+                                                   f"channels), got {self.kernels}")
         if self.zoom is not None:
             if self.task != "keypoints":
                 raise ValueError(f"zoom needs the keypoints task (a box of points to frame); task {self.task!r} "
                                  f"takes zoom=None")
             if not 0 < self.zoom <= 1:
-                raise ValueError(f"zoom is the fraction of the crop's width the face's points span: in (0, 1], "
+                raise settings.SettingError("zoom", f"zoom is the fraction of the crop's width the face's points span: in (0, 1], "
                                  f"got {self.zoom} (None: no second stage)")
 
 
@@ -96,11 +97,18 @@ _NOSE = dict(task="nose", size=(60, 80), lr=1e-3, lr_min_factor=0.05, hflip=0.5,
 _KEYPOINTS = dict(task="keypoints", size=(120, 160), lr=1e-3, lr_min_factor=0.05, hflip=0.5, batch_norm=True,
                   dropout=0.3, tta_flip=True, channels=(16, 32, 48, 64, 96), kernels=(5, 3, 3, 3, 3), hidden=256,
                   zoom=0.6, zoom_scale=(0.8, 1.25))
+# Per task, one table: the profiles' presets, then the named ones laid over a profile's (``config(...,
+# preset="course")``, ``--preset course``, ``CS180_PRESET``). "course": the write-up's plain nose network: conv ->
+# ReLU -> max-pool blocks and two FC layers with a sigmoid output, no BatchNorm, no augmentation, no mirror
+# images, Adam at a constant 1e-3, MSE. How long it trains (epochs, max_seconds) and the batch stay the profile's.
 PRESETS: dict[str, dict[str, dict]] = {
     "nose": {
         "smoke": {**_NOSE, "epochs": 2, "batch_size": 16},
         "cpu": {**_NOSE, "epochs": 100, "batch_size": 8},
         "full": {**_NOSE, "epochs": 100, "batch_size": 8},
+        "course": dict(size=(60, 80), lr=1e-3, lr_min_factor=1.0, sigmoid=True, augment=False, hflip=0.0,
+                       channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128, double=False, batch_norm=False,
+                       dropout=0.0, weight_decay=0.0, loss="mse", start_at_mean=False, tta_flip=False),
     },
     "keypoints": {
         "smoke": {**_KEYPOINTS, "epochs": 2, "batch_size": 16},
@@ -110,17 +118,6 @@ PRESETS: dict[str, dict[str, dict]] = {
 }
 
 
-# Named presets laid over a profile's (``config(..., preset="course")``, ``--preset course``, ``CS180_PRESET``).
-# "course": the write-up's plain nose network: conv -> ReLU -> max-pool blocks and two FC layers with a sigmoid
-# output, no BatchNorm, no augmentation, no mirror images, Adam at a constant 1e-3, MSE. How long it trains
-# (epochs, max_seconds) and the batch stay the profile's.
-NAMED_PRESETS: dict[str, dict[str, dict]] = {
-    "nose": {
-        "course": dict(size=(60, 80), lr=1e-3, lr_min_factor=1.0, sigmoid=True, augment=False, hflip=0.0,
-                       channels=(12, 16, 24, 32), kernels=(5, 5, 3, 3), hidden=128, double=False, batch_norm=False,
-                       dropout=0.0, weight_decay=0.0, loss="mse", start_at_mean=False, tta_flip=False),
-    },
-}
 RUN_SETTINGS = ("epochs", "max_seconds", "batch_size", "seed", "device")   # how long, not what: not compared
 
 # Why each profile's nose preset departs from the course's recipe, per setting (notebook 05 prints the ones that
@@ -139,11 +136,10 @@ WHY_NOT_COURSE: dict[str, dict[str, dict[str, str]]] = {"nose": {p: _WHY_NOSE fo
 def config(task: str = "nose", profile: str | None = None, preset: str | None = None, **overrides) -> ImmConfig:
     """The experiment of ``task`` with the preset of ``profile`` (smoke / cpu / full; None: the active one),
     then the named ``preset`` (``"course"`` for the nose; default: ``$CS180_PRESET`` where the task has it, else
-    none; :data:`NAMED_PRESETS`), then ``overrides`` (:data:`cs180utils.machinery.settings.UNSET` ones dropped)."""
+    none), then ``overrides`` (:data:`cs180utils.machinery.settings.UNSET` ones dropped); :data:`PRESETS`."""
     if task not in PRESETS:
         raise ValueError(f"unknown task {task!r}: use {' or '.join(PRESETS)}")
-    return settings.make_preset_config(ImmConfig, PRESETS[task], profile, NAMED_PRESETS.get(task), preset,
-                                       **overrides)
+    return settings.make_config(ImmConfig, PRESETS[task], profile, preset, **overrides)
 
 
 def course_deviations(cfg: ImmConfig, profile: str | None = None) -> list[tuple]:

@@ -17,34 +17,21 @@ from pathlib import Path
 from cs180utils.machinery import cli, config, settings
 from cs180utils.machinery.settings import UNSET
 
-# option -> NerfConfig field; an option left out is UNSET and keeps the profile's preset
-TRAIN_OPTIONS = {"steps": "steps", "max_seconds": "max_seconds", "batch_size": "batch_size", "lr": "lr",
-                 "samples": "n_samples", "render_samples": "render_samples", "hierarchical": "hierarchical",
-                 "fine": "n_fine",
-                 "image_size": "image_size", "seed": "seed", "device": "device"}
+# NerfConfig fields with an option of another name, and those with none (the nested fast-field config has none:
+# its settings come from the preset; --seed and --device are the shared options)
+RENAME = {"n_samples": "samples", "n_fine": "fine"}
+NOT_OPTIONS = ("seed", "device")
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--scene", default=None,
                         help="scene npz in the course's format (default: lego if found, else the generated scene)")
     if command == "train nerf":
-        parser.add_argument("--model", default="vanilla", choices=("vanilla", "fast"),
-                            help="the course's MLP (vanilla) or grids with an occupancy grid (fast)")
-        cli.add_preset_option(parser, ("course",))
-        cli.add_training_options(parser, "steps")
-        g = parser.add_argument_group("nerf")
-        g.add_argument("--samples", type=cli.positive_int, default=UNSET,
-                       help="samples per ray (with --hierarchical: the coarse ones)")
-        g.add_argument("--render-samples", type=cli.positive_int, default=UNSET,
-                       help="samples per ray when rendering validation images (no training time; default: the "
-                            "profile's, else --samples)")
-        g.add_argument("--hierarchical", action=argparse.BooleanOptionalAction, default=UNSET,
-                       help="coarse-to-fine sampling with a second (fine) field (default: the profile's, off)")
-        g.add_argument("--fine", type=cli.positive_int, default=UNSET,
-                       help="extra samples per ray drawn from the coarse weights (needs --hierarchical; default "
-                            "64); the fine field evaluates samples + fine points per ray")
-        g.add_argument("--image-size", type=cli.positive_int, default=UNSET,
-                       help="train and validate with the images' longer side at N pixels (default: the profile's)")
+        from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
+        cli.add_preset_option(parser, experiment.PRESETS["vanilla"])
+        cli.add_training_options(parser)
+        settings.add_options(parser, experiment.NerfConfig, skip=NOT_OPTIONS, rename=RENAME,
+                             title="nerf settings (NerfConfig; --model fast: the fast field of notebook 10)")
         return
     parser.add_argument("--checkpoint", required=True, help="the checkpoint.pt that `train nerf` wrote")
     parser.add_argument("--chunk", type=cli.positive_int, default=UNSET,
@@ -59,20 +46,26 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
         parser.add_argument("--fps", type=cli.positive_int, default=15, help="frames per second (default 15)")
 
 
+def model_of(args: argparse.Namespace) -> str:
+    """``--model``, vanilla when left out."""
+    return "vanilla" if args.model is UNSET else args.model
+
+
 def preset_of(args: argparse.Namespace) -> str | None:
     """The named preset ``train nerf`` lays over the profile's: ``--preset``, else ``$CS180_PRESET`` where the
     model has it, else None."""
     from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
-    return settings.active_preset(experiment.NAMED_PRESETS.get(args.model), getattr(args, "preset", None))
+    return settings.active_preset(experiment.PRESETS[model_of(args)], getattr(args, "preset", None))
 
 
 def train_config(args: argparse.Namespace, profile: str | None = None):
     """The NerfConfig of ``train nerf``: the profile's preset with the options that were given on top."""
     from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
 
-    cfg = experiment.config(args.model, profile or args.profile, preset_of(args) or "none",
-                            **cli.overrides(args, TRAIN_OPTIONS))
-    if args.fine is not UNSET and not cfg.hierarchical:
+    given = settings.from_args(args, experiment.NerfConfig)
+    given.pop("model")
+    cfg = experiment.config(model_of(args), profile or args.profile, preset_of(args) or "none", **given)
+    if args.n_fine is not UNSET and not cfg.hierarchical:
         raise ValueError("--fine N needs --hierarchical (it is the number of fine samples per ray)")
     return cfg
 

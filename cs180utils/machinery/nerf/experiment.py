@@ -20,6 +20,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -40,7 +41,8 @@ MODELS = ("vanilla", "fast")
 
 @dataclass
 class NerfConfig:
-    model: str = "vanilla"            # "vanilla" (the course's MLP, fields.py) or "fast" (grids + occupancy, fast.py)
+    """A NeRF training's settings (the sampling range along rays, near ... far, is the scene's: Scene.near/far)."""
+    model: Literal[MODELS] = "vanilla"  # "vanilla" (the course's MLP, fields.py) or "fast" (grids + occupancy, fast.py)
     steps: int = 2000                 # optimizer steps
     batch_size: int = 10_000          # rays per step, drawn at random across all training images
     n_samples: int = 64               # samples per ray (stratified, jittered in training; coarse ones if hierarchical)
@@ -49,7 +51,6 @@ class NerfConfig:
                                       # learn the continuous integral, so finer fixed steps render it better
     lr: float = 5e-4                  # Adam learning rate at step 0
     lr_final: float | None = None     # learning rate at the end (exponential decay from lr); None: constant
-                                      # (the sampling range along rays, near ... far, is the scene's: Scene.near/far)
     sample_in_aabb: bool = False      # sample only inside the object's box, carved from the silhouettes
     hierarchical: bool = False        # coarse-to-fine sampling with a second (fine) field
     n_fine: int = 64                  # extra samples per ray from the coarse weights when hierarchical
@@ -60,10 +61,11 @@ class NerfConfig:
     L_dir: int = 4                    # PE frequencies of view directions (vanilla)
     fast: FastFieldConfig | None = None  # the fast field's options (model "fast" only)
     image_size: int | None = None     # train and validate with the longer side at this many pixels (None: as is)
-    eval_every: int = 100             # validate every this many steps (and always at the end)
+    eval_every: int = 100             # validate every this many steps (and always at the end; 0: only then)
     val_views: int | None = None      # periodic validation on the first N val images (None: all); the final one: all
     log_every: int = 25               # mean training loss and PSNR into the history every this many steps
-    checkpoint_every: int = 250       # save every this many steps (and at each validation and the end)
+    checkpoint_every: int = 250       # save every this many steps (and at each validation and the end; 0: only
+                                      # then)
     max_seconds: float | None = None  # stop once training time (validation excluded) passes this; the decay then
                                       # follows the larger of steps and time used. None: no cap
     chunk: int = 4096                 # rays rendered at once for whole images (memory bound)
@@ -71,13 +73,11 @@ class NerfConfig:
     device: str | None = None         # None: the best available
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"unknown NeRF model {self.model!r}: choose one of {', '.join(MODELS)}")
-        if self.lr_final is not None and not self.lr_final > 0:
-            raise ValueError(f"lr_final must be above 0 (or None: a constant learning rate), got {self.lr_final}")
-        if self.render_samples is not None and not (isinstance(self.render_samples, int) and self.render_samples > 0):
-            raise ValueError(f"render_samples must be a positive number of samples per ray (or None: n_samples), "
-                             f"got {self.render_samples!r}")
+        settings.check(self, positive=("steps", "batch_size", "n_samples", "render_samples", "lr", "lr_final",
+                                       "n_fine", "width", "depth", "image_size", "val_views", "log_every",
+                                       "max_seconds", "chunk"),
+                       nonnegative=("L_pos", "L_dir", "eval_every", "checkpoint_every", "seed"),
+                       fraction=("background",))
         if self.model == "fast" and self.fast is None:
             self.fast = FastFieldConfig()
         self.background = tuple(self.background)
@@ -90,11 +90,19 @@ class NerfConfig:
 # of checkpoints saved before.
 _DENSITY_PER_STEP = dict(density_unit="step", density_bias=-5.5)
 
-# Per model and profile, the settings that differ from NerfConfig's defaults (which are the course's recipe).
+# Per model, one table: per profile and per named preset, the settings that differ from NerfConfig's defaults
+# (which are the course's recipe).
 PRESETS: dict[str, dict[str, dict]] = {
     # smoke: seconds on 2 cores; cpu: a laptop (the course's MLP shrunk to 8x128, samples only inside the
     # object's box, 1024 rays, Adam 1e-3; about 14 min here); full: the course's recipe (GPU).
     "vanilla": {
+        # "course", laid over a profile's (``config(..., preset="course")``, ``--preset course``, CS180_PRESET):
+        # the write-up's recipe: the 8 x 256 MLP with the skip, PE L = 10 (x) and 4 (d), 32 jittered samples (from
+        # the scene's near 2 to far 6) on the full 200 x 200 images, 10 000 rays a step, Adam at a constant 5e-4.
+        # How long it trains (steps, max_seconds) and how often it validates stay the profile's.
+        "course": dict(batch_size=10_000, n_samples=32, lr=5e-4, lr_final=None, sample_in_aabb=False,
+                       hierarchical=False, background=(0.0, 0.0, 0.0), width=256, depth=8, L_pos=10, L_dir=4,
+                       image_size=None),
         "smoke": dict(steps=100, batch_size=512, n_samples=24, width=64, depth=4, lr=5e-4, sample_in_aabb=True,
                       image_size=50, eval_every=30, val_views=2, log_every=10, checkpoint_every=30, chunk=4096),
         "cpu": dict(steps=2600, batch_size=1024, n_samples=48, width=128, depth=8, lr=1e-3, lr_final=2e-4,
@@ -138,18 +146,6 @@ PRESETS: dict[str, dict[str, dict]] = {
 }
 
 
-# Named presets laid over a profile's (``config(..., preset="course")``, ``--preset course``, ``CS180_PRESET``).
-# "course": the write-up's recipe: the 8 x 256 MLP with the skip, PE L = 10 (x) and 4 (d), 32 jittered samples
-# (from the scene's near 2 to far 6) on the full 200 x 200 images, 10 000 rays a step, Adam at a constant 5e-4.
-# How long it trains (steps, max_seconds) and how often it validates stay the profile's.
-NAMED_PRESETS: dict[str, dict[str, dict]] = {
-    "vanilla": {
-        "course": dict(batch_size=10_000, n_samples=32, lr=5e-4, lr_final=None, sample_in_aabb=False,
-                       hierarchical=False, background=(0.0, 0.0, 0.0), width=256, depth=8, L_pos=10, L_dir=4,
-                       image_size=None),
-    },
-}
-
 # The settings that say how long and how often, not what is trained: left out when a profile is compared with
 # the course's recipe.
 RUN_SETTINGS = ("steps", "max_seconds", "eval_every", "val_views", "log_every", "checkpoint_every", "chunk", "seed",
@@ -188,14 +184,13 @@ def config(model: str = "vanilla", profile: str | None = None, preset: str | Non
            **overrides) -> NerfConfig:
     """The settings of ``model`` for ``profile`` (default: the active one): NerfConfig's defaults, then the
     profile's preset, then the named ``preset`` (``"course"``; default: ``$CS180_PRESET`` where this model has
-    it, else none; :data:`NAMED_PRESETS`), then ``overrides`` (:func:`cs180utils.machinery.settings.make_preset_config`:
+    it, else none; both from :data:`PRESETS`), then ``overrides`` (:func:`cs180utils.machinery.settings.make_config`:
     ``None`` is a value, e.g. ``max_seconds=None`` removes the time cap; UNSET keeps the preset's). ``fast`` may
     be a :class:`FastFieldConfig` or a dict of its fields to change in the preset's."""
     if model not in PRESETS:
         raise ValueError(f"unknown NeRF model {model!r}: choose one of {', '.join(MODELS)}")
     fast = overrides.pop("fast", settings.UNSET)
-    cfg = settings.make_preset_config(NerfConfig, PRESETS[model], profile, NAMED_PRESETS.get(model), preset,
-                                      model=model, **overrides)
+    cfg = settings.make_config(NerfConfig, PRESETS[model], profile, preset, model=model, **overrides)
     if isinstance(fast, dict):
         cfg.fast = settings.replace(cfg.fast or FastFieldConfig(), **fast)
     elif fast is not settings.UNSET:
