@@ -345,3 +345,26 @@ def test_unet_with_mirror_averaging_reports_both(xmls, tmp_path):
     data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
     r = exp.train(cfg, data, out=tmp_path, progress=False).result
     assert np.isfinite(r["val_nme_single"]) and r["val_nme_single"] != r["val_nme"]
+
+
+def test_another_heatmap_network_is_one_entry_in_networks(xmls, tmp_path, monkeypatch):
+    """A second heatmap network needs its module and a NETWORKS entry: the config accepts its name, and the
+    training, the heatmap step, every read-out, the mirror averaging and the checkpoint follow ``heatmaps``."""
+    class TinyHeatmaps(torch.nn.Module):     # (B, 1, S, S) -> (B, K, S, S) logits
+        def __init__(self, k):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, k, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x)
+
+    monkeypatch.setitem(exp.NETWORKS, "tiny", exp.Network(True, lambda cfg, mean, k: TinyHeatmaps(k)))
+    cfg = exp.config("unet", "smoke", model="tiny", crop_size=32, epochs=1)
+    assert cfg.heatmaps and cfg.name == "tiny"
+    data = exp.load_data(cfg, train_xml=xmls[0], val_xml=xmls[1])
+    res = exp.train(cfg, data, out=tmp_path, progress=False)
+    assert isinstance(res.model, TinyHeatmaps) and np.isfinite(res.result["val_nme_argmax"])
+    model, saved, _ = exp.load_model(tmp_path)
+    assert saved == cfg and isinstance(model, TinyHeatmaps)
+    with pytest.raises(ValueError, match="unknown model 'hourglass'"):
+        exp.config("unet", "smoke", model="hourglass")

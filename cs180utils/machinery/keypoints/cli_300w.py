@@ -23,16 +23,16 @@ from cs180utils.machinery.keypoints import experiment_300w as exp
 from cs180utils.keypoints import ibug
 from cs180utils.machinery.settings import UNSET
 
-# not options: what the command decides (model, target), the shared --seed / --device, and per network the
-# settings of the other one
+# not options: what the command decides (model, target), the shared --seed / --device, and the settings of the
+# other kind of network (a regression network has no heatmaps; only the ResNet has ImageNet weights)
 NOT_OPTIONS = ("model", "target", "seed", "device")
-ONLY_FOR = {"resnet": ("pretrained",), "unet": ("sigma", "loss", "window", "widths")}
+ONLY_FOR = {"regression": ("pretrained",), "heatmaps": ("sigma", "loss", "window", "widths")}
 
 
 def options_of(name: str) -> tuple[str, ...]:
     """The Config300W fields that ``train name`` (resnet, unet, unet-binary) has an option for."""
-    model = "resnet" if name == "resnet" else "unet"
-    other = [f for m, fields in ONLY_FOR.items() if m != model for f in fields]
+    kind = "heatmaps" if exp.config(name, "smoke").heatmaps else "regression"
+    other = [f for k, fields in ONLY_FOR.items() if k != kind for f in fields]
     return tuple(f.name for f in dataclasses.fields(exp.Config300W) if f.name not in (*NOT_OPTIONS, *other))
 
 

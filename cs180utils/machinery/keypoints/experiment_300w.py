@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -40,10 +40,29 @@ PART = "300w"                                  # runs/300w/<name>-<hash>
 GENERATED = "generated_300w-v2"                # runs/ folder of the generated stand-in faces (bump on a change)
 
 
+@dataclass(frozen=True)
+class Network:
+    """A 300-W network: whether it outputs heatmaps (read out by soft-argmax; else it regresses (B, K, 2) crop
+    units) and how to build it from the config, the mean training shape (K, 2) and the number of keypoints."""
+    heatmaps: bool
+    build: Callable[["Config300W", "torch.Tensor | None", int], nn.Module]
+
+
+# Config300W.model -> its network. Another heatmap network (an hourglass, say) is a module of the course library,
+# a line here and its presets (PRESETS, and COMMANDS / cli.COMMANDS for its train command): the loss, the read-outs,
+# the mirror averaging and the options follow `heatmaps`.
+NETWORKS: dict[str, Network] = {
+    "resnet": Network(False, lambda cfg, mean, k: KeypointResNet(
+        k, 1, mean_shape=mean, backbone=load_imagenet_resnet18() if cfg.pretrained else None)),
+    "unet": Network(True, lambda cfg, mean, k: UNet(1, k, widths=cfg.widths)),
+}
+
+
 @dataclass
 class Config300W:
     """One 300-W experiment. :func:`config` fills it from :data:`PRESETS` by profile."""
-    model: Literal["resnet", "unet"] = "resnet"  # "resnet" (regression, L1 in crop units) or "unet" (heatmaps)
+    model: Literal[tuple(NETWORKS)] = "resnet"  # "resnet" (regression, L1 in crop units) or "unet" (heatmaps):
+                                          # NETWORKS
     target: Literal["gaussian", "binary"] = "gaussian"  # unet: heatmap targets, "gaussian" or "binary"
     crop_size: int = 128                  # side of the square face crop in pixels, the network's input (course: 224)
     margin: float = 0.2                   # crop = face box grown by this fraction of its larger side on each side
@@ -84,9 +103,14 @@ class Config300W:
             raise settings.SettingError("widths", f"needs at least two levels, e.g. 16,32,64; got {self.widths}")
 
     @property
+    def heatmaps(self) -> bool:
+        """Whether the network outputs heatmaps (:data:`NETWORKS`); else it regresses the keypoints."""
+        return NETWORKS[self.model].heatmaps
+
+    @property
     def name(self) -> str:
         """The experiment's name: its `train` command (``resnet``, ``unet``, ``unet-binary``)."""
-        return "resnet" if self.model == "resnet" else "unet" if self.target == "gaussian" else "unet-binary"
+        return self.model if not self.heatmaps or self.target == "gaussian" else f"{self.model}-binary"
 
 
 _SMOKE = dict(epochs=2, batch_size=16, max_train=64, max_val=32)
@@ -189,17 +213,14 @@ def mean_shape(crops: ibug.FaceCrops) -> torch.Tensor:
 
 def build_model(cfg: Config300W, mean_shape: torch.Tensor | None = None, num_keypoints: int = 68) -> nn.Module:
     """The network of ``cfg``: ResNet18 (B, 1, S, S) -> (B, K, 2) crop units, or U-Net -> (B, K, S, S) logits."""
-    if cfg.model == "resnet":
-        return KeypointResNet(num_keypoints, 1, mean_shape=mean_shape,
-                              backbone=load_imagenet_resnet18() if cfg.pretrained else None)
-    return UNet(1, num_keypoints, widths=cfg.widths)
+    return NETWORKS[cfg.model].build(cfg, mean_shape, num_keypoints)
 
 
 def step_loss(model: nn.Module, cfg: Config300W, images: torch.Tensor, kps: torch.Tensor) -> torch.Tensor:
     """Training loss of one batch, the course's step of ``cfg``'s network (:mod:`cs180utils.keypoints.steps`):
     images (B, 1, S, S), keypoints (B, K, 2) crop pixels. The ResNet: L1 in crop units; the U-Net: its heatmap
     loss against ``cfg.target`` maps of width ``cfg.sigma``."""
-    if cfg.model == "resnet":
+    if not cfg.heatmaps:
         return steps.regression_step(model, images, kps, cfg.crop_size, loss="l1")
     return steps.heatmap_step(model, images, kps, cfg.target, cfg.sigma, cfg.loss)
 
@@ -221,7 +242,7 @@ CALIBRATION_FACES = 256   # training faces (the first ones) on which the mirror 
 def _read(out: torch.Tensor, cfg: Config300W, suffix: str = "") -> torch.Tensor:
     """A network's output as keypoints (B, K, 2) crop pixels: regression (crop units) scaled, heatmaps read out
     the way of ``READS[suffix]``."""
-    if cfg.model == "resnet":
+    if not cfg.heatmaps:
         return out * cfg.crop_size
     method, window = READS[suffix]
     return hm.read_out(out, method, cfg.loss, window=cfg.window if window == "cfg" else window)
@@ -263,10 +284,10 @@ def mirror_offsets(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops,
     mirror symmetric to the pixel): an uncorrected average moves every point 0.43 px off; subtracting these
     offsets before averaging keeps what the second opinion adds without it."""
     images, truth, batch = crops.images[:n], crops.keypoints[:n].float(), 64
-    reads = ("",) if cfg.model == "resnet" else tuple(READS)
+    reads = tuple(READS) if cfg.heatmaps else ("",)
     sums = {r: torch.zeros(2, 2, dtype=torch.float64) for r in reads}
     count = 0
-    for i, (out, back) in enumerate(_outputs(model, images, batch, True, cfg.model == "resnet")):
+    for i, (out, back) in enumerate(_outputs(model, images, batch, True, not cfg.heatmaps)):
         t = truth[i * batch:i * batch + out.shape[0]].to(out.device)
         for r in reads:
             sums[r][0] += (_read(out, cfg, r) - t).sum((0, 1)).double().cpu()
@@ -294,17 +315,17 @@ def predict(model: nn.Module, cfg: Config300W, images: torch.Tensor, method: str
     if method not in ("soft-argmax", "argmax"):
         raise ValueError(f"unknown read-out {method!r}: use 'soft-argmax' or 'argmax'")
     tta = cfg.tta_flip if tta_flip is None else tta_flip
-    if cfg.model == "resnet" or (method == "soft-argmax" and cfg.window is not None):
+    if not cfg.heatmaps or (method == "soft-argmax" and cfg.window is not None):
         suffix = ""                                    # the configured read-out
     else:
         suffix = "_argmax" if method == "argmax" else "_global"
     preds, maps = [], []
-    for out, back in _outputs(model, images, batch_size, tta, cfg.model == "resnet"):
+    for out, back in _outputs(model, images, batch_size, tta, not cfg.heatmaps):
         p = _read(out, cfg, suffix)
         if tta:
             p = _average(p, _read(back, cfg, suffix), _offsets(model, suffix))
         preds.append(p.cpu())
-        if return_heatmaps and cfg.model == "unet":
+        if return_heatmaps and cfg.heatmaps:
             maps.append(out.cpu())
     p = torch.cat(preds)
     return (p, torch.cat(maps)) if return_heatmaps else p
@@ -334,11 +355,11 @@ def validation_metrics(model: nn.Module, cfg: Config300W, crops: ibug.FaceCrops,
     """``val_nme`` and ``val_mae_px`` (the configured read-out) and, for U-Nets, ``val_nme_argmax`` and
     ``val_nme_global`` (soft-argmax over the whole map), from one pass of the network; with ``tta_flip`` each
     read is mirror-averaged (:func:`predict`) and ``val_nme_single`` is the configured read-out without it."""
-    reads = ("",) if cfg.model == "resnet" else tuple(READS)
+    reads = tuple(READS) if cfg.heatmaps else ("",)
     parts: dict[str, list] = {r: [] for r in reads}
     if tta_flip:
         parts["_single"] = []
-    for out, back in _outputs(model, crops.images, 64, tta_flip, cfg.model == "resnet"):
+    for out, back in _outputs(model, crops.images, 64, tta_flip, not cfg.heatmaps):
         for r in reads:
             p = _read(out, cfg, r)
             if tta_flip:
@@ -368,7 +389,7 @@ def recipe(cfg: Config300W) -> dict[str, str]:
     """What a training of ``cfg`` does, in words with ``cfg``'s numbers, read from the objects :func:`train` uses
     (for a notebook to print rather than state): ``step`` (the course's step and its loss), ``optimizer``,
     ``schedule``, ``batches`` and ``augmentation`` (:func:`make_augment`'s)."""
-    if cfg.model == "resnet":
+    if not cfg.heatmaps:
         step = "keypoints.steps.regression_step: L1 on the keypoints in crop units"
     else:
         width = f", sigma {cfg.sigma:g} px" if cfg.target == "gaussian" else ""
@@ -454,7 +475,7 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
               "data": data.source, "val_set": f"{data.val_xml.name} ({len(data.val)} faces)",
               "epochs": round(res.step / per_epoch, 2), "steps": res.step, "crop_size": cfg.crop_size,
               "stopped_at_max_seconds": res.stopped_at_max_seconds}
-    if cfg.model == "unet":
+    if cfg.heatmaps:
         result.update(val_nme_argmax=final["val_nme_argmax"], val_nme_global=final["val_nme_global"],
                       window=cfg.window)
     if cfg.tta_flip:   # the face's own reading (the curve's last point) and the mirror's mean x error less it
