@@ -274,15 +274,7 @@ def _check_finite(what: str, value: float, step: int, checkpoint: Path | None, a
         raise TrainingDiverged(f"{what} became {value} at step {step}: {advice}; {kept}")
 
 
-def train_loop(*args: Any, **kwargs: Any) -> LoopResult:
-    """The training loop (:func:`_train_loop`, which documents the arguments), holding the checkpoint's run
-    folder for its duration (:func:`run_lock`; under torchrun rank 0 holds it for all the processes)."""
-    checkpoint = kwargs.get("checkpoint")
-    with run_lock(Path(checkpoint).parent if checkpoint is not None and _dist.is_main() else None):
-        return _train_loop(*args, **kwargs)
-
-
-def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Callable[[int], Any],
+def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Callable[[int], Any],
                loop: LoopConfig, *, schedule: Callable[[float], float] = constant,
                evaluate: Callable[[int], Mapping[str, float]] | None = None,
                final_evaluate: Callable[[int], Mapping[str, float]] | None = None,
@@ -292,7 +284,8 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
                after_eval: Callable[[int, dict], bool | None] | None = None, resume: bool = True, progress: bool = True,
                desc: str = "train", advice: str = "lower the learning rate (--lr)",
                precision: torch.dtype | None = None, read_every_step: bool | None = None) -> LoopResult:
-    """Train ``model`` with ``optimizer`` for ``loop.steps`` steps of ``step_fn`` (see the module docstring).
+    """Train ``model`` with ``optimizer`` for ``loop.steps`` steps of ``step_fn`` (see the module docstring),
+    holding the checkpoint's run folder meanwhile (:func:`run_lock`; under torchrun rank 0 holds it for all).
 
     Args:
         step_fn: ``step_fn(step)`` -> loss (scalar tensor) or ``(loss, {name: float})`` of logs for the history.
@@ -312,179 +305,222 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
             evaluations, checkpoints and the end (one synchronisation there). None: True on a CPU, False on CUDA.
     """
     path = Path(checkpoint) if checkpoint is not None else None
-    rngs = dict(rngs or {})
-    identity = dict(identity or {})
-    history: dict = {"train": [], "eval": []}
-    step, seconds, finished, stopped, stopped_early = 0, 0.0, False, False, False
-    saved_extra: dict = {}
-    for g in optimizer.param_groups:
-        g.setdefault("initial_lr", g["lr"])
-    raw = _dist.unwrap(model)   # the model itself (inside a DistributedDataParallel wrapper under torchrun)
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    defer = device.type == "cuda" if read_every_step is None else not read_every_step
-    autocast = torch.autocast(device.type, dtype=precision) if precision is not None else None
-    scaler = torch.amp.GradScaler(device.type) if precision == torch.float16 else None
+    with run_lock(path.parent if path is not None and _dist.is_main() else None):
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        autocast = torch.autocast(device.type, dtype=precision) if precision is not None else contextlib.nullcontext()
+        run = _Run(path, _dist.unwrap(model), optimizer, dict(rngs or {}), dict(identity or {}), extra or {}, advice,
+                   torch.amp.GradScaler(device.type) if precision == torch.float16 else None)
+        if path is not None and resume and path.is_file():
+            run.resume(may_change, loop)
+        resumed_from = run.step
+        if run.finished:   # a finished run is returned as it is
+            return run.result(resumed_from)
+        losses = _Losses(device.type == "cuda" if read_every_step is None else not read_every_step, loop, run)
+        bar = tqdm(total=loop.steps, initial=min(run.step, loop.steps), desc=desc, leave=True, file=sys.stderr,
+                   disable=not progress or not _dist.is_main())
 
-    if path is not None and resume and path.is_file():
-        state = load_checkpoint(path)
-        _check_identity(state, identity, may_change, path)
+        def run_eval(fn) -> tuple[dict, bool]:
+            """Metrics of ``fn`` at this step, into the history; and whether ``after_eval`` asks to stop."""
+            with torch.no_grad():
+                metrics = dict(fn(run.step)) if fn is not None else {}
+            model.train()
+            for k, v in metrics.items():
+                if isinstance(v, float):
+                    run.check_finite(f"the evaluation's {k}", v, run.step)
+            run.history["eval"].append({"step": run.step, "seconds": run.seconds, **metrics})
+            return metrics, bool(after_eval(run.step, metrics)) if after_eval is not None else False
+
+        model.train()
         try:
-            raw.load_state_dict(state["model"])
+            while run.step < loop.steps:
+                if loop.max_seconds is not None and _dist.any_across(run.seconds >= loop.max_seconds):
+                    run.stopped = True   # (under torchrun: once any process is out of time, all stop at this step)
+                    break
+                t0 = time.perf_counter()
+                done = run.step / loop.steps   # progress of the schedule: steps, or time where that is further
+                if loop.max_seconds is not None:
+                    done = max(done, run.seconds / loop.max_seconds)
+                factor = schedule(done)
+                for g in optimizer.param_groups:
+                    g["lr"] = g["initial_lr"] * factor
+                with autocast:
+                    out = step_fn(run.step)
+                loss, logs = out if isinstance(out, tuple) else (out, {})
+                losses.add(run.step, loss, logs)       # averaged over processes; checked now, or on the GPU later
+                run.backward_and_step(loss, before_step)
+                run.step += 1
+                run.seconds += time.perf_counter() - t0
+                bar.update(1)
+                losses.end_of_step(run.step)
+                if loop.log_every and run.step % loop.log_every == 0:
+                    row = losses.history_row(run.step)
+                    run.history["train"].append(row)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"})
+                evaluated = False
+                if losses.eval_due(run.step) and run.step < loop.steps:
+                    metrics, run.stopped_early = run_eval(evaluate)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)})
+                    evaluated = True
+                if evaluated or (loop.checkpoint_every and run.step % loop.checkpoint_every == 0):
+                    run.save()
+                if run.stopped_early:
+                    break
+            losses.settle()
+            if final_evaluate is not None:
+                run_eval(final_evaluate)
+            elif evaluate is not None and (not run.history["eval"] or run.history["eval"][-1]["step"] != run.step):
+                run_eval(evaluate)
+        except KeyboardInterrupt as exc:   # Ctrl-C / SIGTERM: say what is kept (read by cs180utils.machinery.cli)
+            exc.checkpoint = path if path is not None and path.is_file() else None
+            raise
+        finally:
+            bar.close()
+        run.finished = True
+        run.save()
+        return run.result(resumed_from)
+
+
+class _Run:
+    """What a training carries from step to step and into its checkpoint: the counters, the history, the
+    flags, and how to save, resume and take one optimizer step."""
+
+    def __init__(self, path: Path | None, raw: nn.Module, optimizer: torch.optim.Optimizer,
+                 rngs: dict[str, torch.Generator], identity: dict, extra: dict, advice: str,
+                 scaler: torch.amp.GradScaler | None):
+        self.path, self.raw, self.optimizer, self.rngs, self.identity = path, raw, optimizer, rngs, identity
+        self.extra, self.advice, self.scaler = extra, advice, scaler
+        self.step, self.seconds, self.history = 0, 0.0, {"train": [], "eval": []}
+        self.finished = self.stopped = self.stopped_early = False
+        self.saved_extra: dict = {}
+        for g in optimizer.param_groups:
+            g.setdefault("initial_lr", g["lr"])
+
+    def check_finite(self, what: str, value: float, step: int) -> None:
+        _check_finite(what, value, step, self.path, self.advice)
+
+    def backward_and_step(self, loss: torch.Tensor, before_step: Callable[[int], None] | None) -> None:
+        """Zero the gradients, back-propagate ``loss`` (scaled with float16), ``before_step``, step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)
+        else:
+            loss.backward()
+        if before_step is not None:
+            before_step(self.step)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+
+    def resume(self, may_change: tuple[str, ...], loop: LoopConfig) -> None:
+        """Load the checkpoint at ``path`` (same identity but ``may_change``): weights, optimizer, generators,
+        counters, history; a finished run asked for more steps or time trains on."""
+        state = load_checkpoint(self.path)
+        _check_identity(state, self.identity, may_change, self.path)
+        try:
+            self.raw.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as exc:
-            raise IncompatibleCheckpoint(f"{path} holds a different model ({str(exc).splitlines()[0]}); pass "
-                                         f"another --out or delete {path} to start over") from None
-        asked = [g["initial_lr"] for g in optimizer.param_groups]
-        optimizer.load_state_dict(state["optimizer"])
-        for g, lr in zip(optimizer.param_groups, asked):   # the saved state holds the old run's rates: the rate
-            g["initial_lr"] = lr                            # asked now (and recorded in the identity) is the one used
-        for name, gen in rngs.items():
+            raise IncompatibleCheckpoint(f"{self.path} holds a different model ({str(exc).splitlines()[0]}); pass "
+                                         f"another --out or delete {self.path} to start over") from None
+        asked = [g["initial_lr"] for g in self.optimizer.param_groups]
+        self.optimizer.load_state_dict(state["optimizer"])
+        for g, lr in zip(self.optimizer.param_groups, asked):   # the saved state holds the old run's rates: the
+            g["initial_lr"] = lr                                 # rate asked now (in the identity) is the one used
+        for name, gen in self.rngs.items():
             if name in state.get("rngs", {}):
                 gen.set_state(state["rngs"][name])
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
-        if scaler is not None and state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        step, seconds, history = int(state["step"]), float(state["seconds"]), state["history"]
-        finished, stopped = bool(state.get("finished")), bool(state.get("stopped_at_max_seconds"))
-        stopped_early = bool(state.get("stopped_early"))
-        saved_extra = dict(state.get("extra") or {})
-        if finished and step < loop.steps and not stopped and not stopped_early:
-            finished = False   # asked for more steps than the finished run did: train on
-        if finished and stopped and (loop.max_seconds is None or seconds < loop.max_seconds):
-            finished, stopped = False, False   # a larger (or no) time budget now: train on
-        if not finished and _dist.is_main():
-            print(f"resuming {path} at step {step} of {loop.steps}", file=sys.stderr)
-    resumed_from = step
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.seconds, self.history = int(state["step"]), float(state["seconds"]), state["history"]
+        self.finished, self.stopped = bool(state.get("finished")), bool(state.get("stopped_at_max_seconds"))
+        self.stopped_early = bool(state.get("stopped_early"))
+        self.saved_extra = dict(state.get("extra") or {})
+        if self.finished and self.step < loop.steps and not self.stopped and not self.stopped_early:
+            self.finished = False   # asked for more steps than the finished run did: train on
+        if self.finished and self.stopped and (loop.max_seconds is None or self.seconds < loop.max_seconds):
+            self.finished, self.stopped = False, False   # a larger (or no) time budget now: train on
+        if not self.finished and _dist.is_main():
+            print(f"resuming {self.path} at step {self.step} of {loop.steps}", file=sys.stderr)
 
-    def save() -> None:
-        if path is None:
+    def save(self) -> None:
+        """The checkpoint (atomic; rank 0 writes it); refused when a weight is not finite."""
+        if self.path is None:
             return
-        bad = [n for n, p in raw.named_parameters() if not torch.isfinite(p).all()]
+        bad = [n for n, p in self.raw.named_parameters() if not torch.isfinite(p).all()]
         if bad:
-            _check_finite(f"parameter {bad[0]}", float("nan"), step, path, advice)
+            self.check_finite(f"parameter {bad[0]}", float("nan"), self.step)
         if not _dist.is_main():   # every process holds the same weights: rank 0 writes them
             return
-        save_checkpoint(path, {"model": raw.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                               "seconds": seconds, "history": history, "identity": identity,
-                               "config": identity.get("config"), "finished": finished,
-                               "stopped_at_max_seconds": stopped, "stopped_early": stopped_early,
-                               "rngs": {k: g.get_state() for k, g in rngs.items()},
-                               "torch_rng": torch.get_rng_state(), "extra": {**saved_extra, **(extra or {})},
-                               **({"scaler": scaler.state_dict()} if scaler is not None else {})})
+        save_checkpoint(self.path, {
+            "model": self.raw.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+            "seconds": self.seconds, "history": self.history, "identity": self.identity,
+            "config": self.identity.get("config"), "finished": self.finished,
+            "stopped_at_max_seconds": self.stopped, "stopped_early": self.stopped_early,
+            "rngs": {k: g.get_state() for k, g in self.rngs.items()}, "torch_rng": torch.get_rng_state(),
+            "extra": {**self.saved_extra, **self.extra},
+            **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {})})
 
-    def run_eval(fn) -> tuple[dict, bool]:
-        """Metrics of ``fn`` at this step, into the history; and whether ``after_eval`` asks to stop."""
-        with torch.no_grad():
-            metrics = dict(fn(step)) if fn is not None else {}
-        model.train()
-        for k, v in metrics.items():
-            if isinstance(v, float):
-                _check_finite(f"the evaluation's {k}", v, step, path, advice)
-        history["eval"].append({"step": step, "seconds": seconds, **metrics})
-        return metrics, bool(after_eval(step, metrics)) if after_eval is not None else False
+    def result(self, resumed_from: int) -> LoopResult:
+        evals = self.history["eval"]
+        final = {k: v for k, v in evals[-1].items() if k not in ("step", "seconds")} if evals else {}
+        return LoopResult(self.step, self.seconds, self.history, final, self.stopped, resumed_from, self.path,
+                          {**self.saved_extra, **self.extra}, self.stopped_early)
 
-    if finished:
-        final = {k: v for k, v in history["eval"][-1].items() if k not in ("step", "seconds")} if history["eval"] else {}
-        return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})},
-                          stopped_early)
 
-    bar = tqdm(total=loop.steps, initial=min(step, loop.steps), desc=desc, disable=not progress or not _dist.is_main(), leave=True,
-               file=sys.stderr)
-    window: dict[str, list] = {}     # name -> this log period's values (floats; on a GPU, tensors until read)
-    pending: list[tuple[int, torch.Tensor]] = []   # on a GPU: (step, loss) not yet checked to be finite
-    eval_at = frozenset(loop.eval_at)
+class _Losses:
+    """The training losses and logs of the current log period. On a CPU each step's loss is read and checked at
+    once; deferred (a GPU), they stay on the device and are read in one synchronisation (:meth:`settle`) every
+    ``log_every`` steps, at evaluations, checkpoints and the end."""
 
-    def settle() -> None:
+    def __init__(self, defer: bool, loop: LoopConfig, run: _Run):
+        self.defer, self.loop, self.run = defer, loop, run
+        self.window: dict[str, list] = {}                  # name -> this period's values (tensors until read)
+        self.pending: list[tuple[int, torch.Tensor]] = []  # deferred: (step, loss) not yet checked to be finite
+        self.eval_at = frozenset(loop.eval_at)
+
+    def add(self, step: int, loss: torch.Tensor, logs: Mapping[str, Any]) -> None:
+        if _dist.world_size() > 1:   # the global batch's loss and logs: the mean over the processes' parts
+            logs = {k: _dist.mean_across(torch.as_tensor(v, dtype=torch.float32, device=loss.device))
+                    for k, v in logs.items()}
+            logs = logs if self.defer else {k: float(v) for k, v in logs.items()}
+        if self.defer:
+            value = _dist.mean_across(loss.detach())
+            self.pending.append((step, value))
+        else:
+            value = float(_dist.mean_across(loss.detach()))
+            self.run.check_finite("the training loss", value, step)
+        for k, v in {"loss": value, **logs}.items():
+            self.window.setdefault(k, []).append(v.detach() if self.defer and torch.is_tensor(v) else float(v))
+
+    def eval_due(self, step: int) -> bool:
+        return bool(self.loop.eval_every and step % self.loop.eval_every == 0) or step in self.eval_at
+
+    def end_of_step(self, step: int) -> None:
+        """Deferred: read the losses where the step logs, evaluates, checkpoints or ends."""
+        loop = self.loop
+        if self.defer and (step >= loop.steps or (loop.log_every and step % loop.log_every == 0)
+                           or self.eval_due(step) or (loop.checkpoint_every and step % loop.checkpoint_every == 0)):
+            self.settle()
+
+    def settle(self) -> None:
         """Read the deferred losses and logs (one synchronisation) and check the losses are finite."""
-        if not pending:
+        if not self.pending:
             return
-        values = torch.stack([v.float() for _, v in pending]).tolist()
-        for (at, _), value in zip(pending, values):
-            _check_finite("the training loss", value, at, path, advice)
-        pending.clear()
-        for k, vs in window.items():
-            window[k] = [float(v) for v in vs]
-    model.train()
-    try:
-        while step < loop.steps:
-            if loop.max_seconds is not None and _dist.any_across(seconds >= loop.max_seconds):
-                stopped = True   # (under torchrun: once any process is out of time, all stop at this step)
-                break
-            t0 = time.perf_counter()
-            prog = step / loop.steps
-            if loop.max_seconds is not None:
-                prog = max(prog, seconds / loop.max_seconds)
-            factor = schedule(prog)
-            for g in optimizer.param_groups:
-                g["lr"] = g["initial_lr"] * factor
-            if autocast is not None:
-                with autocast:
-                    out = step_fn(step)
-            else:
-                out = step_fn(step)
-            loss, logs = (out if isinstance(out, tuple) else (out, {}))
-            if _dist.world_size() > 1:   # the global batch's loss and logs: the mean over the processes' parts
-                logs = {k: _dist.mean_across(torch.as_tensor(v, dtype=torch.float32, device=device))
-                        for k, v in logs.items()}
-                logs = logs if defer else {k: float(v) for k, v in logs.items()}
-            if defer:
-                value = _dist.mean_across(loss.detach())
-                pending.append((step, value))
-            else:
-                value = float(_dist.mean_across(loss.detach()))
-                _check_finite("the training loss", value, step, path, advice)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if before_step is not None:
-                before_step(step)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            step += 1
-            seconds += time.perf_counter() - t0
-            for k, v in {"loss": value, **logs}.items():
-                window.setdefault(k, []).append(v.detach() if defer and torch.is_tensor(v) else float(v))
-            bar.update(1)
-            if defer and (step >= loop.steps or (loop.log_every and step % loop.log_every == 0)
-                          or (loop.eval_every and step % loop.eval_every == 0) or step in eval_at
-                          or (loop.checkpoint_every and step % loop.checkpoint_every == 0)):
-                settle()
-            if loop.log_every and step % loop.log_every == 0:
-                row = {"step": step, **{k: sum(v) / len(v) for k, v in window.items()}}
-                history["train"].append(row)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"})
-                window = {}
-            evaluated = False
-            due = (loop.eval_every and step % loop.eval_every == 0) or step in eval_at
-            if due and step < loop.steps:
-                metrics, stopped_early = run_eval(evaluate)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items() if isinstance(v, float)})
-                evaluated = True
-            if evaluated or (loop.checkpoint_every and step % loop.checkpoint_every == 0):
-                save()
-            if stopped_early:
-                break
-        settle()
-        if final_evaluate is not None:
-            run_eval(final_evaluate)
-        elif evaluate is not None and (not history["eval"] or history["eval"][-1]["step"] != step):
-            run_eval(evaluate)
-    except KeyboardInterrupt as exc:   # Ctrl-C / SIGTERM: say what is kept (read by cs180utils.machinery.cli)
-        exc.checkpoint = path if path is not None and path.is_file() else None
-        raise
-    finally:
-        bar.close()
-    finished = True
-    save()
-    final = {k: v for k, v in history["eval"][-1].items() if k not in ("step", "seconds")} if history["eval"] else {}
-    return LoopResult(step, seconds, history, final, stopped, resumed_from, path, {**saved_extra, **(extra or {})},
-                      stopped_early)
+        values = torch.stack([v.float() for _, v in self.pending]).tolist()
+        for (at, _), value in zip(self.pending, values):
+            self.run.check_finite("the training loss", value, at)
+        self.pending.clear()
+        self.window = {k: [float(v) for v in vs] for k, vs in self.window.items()}
+
+    def history_row(self, step: int) -> dict:
+        """The period's mean of each log, as a history row; a new period begins."""
+        row = {"step": step, **{k: sum(v) / len(v) for k, v in self.window.items()}}
+        self.window = {}
+        return row
 
 
 def _check_identity(state: Mapping[str, Any], identity: Mapping[str, Any], may_change, path: Path) -> None:
