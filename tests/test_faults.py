@@ -260,6 +260,10 @@ ROWS = [
         r"01_01.asf:10: header says 2 points but 3 point lines follow; correct the count or re-extract the dataset$"),
     Row(".asf truncated", lambda c: lambda: read_asf(_truncate(asf_file(c.tmp), 0.8)), DataCorruptError,
         r"01_01.asf: header says 3 points but only .* \(truncated file\? re-extract the dataset\)"),
+    Row("IMM photo without its .asf (issue #34)", lambda c: _imm_cmd(c, lambda f: (f / "01_02.asf").unlink()), 1,
+        r"^error: IMM faces: .*imm/01_02.jpg has no label file 01_02.asf beside it; 1 of 24 photos are unlabelled, so "
+        r"the dataset is incomplete: replace the folder with a fresh copy \(delete it, then python -m cs180utils data "
+        r"fetch imm\), or remove the photo$", disk=lambda c: not (c.tmp / "r").exists()),
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     Row("truncated checkpoint", lambda c: _eval(c, _truncate(c.run() / "checkpoint.pt", 0.5)), 1,
@@ -460,10 +464,15 @@ def _truncated_jpg(folder: Path) -> Path:
 
 def _imm_truncated(c: Ctx) -> list[str]:
     """Generated IMM faces (12 people x 2 photos) with one photo cut short."""
+    return _imm_cmd(c, lambda folder: _truncate(folder / "01_02.jpg", 0.5))
+
+
+def _imm_cmd(c: Ctx, spoil: Callable[[Path], object]) -> list[str]:
+    """``train nose`` on generated IMM faces (12 people x 2 photos) after ``spoil(folder)``."""
     from cs180utils.machinery.keypoints.synthetic import write_imm_folder
     folder = c.tmp / "imm"
     write_imm_folder(folder, layout="frontal73", n_people=12, per_person=2, size=(60, 80))
-    _truncate(folder / "01_02.jpg", 0.5)
+    spoil(folder)
     return ["train", "nose", *SMOKE, "--imm-dir", str(folder), "--epochs", "1", "--out", str(c.tmp / "r")]
 
 
