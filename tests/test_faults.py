@@ -214,6 +214,11 @@ ROWS = [
     Row("focal 0", lambda c: _scene_cmd(c, focal=np.float64(0)), 1, r"focal must be one positive number"),
     Row("near >= far", lambda c: _scene_cmd(c, near=np.float64(6), far=np.float64(2)), 1,
         r"near 6.0 and far 2.0 must be finite with 0 <= near < far"),
+    Row("one training image (issue #34)", lambda c: _scene_cmd(c, images_train=scene_arrays()["images_train"][:1],
+                                                             c2ws_train=scene_arrays()["c2ws_train"][:1]), 1,
+        r"^error: .*bad.npz: a scene needs at least 2 training images \(views from different cameras\) and 1 "
+        r"validation image; it has 1 training and 2 validation images: add views \(lego has 100 and 10\) or pass "
+        r"another scene$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("16-bit scene images", lambda c: _check_16bit_scene(c), None),
     Row("non-square scene", lambda c: _check_non_square(c), None),
     Row("resume on another scene", lambda c: c.nerf("--steps", "4", "--scene", str(save_scene(c.tmp / "b.npz",

@@ -33,7 +33,7 @@ from cs180utils.nerf.fast import FastFieldConfig
 from cs180utils.nerf.fast import build_field as build_fast_field
 from cs180utils.nerf.fields import Field, NerfField
 from cs180utils.nerf.model import NeRF, RenderSettings
-from cs180utils.nerf.scene import Scene
+from cs180utils.nerf.scene import MIN_TRAIN_VIEWS, Scene
 
 MODELS = ("vanilla", "fast")
 
@@ -344,6 +344,9 @@ def train(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None = Non
     ``train`` rows ``{"step", "loss", "psnr"}`` (means over ``log_every`` steps) and ``eval`` rows
     ``{"step", "seconds", "psnr", "views", "snapshot"}`` (snapshot: uint8 (H, W, 3) render of validation view 0).
     """
+    if len(scene.images) < MIN_TRAIN_VIEWS:   # a Scene made in memory (load_scene refuses such a file)
+        raise ValueError(f"scene {scene.name!r} has {len(scene.images)} training image(s); a NeRF needs at least "
+                         f"{MIN_TRAIN_VIEWS} (views from different cameras): add views or pass another scene")
     scene_t = prepare_scene(cfg, scene)
     data = scene_fingerprint(scene_t)
     if out_dir is None:  # run_dir(cfg, scene), without preparing and hashing the scene twice
