@@ -283,6 +283,10 @@ ROWS = [
     Row("NaN weights", lambda c: _eval(c, _nan_weights(c.run())), 1,
         r"holds non-finite weights \(NaN or inf in .*\): the training diverged; delete it and train again"),
     Row("folder without checkpoint", lambda c: _eval(c, c.tmp), 1, r"is a folder without a checkpoint.pt"),
+    Row("checkpoint missing a weight (issue #34)", lambda c: _eval(c, _drop_weight(c.run())), 1,
+        r"^error: checkpoint .*run/checkpoint.pt does not fit the model its settings build \(missing: "
+        r"field\.rgb_head\.\d+\.bias\); pass the checkpoint.pt of the run you mean \(its path is in the training's "
+        r"JSON line\), or train it again \(train nerf --fresh\)$"),
     Row("run folder as --checkpoint", lambda c: _eval(c, c.run()), 0, r""),
 
     # -- faults while training -----------------------------------------------------------------------------------
@@ -501,6 +505,14 @@ def _nan_weights(run: Path) -> Path:
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     first = next(iter(state["model"]))
     state["model"][first] = state["model"][first] * float("nan")
+    torch.save(state, run / "checkpoint.pt")
+    return run / "checkpoint.pt"
+
+
+def _drop_weight(run: Path) -> Path:
+    """The run's checkpoint without the last weight of its model (as an edited or older checkpoint would be)."""
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    state["model"].pop(list(state["model"])[-1])
     torch.save(state, run / "checkpoint.pt")
     return run / "checkpoint.pt"
 

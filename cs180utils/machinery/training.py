@@ -62,7 +62,7 @@ from tqdm.auto import tqdm
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import distributed as _dist
 from cs180utils.machinery import settings as _settings
-from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
+from cs180utils.machinery.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 
 CHECKPOINT = "checkpoint.pt"   # the one checkpoint file name of every training
 RESULT = "result.json"         # the JSON line of a finished training, beside its checkpoint
@@ -329,10 +329,10 @@ def _train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Cal
         state = load_checkpoint(path)
         _check_identity(state, identity, may_change, path)
         try:
-            raw.load_state_dict(state["model"])
-        except (RuntimeError, KeyError) as exc:
-            raise IncompatibleCheckpoint(f"{path} holds a different model ({str(exc).splitlines()[0]}); pass "
-                                         f"another --out or delete {path} to start over") from None
+            load_weights(raw, state.get("model"), path, f"pass --fresh to start over in {path.parent}, or another "
+                                                         f"--out (or delete {path})")
+        except CheckpointError as exc:
+            raise IncompatibleCheckpoint(str(exc)) from None
         asked = [g["initial_lr"] for g in optimizer.param_groups]
         optimizer.load_state_dict(state["optimizer"])
         for g, lr in zip(optimizer.param_groups, asked):   # the saved state holds the old run's rates: the rate

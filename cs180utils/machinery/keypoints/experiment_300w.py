@@ -26,7 +26,7 @@ import torch.nn as nn
 
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import distributed, settings, sources, training
-from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
+from cs180utils.machinery.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from cs180utils.keypoints import heatmaps as hm
 from cs180utils.keypoints import ibug, metrics, steps
 from cs180utils.keypoints.cnn import mirror_points
@@ -479,7 +479,8 @@ def load_model(path: str | Path, device=None) -> tuple[nn.Module, Config300W, to
     mean = torch.tensor(state["extra"]["mean_shape"], dtype=torch.float32)
     device = _config.pick_device(device)
     model = build_model(cfg, mean).to(device, memory_format=training.memory_format(device))
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], path, "pass the checkpoint.pt of the run you mean (its path is in the "
+                 "training's JSON line), or train it again (--fresh)")
     model.mirror_offsets = state["extra"].get("mirror_offsets")     # None: mirror averaging uncorrected
     model.eval()
     return model, cfg, mean

@@ -25,7 +25,7 @@ import torch
 
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import distributed, settings, training
-from cs180utils.machinery.checkpoint import load_checkpoint
+from cs180utils.machinery.checkpoint import load_checkpoint, load_weights
 from cs180utils.images import psnr, to_uint8
 from cs180utils.nerf import rays as R
 from cs180utils.nerf import steps
@@ -414,5 +414,6 @@ def load_trained(checkpoint: str | os.PathLike, device: str | None = None,
     # the training scene's range; a checkpoint from before the scene owned it kept it in its config
     near_far = (data.get("near", saved.get("near", Scene.near)), data.get("far", saved.get("far", Scene.far)))
     model = build_model(cfg, scene=None, aabb=None if aabb is None else torch.tensor(aabb), near_far=near_far)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], checkpoint, "pass the checkpoint.pt of the run you mean (its path is in "
+                 "the training's JSON line), or train it again (train nerf --fresh)")
     return model.to(_config.pick_device(device)).eval(), cfg, state
