@@ -153,6 +153,10 @@ ROWS = [
     Row("image size 0 (field2d)", opt("train", "field2d", "--image-size", "0"), 2,
         r"argument --image-size: must be at least 2 pixels, got 0"),
     Row("image size negative (nerf)", opt("train", "nerf", "--image-size", "-5"), 2, r"argument --image-size"),
+    Row("image size 100000 (nerf, issue #34)", lambda c: ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r"),
+                                                          "--image-size", "100000"], 1,
+        r"^error: image_size \(--image-size\) must be a whole number of pixels from 1 to 4096 \(the images' longer "
+        r"side; None: the scene's own\), got 100000$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("batch size 0", opt("train", "nerf", "--batch-size", "0"), 2, r"argument --batch-size: must be at least 1"),
     Row("fps 0", opt("render", "nerf", "--checkpoint", "c.pt", "--fps", "0"), 2, r"argument --fps: must be at least 1"),
     Row("video size negative", opt("render", "nerf", "--checkpoint", "c.pt", "--video-size", "-8"), 2,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,8 @@ from cs180utils.nerf.model import NeRF, RenderSettings
 from cs180utils.nerf.scene import MIN_TRAIN_VIEWS, Scene
 
 MODELS = ("vanilla", "fast")
+MAX_IMAGE_SIZE = 4096   # pixels, the longer side: the course's scenes are 200 (lego) to 800 (its original renders);
+                        # 100 lego views at 4096 x 4096 already take 20 GB as float32
 
 
 @dataclass
@@ -78,6 +81,10 @@ class NerfConfig:
         if self.render_samples is not None and not (isinstance(self.render_samples, int) and self.render_samples > 0):
             raise ValueError(f"render_samples must be a positive number of samples per ray (or None: n_samples), "
                              f"got {self.render_samples!r}")
+        if self.image_size is not None and not (isinstance(self.image_size, numbers.Integral) and
+                                                1 <= self.image_size <= MAX_IMAGE_SIZE):
+            raise ValueError(f"image_size (--image-size) must be a whole number of pixels from 1 to {MAX_IMAGE_SIZE} "
+                             f"(the images' longer side; None: the scene's own), got {self.image_size!r}")
         if self.model == "fast" and self.fast is None:
             self.fast = FastFieldConfig()
         self.background = tuple(self.background)
