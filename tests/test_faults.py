@@ -306,6 +306,11 @@ ROWS = [
         r"stopped by SIGTERM: the last checkpoint \(.*checkpoint.pt\) is kept"),
     Row("disk full at a checkpoint", lambda c: _disk_full(c), 1,
         r"could not write checkpoint .*checkpoint.pt \(No space left on device\); the previous checkpoint is kept"),
+    Row("disk full while writing a video (issue #34)", lambda c: _video_disk_full(c), 1,
+        r"^error: could not write the video .*video/novel_views.mp4 \(\[Errno 32\] Broken pipe: ffmpeg stopped, is "
+        r"the disk full\?\); its partial files were removed \(an earlier video of that name is kept\): free some "
+        r"space or pass another --out, then run the same command again$",
+        disk=lambda c: sorted(p.name for p in (c.tmp / "video").iterdir()) == ["novel_views.mp4"]),
     Row("a bug: one line", lambda c: _fake(c, lambda: 1 / 0), 1,
         r"^error: internal error \(ZeroDivisionError: division by zero\); this is a bug .*--debug"),
     Row("a bug with --debug", lambda c: _fake(c, lambda: 1 / 0, "--debug"), 1,
@@ -544,6 +549,28 @@ def _disk_full(c: Ctx) -> list[str]:
         raise OSError(28, "No space left on device")
     c.monkeypatch.setattr(checkpoint.torch, "save", no_space)
     return c.nerf("--steps", "4")
+
+
+def _video_disk_full(c: Ctx) -> list[str]:
+    """``render nerf`` into a folder holding an earlier video, ffmpeg stopping at the second frame as on a full
+    disk: imageio-ffmpeg's OSError ("Broken pipe" and the ffmpeg command), the files it made left behind."""
+    from cs180utils.machinery.nerf import video
+
+    class Stops:
+        def __init__(self, path, **kwargs):
+            self.path, self.frames = Path(path), 0
+            self.path.write_bytes(b"")          # ffmpeg has created its file
+        def append_data(self, frame):
+            self.frames += 1
+            if self.frames == 2:
+                raise OSError(f"[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\nffmpeg -y -f rawvideo -i - {self.path}"
+                              f"\n\nFFMPEG STDERR OUTPUT:\n")
+        def close(self):
+            pass
+    c.monkeypatch.setattr(video.imageio, "get_writer", Stops)
+    _file(c.tmp / "video" / "novel_views.mp4", b"an earlier video")
+    return ["render", "nerf", "--checkpoint", str(c.trained.nerf / "checkpoint.pt"), "--scene", str(c.trained.scene),
+            "--device", "cpu", "--video-size", "16", "--frames", "3", "--out", str(c.tmp / "video")]
 
 
 def _fake(c: Ctx, body: Callable[[], object], *more: str) -> list[str]:
