@@ -284,6 +284,10 @@ ROWS = [
     Row("nerf checkpoint to eval keypoints", lambda c: ["eval", "keypoints", "--checkpoint",
                                                         str(c.trained.nerf / "checkpoint.pt")], 1,
         r"is not a 300-W keypoint checkpoint .*train resnet\|unet\|unet-binary"),
+    Row("predict --csv into a folder (issue #34)", lambda c: ["predict", "keypoints", "--checkpoint",
+                                                              str(c.trained.nerf / "checkpoint.pt"), "--labels",
+                                                              str(face_xml(c.tmp / "xml")), "--csv", str(c.tmp)], 1,
+        r"^error: --csv .* is a folder; pass a file name \(e.g. .*/submission.csv\)$"),   # before the checkpoint is read
     Row("NaN weights", lambda c: _eval(c, _nan_weights(c.run())), 1,
         r"holds non-finite weights \(NaN or inf in .*\): the training diverged; delete it and train again"),
     Row("folder without checkpoint", lambda c: _eval(c, c.tmp), 1, r"is a folder without a checkpoint.pt"),

@@ -17,6 +17,7 @@ call resumes. A notebook and the command line asking for the same settings share
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -572,6 +573,11 @@ def write_submission(path: str | Path, pred: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = pred.reshape(-1)
     lines = ["Id,Predicted"] + [f"{i},{v:.2f}" for i, v in enumerate(flat)]
-    path.write_text("\n".join(lines) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")   # a failed write (no space) leaves an earlier CSV as it was
+    try:
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
