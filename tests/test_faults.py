@@ -242,6 +242,10 @@ ROWS = [
     Row("truncated photo in the IMM faces", lambda c: _imm_truncated(c), 1,
         r"^error: IMM face: .*01_02.jpg is not a readable image \(OSError: image file is truncated.*\); replace it "
         r"with a JPEG or PNG$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("1 x 1 image (issue #34)", lambda c: ["train", "field2d", *SMOKE, "--image", str(_png(c.tmp / "dot.png", 1, 1)),
+                                              "--out", str(c.tmp / "r")], 1,
+        r"^error: image: .*dot.png is 1 x 1 pixels, too small \(at least 2 x 2\); pass a larger image$",
+        disk=lambda c: not (c.tmp / "r").exists()),
     Row("folder as --image", lambda c: ["train", "field2d", *SMOKE, "--image", str(c.tmp)], 1,
         r"is a folder, expected an image file"),
 
@@ -372,6 +376,11 @@ def _env(c: Ctx, argv: list[str], **env: str) -> list[str]:
 def _file(path: Path, content: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
+    return path
+
+
+def _png(path: Path, width: int, height: int) -> Path:
+    Image.new("RGB", (width, height), (200, 40, 40)).save(path)
     return path
 
 

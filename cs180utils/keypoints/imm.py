@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cs180utils.readers import DataCorruptError, DataNotFoundError, read_gray
+from cs180utils.readers import MIN_FACE_SIDE, DataCorruptError, DataNotFoundError, read_gray
 from cs180utils.keypoints.asf import parse_name, read_asf
 from cs180utils.keypoints.augment import KeypointAugment
 from cs180utils.keypoints.metrics import Layout, get_layout
@@ -85,7 +85,6 @@ def read_imm_folder(folder: str | os.PathLike) -> list[ImmRecord]:
 
 
 REFETCH = "replace the folder with a fresh copy (delete it, then python -m cs180utils data fetch imm)"
-MIN_FACE_SIDE = 16   # pixels: a smaller photo holds no face to learn from (a broken or placeholder file)
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
