@@ -42,7 +42,8 @@ def test_unknown_command_exits_2(capsys):
 
 
 def test_data_where_prints_json_as_last_line(tmp_path):
-    res = run_cli("data", "where", tmp_path=tmp_path, env_extra={"CS180_DATA_DIR": str(tmp_path / "none")})
+    (tmp_path / "empty").mkdir()
+    res = run_cli("data", "where", tmp_path=tmp_path, env_extra={"CS180_DATA_DIR": str(tmp_path / "empty")})
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     assert len(lines) == 1                     # nothing else on stdout: logs and reasons go to stderr

@@ -200,6 +200,11 @@ ROWS = [
                                                    CS180_DATA_DIR=str(_file(c.tmp / "f", b"x"))), 1,
         r"^error: CS180_DATA_DIR=.*/f is a file, not a folder: set CS180_DATA_DIR to the folder that holds the "
         r"datasets, or unset it$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("CS180_DATA_DIR does not exist (issue #34)", lambda c: _env(c, ["train", "nerf", *SMOKE, "--out",
+                                                                      str(c.tmp / "r")],
+                                                                CS180_DATA_DIR=str(c.tmp / "dtaa")), 1,
+        r"^error: CS180_DATA_DIR=.*/dtaa does not exist: set CS180_DATA_DIR to the folder that holds the datasets, "
+        r"or unset it$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("empty npz as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(_file(c.tmp / "s.npz", b""))], 1,
         r"s.npz is not a readable .npz .*delete it and download it again"),
     Row("folder as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(c.tmp)], 1,
