@@ -180,10 +180,10 @@ ROWS = [
         r"--out /proc/cs180-faults/run is not writable .*pass a folder you can write to"),
 
     # -- data found, checked, or refused with the reason ----------------------------------------------------------
-    Row("empty npz: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, lego=b""))], 0,
+    Row("empty npz: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, lego=b""))], 1,
         r"lego: .*lego_200x200.npz: empty \(0 bytes\)"),
     Row("8-byte jpg: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, fox=b"\xff\xd8\xff\xe0abcd"))],
-        0, r"fox: .*fox.jpg: not a readable image"),
+        1, r"fox: .*fox.jpg: not a readable image"),
     Row("empty npz: data fetch", lambda c: ["data", "fetch", "lego", "--data-dir", str(_data_dir(c, lego=b""))], 1,
         r"lego: .*lego_200x200.npz is not a usable copy \(empty \(0 bytes\)\), and it is the first copy of 'lego' in "
         r"the folders searched; delete it or replace it with a good copy"),
@@ -192,10 +192,14 @@ ROWS = [
         r"^error: lego: .*data/lego_200x200.npz is not a usable copy \(not a readable .npz \(BadZipFile: .*\)\), and it "
         r"is the first copy of 'lego' in the folders searched; delete it or replace it with a good copy",
         disk=lambda c: not (c.tmp / "r").exists()),
-    Row("broken copy first: data where lists both", lambda c: _broken_first(c, ["data", "where"]), 0,
+    Row("broken copy first: data where lists both", lambda c: _broken_first(c, ["data", "where"]), 1,
         r"lego: .*data/lego_200x200.npz: not a readable .npz .*\(error: the first copy found, training stops on it; "
         r"delete it or replace it with a good copy\)\nlego: .*good/lego_200x200.npz: usable \(not used: "
         r".*data/lego_200x200.npz comes first\)$"),
+    Row("broken copy first: data where exits 1 (issue #34)", lambda c: _broken_first(c, ["data", "where"]), 1,
+        r"\(not used: .*data/lego_200x200.npz comes first\)\n(.*\n)*error: the first copy found of lego \(.*data/"
+        r"lego_200x200.npz\) cannot be used, and training stops on it \(see above\): delete or replace it with a "
+        r"good copy \(python -m cs180utils data fetch lego downloads one once it is gone\)\n\Z"),
     Row("CS180_DATA_DIR is a file", lambda c: _env(c, ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r")],
                                                    CS180_DATA_DIR=str(_file(c.tmp / "f", b"x"))), 1,
         r"^error: CS180_DATA_DIR=.*/f is a file, not a folder: set CS180_DATA_DIR to the folder that holds the "
