@@ -148,30 +148,36 @@ def to_rgb8(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def read_image(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
+def read_image(path: str | os.PathLike, what: str | None = None, min_side: int = 1) -> np.ndarray:
     """Read an image file as an ``(H, W, 3)`` uint8 array (RGB; 16-bit images scaled to 8 bits).
 
     Raises :class:`DataNotFoundError` for a missing path or a folder, :class:`DataCorruptError` for a file that
-    does not decode (a truncated JPEG included) or is larger than :data:`MAX_PIXELS` (checked from the header,
-    before decoding)."""
-    return _read(path, what, gray=False)
+    does not decode (a truncated JPEG included), is larger than :data:`MAX_PIXELS` or has a side shorter than
+    ``min_side`` pixels (both checked from the header, before decoding)."""
+    return _read(path, what, gray=False, min_side=min_side)
 
 
-def read_gray(path: str | os.PathLike, what: str | None = None) -> np.ndarray:
+def read_gray(path: str | os.PathLike, what: str | None = None, min_side: int = 1) -> np.ndarray:
     """Read an image file as an ``(H, W)`` uint8 grayscale array, with :func:`read_image`'s checks and errors.
 
     A JPEG's luma is decoded directly (the pixels libjpeg's grayscale decoding gives, as OpenCV's
     ``IMREAD_GRAYSCALE`` does); other images are converted from RGB with ITU-R 601-2's weights."""
-    return _read(path, what, gray=True)
+    return _read(path, what, gray=True, min_side=min_side)
 
 
-def _read(path: str | os.PathLike, what: str | None, gray: bool) -> np.ndarray:
+MIN_FACE_SIDE = 16   # pixels: a face photo smaller than this holds no face to learn from (a broken or placeholder file)
+
+
+def _read(path: str | os.PathLike, what: str | None, gray: bool, min_side: int = 1) -> np.ndarray:
     path, what = _existing_file(path, what, "an image file (JPEG or PNG)")
     try:
         with Image.open(path) as im:
             big = _too_large(im)
             if big:
                 raise DataCorruptError(f"{what}: {path} is {big}; downscale it (or crop it) and pass that")
+            if min(im.size) < min_side:
+                raise DataCorruptError(f"{what}: {path} is {im.width} x {im.height} pixels, too small (at least "
+                                       f"{min_side} x {min_side}); pass a larger image")
             if not gray:
                 return to_rgb8(im)
             if im.format == "JPEG" and im.mode in ("L", "RGB", "YCbCr"):

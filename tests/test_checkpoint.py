@@ -72,3 +72,19 @@ def test_checkpoint_has_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_weights_that_do_not_fit_name_the_file_and_a_few_keys(tmp_path):
+    """Missing, unexpected and reshaped keys in one line with the checkpoint's path and what to do (issue #34)."""
+    from cs180utils.machinery.checkpoint import load_weights, weights_mismatch
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 1))
+    good = net.state_dict()
+    assert weights_mismatch(net, good) is None
+    bad = {k: v for k, v in good.items() if k != "1.bias"}
+    bad.update({"0.weight": torch.zeros(4, 2), **{f"extra.{i}": torch.zeros(1) for i in range(5)}})
+    assert weights_mismatch(net, bad) == ("missing: 1.bias; unexpected: extra.0, extra.1, extra.2 and 2 more; "
+                                          "other shapes (saved vs model): 0.weight (4, 2) vs (3, 2)")
+    with pytest.raises(CheckpointError, match=r"^checkpoint .*c.pt does not fit the model its settings build "
+                                              r"\(missing: 1.bias; .*\); train again$"):
+        load_weights(net, bad, tmp_path / "c.pt", "train again")
+    load_weights(net, good, tmp_path / "c.pt", "train again")

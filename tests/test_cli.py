@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,7 +42,8 @@ def test_unknown_command_exits_2(capsys):
 
 
 def test_data_where_prints_json_as_last_line(tmp_path):
-    res = run_cli("data", "where", tmp_path=tmp_path, env_extra={"CS180_DATA_DIR": str(tmp_path / "none")})
+    (tmp_path / "empty").mkdir()
+    res = run_cli("data", "where", tmp_path=tmp_path, env_extra={"CS180_DATA_DIR": str(tmp_path / "empty")})
     assert res.returncode == 0, res.stderr
     lines = res.stdout.strip().splitlines()
     assert len(lines) == 1                     # nothing else on stdout: logs and reasons go to stderr
@@ -115,3 +117,17 @@ def test_every_command_builds_its_parser(verb, target, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert f"python -m cs180utils {verb} {target}" in out and "--profile" in out and "--seed" in out
+
+
+def test_check_file_out_before_any_work(tmp_path):
+    """A file destination (predict keypoints --csv) that cannot be written is refused before any work (#34)."""
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(IsADirectoryError, match=r"^--csv .* is a folder; pass a file name \(e.g. .*/sub.csv\)$"):
+        cli.check_file_out(tmp_path, "--csv", "sub.csv")
+    with pytest.raises(NotADirectoryError, match=r"^--csv .*f/a.csv cannot be created: .*f is a file"):
+        cli.check_file_out(tmp_path / "f" / "a.csv", "--csv", "sub.csv")
+    if Path("/proc/self").is_dir():
+        with pytest.raises(PermissionError, match=r"^--csv /proc/cs180/a.csv is not writable .*in /proc\); pass"):
+            cli.check_file_out("/proc/cs180/a.csv", "--csv", "sub.csv")
+    cli.check_file_out(tmp_path / "new" / "a.csv", "--csv", "sub.csv")   # a folder to be made: fine, none made
+    assert not (tmp_path / "new").exists()

@@ -153,6 +153,10 @@ ROWS = [
     Row("image size 0 (field2d)", opt("train", "field2d", "--image-size", "0"), 2,
         r"argument --image-size: must be at least 2 pixels, got 0"),
     Row("image size negative (nerf)", opt("train", "nerf", "--image-size", "-5"), 2, r"argument --image-size"),
+    Row("image size 100000 (nerf, issue #34)", lambda c: ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r"),
+                                                          "--image-size", "100000"], 2,
+        r"argument --image-size: must be at most 4096 pixels \(the images' longer side; None: the scene's own\), "
+        r"got 100000$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("batch size 0", opt("train", "nerf", "--batch-size", "0"), 2, r"argument --batch-size: must be at least 1"),
     Row("fps 0", opt("render", "nerf", "--checkpoint", "c.pt", "--fps", "0"), 2, r"argument --fps: must be at least 1"),
     Row("video size negative", opt("render", "nerf", "--checkpoint", "c.pt", "--video-size", "-8"), 2,
@@ -176,10 +180,10 @@ ROWS = [
         r"--out /proc/cs180-faults/run is not writable .*pass a folder you can write to"),
 
     # -- data found, checked, or refused with the reason ----------------------------------------------------------
-    Row("empty npz: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, lego=b""))], 0,
+    Row("empty npz: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, lego=b""))], 1,
         r"lego: .*lego_200x200.npz: empty \(0 bytes\)"),
     Row("8-byte jpg: data where", lambda c: ["data", "where", "--data-dir", str(_data_dir(c, fox=b"\xff\xd8\xff\xe0abcd"))],
-        0, r"fox: .*fox.jpg: not a readable image"),
+        1, r"fox: .*fox.jpg: not a readable image"),
     Row("empty npz: data fetch", lambda c: ["data", "fetch", "lego", "--data-dir", str(_data_dir(c, lego=b""))], 1,
         r"lego: .*lego_200x200.npz is not a usable copy \(empty \(0 bytes\)\), and it is the first copy of 'lego' in "
         r"the folders searched; delete it or replace it with a good copy"),
@@ -188,14 +192,23 @@ ROWS = [
         r"^error: lego: .*data/lego_200x200.npz is not a usable copy \(not a readable .npz \(BadZipFile: .*\)\), and it "
         r"is the first copy of 'lego' in the folders searched; delete it or replace it with a good copy",
         disk=lambda c: not (c.tmp / "r").exists()),
-    Row("broken copy first: data where lists both", lambda c: _broken_first(c, ["data", "where"]), 0,
+    Row("broken copy first: data where lists both", lambda c: _broken_first(c, ["data", "where"]), 1,
         r"lego: .*data/lego_200x200.npz: not a readable .npz .*\(error: the first copy found, training stops on it; "
         r"delete it or replace it with a good copy\)\nlego: .*good/lego_200x200.npz: usable \(not used: "
         r".*data/lego_200x200.npz comes first\)$"),
+    Row("broken copy first: data where exits 1 (issue #34)", lambda c: _broken_first(c, ["data", "where"]), 1,
+        r"\(not used: .*data/lego_200x200.npz comes first\)\n(.*\n)*error: the first copy found of lego \(.*data/"
+        r"lego_200x200.npz\) cannot be used, and training stops on it \(see above\): delete or replace it with a "
+        r"good copy \(python -m cs180utils data fetch lego downloads one once it is gone\)\n\Z"),
     Row("CS180_DATA_DIR is a file", lambda c: _env(c, ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r")],
                                                    CS180_DATA_DIR=str(_file(c.tmp / "f", b"x"))), 1,
         r"^error: CS180_DATA_DIR=.*/f is a file, not a folder: set CS180_DATA_DIR to the folder that holds the "
         r"datasets, or unset it$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("CS180_DATA_DIR does not exist (issue #34)", lambda c: _env(c, ["train", "nerf", *SMOKE, "--out",
+                                                                      str(c.tmp / "r")],
+                                                                CS180_DATA_DIR=str(c.tmp / "dtaa")), 1,
+        r"^error: CS180_DATA_DIR=.*/dtaa does not exist: set CS180_DATA_DIR to the folder that holds the datasets, "
+        r"or unset it$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("empty npz as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(_file(c.tmp / "s.npz", b""))], 1,
         r"s.npz is not a readable .npz .*delete it and download it again"),
     Row("folder as --scene", lambda c: ["train", "nerf", *SMOKE, "--scene", str(c.tmp)], 1,
@@ -214,6 +227,11 @@ ROWS = [
     Row("focal 0", lambda c: _scene_cmd(c, focal=np.float64(0)), 1, r"focal must be one positive number"),
     Row("near >= far", lambda c: _scene_cmd(c, near=np.float64(6), far=np.float64(2)), 1,
         r"near 6.0 and far 2.0 must be finite with 0 <= near < far"),
+    Row("one training image (issue #34)", lambda c: _scene_cmd(c, images_train=scene_arrays()["images_train"][:1],
+                                                             c2ws_train=scene_arrays()["c2ws_train"][:1]), 1,
+        r"^error: .*bad.npz: a scene needs at least 2 training images \(views from different cameras\) and 1 "
+        r"validation image; it has 1 training and 2 validation images: add views \(lego has 100 and 10\) or pass "
+        r"another scene$", disk=lambda c: not (c.tmp / "r").exists()),
     Row("16-bit scene images", lambda c: _check_16bit_scene(c), None),
     Row("non-square scene", lambda c: _check_non_square(c), None),
     Row("resume on another scene", lambda c: c.nerf("--steps", "4", "--scene", str(save_scene(c.tmp / "b.npz",
@@ -233,6 +251,10 @@ ROWS = [
     Row("truncated photo in the IMM faces", lambda c: _imm_truncated(c), 1,
         r"^error: IMM face: .*01_02.jpg is not a readable image \(OSError: image file is truncated.*\); replace it "
         r"with a JPEG or PNG$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("1 x 1 image (issue #34)", lambda c: ["train", "field2d", *SMOKE, "--image", str(_png(c.tmp / "dot.png", 1, 1)),
+                                              "--out", str(c.tmp / "r")], 1,
+        r"^error: image: .*dot.png is 1 x 1 pixels, too small \(at least 2 x 2\); pass a larger image$",
+        disk=lambda c: not (c.tmp / "r").exists()),
     Row("folder as --image", lambda c: ["train", "field2d", *SMOKE, "--image", str(c.tmp)], 1,
         r"is a folder, expected an image file"),
 
@@ -260,6 +282,10 @@ ROWS = [
         r"01_01.asf:10: header says 2 points but 3 point lines follow; correct the count or re-extract the dataset$"),
     Row(".asf truncated", lambda c: lambda: read_asf(_truncate(asf_file(c.tmp), 0.8)), DataCorruptError,
         r"01_01.asf: header says 3 points but only .* \(truncated file\? re-extract the dataset\)"),
+    Row("IMM photo without its .asf (issue #34)", lambda c: _imm_cmd(c, lambda f: (f / "01_02.asf").unlink()), 1,
+        r"^error: IMM faces: .*imm/01_02.jpg has no label file 01_02.asf beside it; 1 of 24 photos are unlabelled, so "
+        r"the dataset is incomplete: replace the folder with a fresh copy \(delete it, then python -m cs180utils data "
+        r"fetch imm\), or remove the photo$", disk=lambda c: not (c.tmp / "r").exists()),
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     Row("truncated checkpoint", lambda c: _eval(c, _truncate(c.run() / "checkpoint.pt", 0.5)), 1,
@@ -271,9 +297,17 @@ ROWS = [
     Row("nerf checkpoint to eval keypoints", lambda c: ["eval", "keypoints", "--checkpoint",
                                                         str(c.trained.nerf / "checkpoint.pt")], 1,
         r"is not a 300-W keypoint checkpoint .*train resnet\|unet\|unet-binary"),
+    Row("predict --csv into a folder (issue #34)", lambda c: ["predict", "keypoints", "--checkpoint",
+                                                              str(c.trained.nerf / "checkpoint.pt"), "--labels",
+                                                              str(face_xml(c.tmp / "xml")), "--csv", str(c.tmp)], 1,
+        r"^error: --csv .* is a folder; pass a file name \(e.g. .*/submission.csv\)$"),   # before the checkpoint is read
     Row("NaN weights", lambda c: _eval(c, _nan_weights(c.run())), 1,
         r"holds non-finite weights \(NaN or inf in .*\): the training diverged; delete it and train again"),
     Row("folder without checkpoint", lambda c: _eval(c, c.tmp), 1, r"is a folder without a checkpoint.pt"),
+    Row("checkpoint missing a weight (issue #34)", lambda c: _eval(c, _drop_weight(c.run())), 1,
+        r"^error: checkpoint .*run/checkpoint.pt does not fit the model its settings build \(missing: "
+        r"field\.rgb_head\.\d+\.bias\); pass the checkpoint.pt of the run you mean \(its path is in the training's "
+        r"JSON line\), or train it again \(train nerf --fresh\)$"),
     Row("run folder as --checkpoint", lambda c: _eval(c, c.run()), 0, r""),
 
     # -- faults while training -----------------------------------------------------------------------------------
@@ -289,6 +323,11 @@ ROWS = [
         r"stopped by SIGTERM: the last checkpoint \(.*checkpoint.pt\) is kept"),
     Row("disk full at a checkpoint", lambda c: _disk_full(c), 1,
         r"could not write checkpoint .*checkpoint.pt \(No space left on device\); the previous checkpoint is kept"),
+    Row("disk full while writing a video (issue #34)", lambda c: _video_disk_full(c), 1,
+        r"^error: could not write the video .*video/novel_views.mp4 \(\[Errno 32\] Broken pipe: ffmpeg stopped, is "
+        r"the disk full\?\); its partial files were removed \(an earlier video of that name is kept\): free some "
+        r"space or pass another --out, then run the same command again$",
+        disk=lambda c: sorted(p.name for p in (c.tmp / "video").iterdir()) == ["novel_views.mp4"]),
     Row("a bug: one line", lambda c: _fake(c, lambda: 1 / 0), 1,
         r"^error: internal error \(ZeroDivisionError: division by zero\); this is a bug .*--debug"),
     Row("a bug with --debug", lambda c: _fake(c, lambda: 1 / 0, "--debug"), 1,
@@ -346,6 +385,11 @@ def _env(c: Ctx, argv: list[str], **env: str) -> list[str]:
 def _file(path: Path, content: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
+    return path
+
+
+def _png(path: Path, width: int, height: int) -> Path:
+    Image.new("RGB", (width, height), (200, 40, 40)).save(path)
     return path
 
 
@@ -460,10 +504,15 @@ def _truncated_jpg(folder: Path) -> Path:
 
 def _imm_truncated(c: Ctx) -> list[str]:
     """Generated IMM faces (12 people x 2 photos) with one photo cut short."""
+    return _imm_cmd(c, lambda folder: _truncate(folder / "01_02.jpg", 0.5))
+
+
+def _imm_cmd(c: Ctx, spoil: Callable[[Path], object]) -> list[str]:
+    """``train nose`` on generated IMM faces (12 people x 2 photos) after ``spoil(folder)``."""
     from cs180utils.machinery.keypoints.synthetic import write_imm_folder
     folder = c.tmp / "imm"
     write_imm_folder(folder, layout="frontal73", n_people=12, per_person=2, size=(60, 80))
-    _truncate(folder / "01_02.jpg", 0.5)
+    spoil(folder)
     return ["train", "nose", *SMOKE, "--imm-dir", str(folder), "--epochs", "1", "--out", str(c.tmp / "r")]
 
 
@@ -491,6 +540,14 @@ def _nan_weights(run: Path) -> Path:
     return run / "checkpoint.pt"
 
 
+def _drop_weight(run: Path) -> Path:
+    """The run's checkpoint without the last weight of its model (as an edited or older checkpoint would be)."""
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    state["model"].pop(list(state["model"])[-1])
+    torch.save(state, run / "checkpoint.pt")
+    return run / "checkpoint.pt"
+
+
 def _with(c: Ctx, loss, argv: list[str]) -> list[str]:
     c.monkeypatch.setattr(nerf_experiment, "ray_batch_loss", loss)
     return argv
@@ -514,6 +571,28 @@ def _disk_full(c: Ctx) -> list[str]:
         raise OSError(28, "No space left on device")
     c.monkeypatch.setattr(checkpoint.torch, "save", no_space)
     return c.nerf("--steps", "4")
+
+
+def _video_disk_full(c: Ctx) -> list[str]:
+    """``render nerf`` into a folder holding an earlier video, ffmpeg stopping at the second frame as on a full
+    disk: imageio-ffmpeg's OSError ("Broken pipe" and the ffmpeg command), the files it made left behind."""
+    from cs180utils.machinery.nerf import video
+
+    class Stops:
+        def __init__(self, path, **kwargs):
+            self.path, self.frames = Path(path), 0
+            self.path.write_bytes(b"")          # ffmpeg has created its file
+        def append_data(self, frame):
+            self.frames += 1
+            if self.frames == 2:
+                raise OSError(f"[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\nffmpeg -y -f rawvideo -i - {self.path}"
+                              f"\n\nFFMPEG STDERR OUTPUT:\n")
+        def close(self):
+            pass
+    c.monkeypatch.setattr(video.imageio, "get_writer", Stops)
+    _file(c.tmp / "video" / "novel_views.mp4", b"an earlier video")
+    return ["render", "nerf", "--checkpoint", str(c.trained.nerf / "checkpoint.pt"), "--scene", str(c.trained.scene),
+            "--device", "cpu", "--video-size", "16", "--frames", "3", "--out", str(c.tmp / "video")]
 
 
 def _fake(c: Ctx, body: Callable[[], object], *more: str) -> list[str]:

@@ -19,6 +19,9 @@ import torch
 from cs180utils.images import to_uint8
 from cs180utils.readers import DataNotFoundError, read_image
 
+MIN_SIDE = 2   # pixels: a field over fewer has nothing to fit between them
+
+
 def as_float_image(image) -> np.ndarray:
     """Any image array (``(H, W)``, ``(H, W, 1|3|4)``; uint8 or float in ``[0, 1]``; numpy or torch) ->
     ``(H, W, 3)`` float32 in ``[0, 1]``. Alpha is dropped; grey is repeated to 3 channels."""
@@ -27,8 +30,11 @@ def as_float_image(image) -> np.ndarray:
     a = np.asarray(image)
     if a.ndim == 2:
         a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4) or a.shape[0] < 2 or a.shape[1] < 2:
+    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
         raise ValueError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got {a.shape}")
+    if min(a.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"an image of {a.shape[1]} x {a.shape[0]} pixels is too small for a 2-D field (at least "
+                         f"{MIN_SIDE} x {MIN_SIDE}); pass a larger image")
     if a.dtype == np.uint8:
         a = a.astype(np.float32) / 255.0
     elif np.issubdtype(a.dtype, np.floating):
@@ -62,7 +68,7 @@ def _read(path: str | os.PathLike) -> np.ndarray:
     ``[0, 1]``."""
     p = Path(path).expanduser()
     try:
-        return as_float_image(read_image(p, what="image"))
+        return as_float_image(read_image(p, what="image", min_side=MIN_SIDE))
     except DataNotFoundError as exc:
         raise DataNotFoundError(f"{exc}: pass an existing jpg/png path, or one of 'hopper', 'fox', "
                                 f"'terrain'") from None

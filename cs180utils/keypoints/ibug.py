@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cs180utils.readers import read_image
+from cs180utils.readers import MIN_FACE_SIDE, read_image
 
 # 300-W 68-point conventions (0-based)
 NUM_KEYPOINTS = 68
@@ -293,7 +293,7 @@ def load_image(path: str | os.PathLike) -> Image.Image:
         raise FileNotFoundError(f"image {path} does not exist; the XML's image paths are relative to the XML "
                                 f"file, so keep the images next to it (e.g. lfpw/trainset/...)")
     # the one image reader: 16-bit images scaled, huge ones refused before decoding, a clear error otherwise
-    return Image.fromarray(read_image(path, what="face image"))
+    return Image.fromarray(read_image(path, what="face image", min_side=MIN_FACE_SIDE))
 
 
 @dataclass

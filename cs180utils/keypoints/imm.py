@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cs180utils.readers import DataCorruptError, DataNotFoundError, read_gray
+from cs180utils.readers import MIN_FACE_SIDE, DataCorruptError, DataNotFoundError, read_gray
 from cs180utils.keypoints.asf import parse_name, read_asf
 from cs180utils.keypoints.augment import KeypointAugment
 from cs180utils.keypoints.metrics import Layout, get_layout
@@ -54,7 +54,8 @@ def read_imm_folder(folder: str | os.PathLike) -> list[ImmRecord]:
     """All faces of an IMM-style folder (one ``.asf`` per image), sorted by person and image.
 
     Raises :class:`cs180utils.readers.DataNotFoundError` for a folder without ``.asf`` files and
-    :class:`cs180utils.readers.DataCorruptError` for unreadable files or mixed layouts.
+    :class:`cs180utils.readers.DataCorruptError` for unreadable files, mixed layouts, a photo without its
+    ``.asf`` (an incomplete copy, not one to train on without a word) and a photo too small to hold a face.
     """
     folder = Path(folder)
     files = sorted(folder.glob("*.asf"))
@@ -69,13 +70,33 @@ def read_imm_folder(folder: str | os.PathLike) -> list[ImmRecord]:
         if not img.exists():
             raise DataCorruptError(f"{f}: its host image {img.name} is missing from {folder}")
         h, w = _image_size(img)
+        if min(h, w) < MIN_FACE_SIDE:
+            raise DataCorruptError(f"IMM face: {img} is {w} x {h} pixels, too small for a face photo (at least "
+                                   f"{MIN_FACE_SIDE} x {MIN_FACE_SIDE}; the IMM photos are 640 x 480 or 800 x 600): "
+                                   f"{REFETCH}")
         person, index = parse_name(f.name)
         records.append(ImmRecord(img, person, index, shape.points, w, h))
+    _refuse_unlabelled(folder, {r.image.name for r in records}, len(records))
     counts = {len(r.points_rel) for r in records}
     if len(counts) != 1:
         raise DataCorruptError(f"{folder}: files with different point counts {sorted(counts)}; "
                                      f"keep one IMM layout per folder")
     return sorted(records, key=lambda r: (r.person, r.index))
+
+
+REFETCH = "replace the folder with a fresh copy (delete it, then python -m cs180utils data fetch imm)"
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _refuse_unlabelled(folder: Path, labelled: set[str], n_labelled: int) -> None:
+    """A photo of the folder that no ``.asf`` names (its label file is missing) is an incomplete dataset, not one
+    to train on without it: :class:`DataCorruptError` naming the photo and the missing ``.asf``."""
+    orphans = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.name not in labelled)
+    if orphans:
+        more = f" (and {len(orphans) - 1} more photos without one)" if len(orphans) > 1 else ""
+        raise DataCorruptError(f"IMM faces: {orphans[0]} has no label file {orphans[0].with_suffix('.asf').name} "
+                               f"beside it{more}; {len(orphans)} of {n_labelled + len(orphans)} photos are "
+                               f"unlabelled, so the dataset is incomplete: {REFETCH}, or remove the photo")
 
 
 def _image_size(path: Path) -> tuple[int, int]:

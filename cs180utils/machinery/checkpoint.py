@@ -76,3 +76,34 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
                                   + (f" and {len(bad) - 1} more" if len(bad) > 1 else "")
                                   + "): the training diverged; delete it and train again with a lower --lr")
     return state
+
+
+def weights_mismatch(module: torch.nn.Module, weights: Any) -> str | None:
+    """What keeps ``weights`` (a state dict) from loading into ``module``, in a few words naming a few keys
+    (missing ones, unexpected ones, other shapes); None when they fit."""
+    if not isinstance(weights, dict):
+        return f"its weights are a {type(weights).__name__}, not a state dict"
+    own = module.state_dict()
+    missing = [k for k in own if k not in weights]
+    unexpected = [k for k in weights if k not in own]
+    shapes = [f"{k} {tuple(weights[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in weights and torch.is_tensor(weights[k]) and weights[k].shape != v.shape]
+
+    def few(keys: list[str]) -> str:
+        return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+    parts = [f"{what}: {few(keys)}" for what, keys in (("missing", missing), ("unexpected", unexpected),
+                                                        ("other shapes (saved vs model)", shapes)) if keys]
+    return "; ".join(parts) or None
+
+
+def load_weights(module: torch.nn.Module, weights: Any, path: str | os.PathLike, fix: str) -> None:
+    """``module.load_state_dict(weights)``; weights that do not fit raise :class:`CheckpointError` in one line
+    naming the checkpoint ``path``, a few missing / unexpected / reshaped keys and what to do (``fix``)."""
+    why = weights_mismatch(module, weights)
+    if why is None:
+        try:
+            module.load_state_dict(weights)
+            return
+        except (RuntimeError, KeyError, TypeError) as exc:
+            why = str(exc).strip().splitlines()[-1].strip() or type(exc).__name__
+    raise CheckpointError(f"checkpoint {path} does not fit the model its settings build ({why}); {fix}")

@@ -209,6 +209,27 @@ def check_out(out: str | None) -> None:
                               f"you can write to") from None
 
 
+def check_file_out(path: str | os.PathLike, option: str, example: str) -> None:
+    """Refuse a file destination (``option``, e.g. ``--csv``) that cannot be written, before any work: a folder,
+    a path under a file, or a folder that cannot be written. ``example``: a file name to suggest in a folder.
+    Nothing is created here."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"{option} {path} is a folder; pass a file name (e.g. {path / example})")
+    existing = path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise NotADirectoryError(f"{option} {path} cannot be created: {existing} is a file; pass another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cs180-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PermissionError(f"{option} {path} is not writable ({exc.strerror or exc} in {existing}); pass a path "
+                              f"in a folder you can write to") from None
+
+
 # failures with a message that says what to do: one line, no traceback (--debug shows it). Anything else is a
 # bug: one line that says so, and the traceback with --debug.
 EXPECTED = (OSError, ValueError, RuntimeError)

@@ -62,7 +62,7 @@ from tqdm.auto import tqdm
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import distributed as _dist
 from cs180utils.machinery import settings as _settings
-from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
+from cs180utils.machinery.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 
 CHECKPOINT = "checkpoint.pt"   # the one checkpoint file name of every training
 RESULT = "result.json"         # the JSON line of a finished training, beside its checkpoint
@@ -420,10 +420,11 @@ class _Run:
         state = load_checkpoint(self.path)
         _check_identity(state, self.identity, may_change, self.path)
         try:
-            self.raw.load_state_dict(state["model"])
-        except (RuntimeError, KeyError) as exc:
-            raise IncompatibleCheckpoint(f"{self.path} holds a different model ({str(exc).splitlines()[0]}); pass "
-                                         f"another --out or delete {self.path} to start over") from None
+            load_weights(self.raw, state.get("model"), self.path, f"pass --fresh to start over in "
+                                                                  f"{self.path.parent}, or another --out (or delete "
+                                                                  f"{self.path})")
+        except CheckpointError as exc:
+            raise IncompatibleCheckpoint(str(exc)) from None
         asked = [g["initial_lr"] for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(state["optimizer"])
         for g, lr in zip(self.optimizer.param_groups, asked):   # the saved state holds the old run's rates: the

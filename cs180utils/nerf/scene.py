@@ -26,6 +26,8 @@ from cs180utils.nerf import rays as R
 from cs180utils.nerf.fields import Field
 from cs180utils.nerf.samplers import ray_aabb
 
+MIN_TRAIN_VIEWS = 2   # one view fixes no 3-D point (nor the object's box, from where the cameras' axes meet)
+
 # key -> shape of the npz format: equal letters must agree (N training, V validation, T test views)
 REQUIRED = {"images_train": ("N", "H", "W", 3), "c2ws_train": ("N", 4, 4), "images_val": ("V", "H", "W", 3),
             "c2ws_val": ("V", 4, 4), "c2ws_test": ("T", 4, 4), "focal": ()}
@@ -154,7 +156,8 @@ def _check_cameras(c2ws: np.ndarray, key: str, path) -> None:
 
 def load_scene(path: str | os.PathLike, near: float = Scene.near, far: float = Scene.far) -> Scene:
     """Read a scene npz (the course's format, see the module doc). Clear errors for a missing file, a file
-    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.readers.load_npz`). The sampling range
+    that is not an npz, missing keys and wrong shapes (:func:`cs180utils.readers.load_npz`), fewer than
+    :data:`MIN_TRAIN_VIEWS` training images or no validation image. The sampling range
     is the file's ``near``/``far`` where it has them, else ``near``/``far`` (the course's 2 and 6 for lego)."""
     path = Path(path)
     if path.is_dir():
@@ -171,9 +174,11 @@ def load_scene(path: str | os.PathLike, near: float = Scene.near, far: float = S
     images = {k: _float_images(arrays.get(k), k, path) for k in ("images_train", "images_val", "images_test")}
     for key in ("c2ws_train", "c2ws_val", "c2ws_test"):
         _check_cameras(arrays[key], key, path)
-    if len(arrays["images_train"]) == 0 or len(arrays["images_val"]) == 0:
-        raise DataCorruptError(f"{path}: a scene needs at least one training and one validation image (it has "
-                               f"{len(arrays['images_train'])} and {len(arrays['images_val'])})")
+    n_train, n_val = len(arrays["images_train"]), len(arrays["images_val"])
+    if n_train < MIN_TRAIN_VIEWS or n_val < 1:
+        raise DataCorruptError(f"{path}: a scene needs at least {MIN_TRAIN_VIEWS} training images (views from "
+                               f"different cameras) and 1 validation image; it has {n_train} training and {n_val} "
+                               f"validation images: add views (lego has 100 and 10) or pass another scene")
     for key in ("depth_train", "depth_val", "depth_test"):
         if key in arrays and not np.isfinite(arrays[key]).all():
             raise DataCorruptError(f"{path}: {key} holds NaN or inf; re-export the scene")

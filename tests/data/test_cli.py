@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from cs180utils.machinery import config, data
-from cs180utils.machinery.data import DataNotFoundError, cli, lookup
+from cs180utils.machinery.data import DataCorruptError, DataNotFoundError, cli, lookup
 from cs180utils.nerf.scene import generate_scene
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -29,8 +29,8 @@ def test_incomplete_folder_is_an_error_and_explained(tmp_path, capsys):
     (folder / "01-1m.asf").write_text("x")
     with pytest.raises(lookup.BrokenCopy, match="imm_face_db is not a usable copy"):
         data.locate("imm")
-    out = cli.run(args(), "data where")
-    assert out["imm"] is None
+    with pytest.raises(DataCorruptError, match=rf"^the first copy found of imm \({folder}\) cannot be used"):
+        cli.run(args(), "data where")   # after the listing: exit 1 (issue #34)
     assert "imm_face_db: 1 files match '*.asf', expected at least 100" in capsys.readouterr().err
 
 
@@ -39,8 +39,11 @@ def test_where_says_why_an_empty_npz_and_a_broken_jpg_are_not_found(tmp_path, ca
     cache.mkdir()
     (cache / "lego_200x200.npz").write_bytes(b"")
     (cache / "fox.jpg").write_bytes(b"12345678")
-    out = cli.run(args(), "data where")
-    assert out == {"lego": None, "imm": None, "ibug300w": None, "fox": None}
+    with pytest.raises(DataCorruptError, match=r"^the first copies found of lego \(.*\), fox \(.*\) cannot be used, "
+                                               r"and training stops on them \(see above\): delete or replace each "
+                                               r"with a good copy \(python -m cs180utils data fetch lego fox downloads "
+                                               r"them once they are gone\)$"):
+        cli.run(args(), "data where")
     err = capsys.readouterr().err.splitlines()
     assert (f"lego: {cache / 'lego_200x200.npz'}: empty (0 bytes) (error: the first copy found, training stops on it; "
             f"delete it or replace it with a good copy)") in err
@@ -48,7 +51,9 @@ def test_where_says_why_an_empty_npz_and_a_broken_jpg_are_not_found(tmp_path, ca
                for line in err)
     assert any(line.startswith("imm: not found. Put imm_face_db") for line in err)
     np.savez(cache / "lego_200x200.npz", **{k: np.zeros(1) for k in data.REGISTRY["lego"].npz_keys})
-    assert cli.run(args(), "data where")["lego"] is None    # the keys are there, but training could not read it:
+    (cache / "fox.jpg").unlink()
+    with pytest.raises(DataCorruptError, match="of lego"):   # the keys are there, but training could not read it:
+        cli.run(args(), "data where")
     assert "images_train'] has shape (1,)" in capsys.readouterr().err   # where reads it as training does
     generate_scene(cache / "lego_200x200.npz", size=8, n_train=2, n_val=1, n_test=1)
     assert cli.run(args(), "data where")["lego"] == str(cache / "lego_200x200.npz")
@@ -64,7 +69,8 @@ def test_where_lists_every_copy_with_its_state(tmp_path, capsys, monkeypatch):
     generate_scene(env / "lego_200x200.npz", size=8, n_train=2, n_val=1, n_test=1)
     (cache / "lego_200x200.npz").write_bytes(b"")
     monkeypatch.setenv("CS180_DATA_DIR", str(env))
-    assert cli.run(args(data_dir=str(first)), "data where")["lego"] is None
+    with pytest.raises(DataCorruptError, match=rf"^the first copy found of lego \({first / 'lego_200x200.npz'}\)"):
+        cli.run(args(data_dir=str(first)), "data where")
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("lego: ")]
     assert err == [f"lego: {first / 'lego_200x200.npz'}: not a readable .npz (BadZipFile: File is not a zip file) "
                    f"(error: the first copy found, training stops on it; delete it or replace it with a good copy)",

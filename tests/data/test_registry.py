@@ -33,6 +33,7 @@ def test_unknown_dataset_lists_the_known_ones():
 
 
 def test_how_to_get_names_every_folder_searched_and_the_url(tmp_path, monkeypatch):
+    (tmp_path / "env").mkdir()
     monkeypatch.setenv("CS180_DATA_DIR", str(tmp_path / "env"))
     text = data.how_to_get("imm")
     assert text.startswith(f"Put imm_face_db (or imm_frontal_face_db) at {tmp_path / 'env' / 'imm_face_db'} or "

@@ -66,3 +66,11 @@ def test_missing_image_path_says_what_to_do(tmp_path):
     (tmp_path / "bad.jpg").write_text("not an image")
     with pytest.raises(ValueError, match="not a readable image"):
         load_image(tmp_path / "bad.jpg")
+
+
+def test_an_image_too_small_for_a_field_says_so():
+    """A 1 x 1 image is too small, not of the wrong shape (issue #34)."""
+    import numpy as np
+    from cs180utils.field2d.images import as_float_image
+    with pytest.raises(ValueError, match=r"^an image of 1 x 1 pixels is too small for a 2-D field \(at least 2 x 2\)"):
+        as_float_image(np.zeros((1, 1, 3), np.uint8))

@@ -117,3 +117,13 @@ def test_real_frontal_db(real_data_dir):
     assert len(recs) == 120 and (recs[0].width, recs[0].height) == (800, 600)
     train, val = split_by_person(recs)
     assert len(train) == 100 and len(val) == 20
+
+
+def test_a_photo_too_small_for_a_face_is_refused_naming_it(tmp_path):
+    """A 1 x 1 photo beside its .asf (a broken download) is refused from its header (issue #34)."""
+    from PIL import Image
+    folder = write_imm_folder(tmp_path / "imm", "frontal73", n_people=12, per_person=2, size=(60, 80))
+    Image.new("RGB", (1, 1)).save(folder / "03_02.jpg")
+    with pytest.raises(DataCorruptError, match=r"^IMM face: .*03_02.jpg is 1 x 1 pixels, too small for a face "
+                                               r"photo \(at least 16 x 16; .*data fetch imm\)$"):
+        read_imm_folder(folder)

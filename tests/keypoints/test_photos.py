@@ -164,3 +164,11 @@ def test_upload_redraws_on_new_files_and_shows_errors(capsys):
     button.value = ({"name": "bad.png", "type": "image/png", "size": 3, "content": memoryview(b"abc"),
                      "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
     assert calls[-1] == ["bad.png"] and "error: photo 'bad.png'" in capsys.readouterr().out
+
+
+def test_a_photo_too_small_for_a_face_is_refused(tmp_path):
+    from cs180utils.machinery.keypoints.photos import read_photo
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    with pytest.raises(ValueError, match=r"^photo 'dot.png' is 1 x 1 pixels, too small to hold a face \(at least "
+                                         r"16 x 16\); use a larger photo$"):
+        read_photo(tmp_path / "dot.png")

@@ -100,3 +100,21 @@ def test_preset_course_option(monkeypatch):
         train_config(parser.parse_args(["--model", "fast", "--preset", "course"]), "cpu")
     with pytest.raises(SystemExit):
         parser.parse_args(["--preset", "paper"])
+
+
+def test_image_size_larger_than_the_scene_is_refused_before_any_work(scene_npz, tmp_path, capsys):
+    """--image-size past the scene's images would upsample them (issue #34): one line, no run folder."""
+    out = tmp_path / "run"
+    assert main(["train", "nerf", "--scene", str(scene_npz), "--profile", "smoke", "--device", "cpu",
+                 "--image-size", "25", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1] == ("error: --image-size 25 is larger than the scene's images (gen: 24 x 24 "
+                                    "pixels), which are not upsampled: pass --image-size 24 or less (or leave it out)")
+    assert not out.exists()
+
+
+def test_image_size_bound_of_the_config():
+    from cs180utils.machinery.nerf import experiment
+    assert experiment.config("vanilla", "smoke", image_size=experiment.MAX_IMAGE_SIZE).image_size == 4096
+    with pytest.raises(ValueError, match=r"^image_size must be at most 4096 pixels .*got 4097$"):
+        experiment.config("vanilla", "smoke", image_size=4097)

@@ -3,8 +3,8 @@
 ``fetch`` downloads into ``--data-dir`` when given, else the cache (``data/`` or ``$CS180_CACHE_DIR``); its
 JSON line maps each name to its path.  ``where`` maps each name to the copy training would use (or null) and
 lists on stderr every copy of it in the folders searched, in order, with its state: the one used, usable ones
-further down, broken ones (a broken first copy is the error training would stop with, not skipped), or why
-none was found.  Both read the copy they report with the readers training uses (:func:`read_fully`), so a
+further down, broken ones (a broken first copy is the error training would stop with, not skipped: ``where``
+then exits 1 after the listing, without the JSON line), or why none was found.  Both read the copy they report with the readers training uses (:func:`read_fully`), so a
 copy they report is one training can read.
 """
 from __future__ import annotations
@@ -74,7 +74,9 @@ def read_fully(name: str, path: Path) -> None:
 
 
 def where(args) -> dict:
-    out = {}
+    """The JSON map and the listing on stderr; a first copy that training would stop on (broken, or not read as
+    training reads it) makes it fail after the listing, in one line naming those copies (exit 1)."""
+    out, broken = {}, []
     for name in REGISTRY:
         out[name] = None
         found = copies(name, args.data_dir)
@@ -85,15 +87,24 @@ def where(args) -> dict:
         if why:   # what training would stop with
             print(f"{name}: {first}: {'; '.join(why)} (error: the first copy found, training stops on it; delete it "
                   f"or replace it with a good copy)", file=sys.stderr)
+            broken.append(f"{name} ({first})")
         else:
             try:
                 read_fully(name, first)
             except (DataNotFoundError, DataCorruptError, ValueError, OSError) as exc:
                 print(f"{name}: {first} is present but training could not read it: {exc}", file=sys.stderr)
+                broken.append(f"{name} ({first})")
             else:
                 out[name] = str(first)
                 print(f"{name}: {first}: used", file=sys.stderr)
         for p, why in rest:
             state = "; ".join(why) if why else "usable"
             print(f"{name}: {p}: {state} (not used: {first} comes first)", file=sys.stderr)
+    if broken:
+        one = len(broken) == 1
+        names = " ".join(b.split(" ", 1)[0] for b in broken)
+        raise DataCorruptError(f"the first {'copy' if one else 'copies'} found of {', '.join(broken)} cannot be "
+                               f"used, and training stops on {'it' if one else 'them'} (see above): delete or replace "
+                               f"{'it' if one else 'each'} with a good copy (python -m cs180utils data fetch {names} "
+                               f"downloads {'one' if one else 'them'} once {'it is' if one else 'they are'} gone)")
     return out

@@ -16,9 +16,10 @@ from cs180utils.machinery import config
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """Folders searched, in order: ``data_dir``, ``$CS180_DATA_DIR``, the download cache.
 
-    ``data_dir`` or ``$CS180_DATA_DIR`` naming a file raises ``NotADirectoryError`` naming it (a folder that
-    does not exist yet is only not searched): a file there is a mistake to fix, not a reason to fall back to
-    a stand-in, nor to advise paths under that file."""
+    ``data_dir`` or ``$CS180_DATA_DIR`` naming a file raises ``NotADirectoryError`` naming it, and a
+    ``$CS180_DATA_DIR`` that does not exist ``FileNotFoundError``: a mistake to fix (a typo), not a reason to
+    fall back to another copy or a stand-in, nor to advise paths under it. A ``data_dir`` that does not exist
+    yet is only not searched (``data fetch --data-dir`` creates it)."""
     dirs = []
     if data_dir:
         arg = Path(data_dir).expanduser()
@@ -35,6 +36,11 @@ def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
         if env.is_file():
             raise NotADirectoryError(f"CS180_DATA_DIR={os.environ['CS180_DATA_DIR']} is a file, not a folder: set "
                                      f"CS180_DATA_DIR to the folder that holds the datasets, or unset it")
+        if not env.is_dir():   # a typo would otherwise train on the cache's copy or a stand-in without a word
+            raw = os.environ["CS180_DATA_DIR"]
+            where = "" if str(env) == raw else f" ({env})"
+            raise FileNotFoundError(f"CS180_DATA_DIR={raw} does not exist{where}: set CS180_DATA_DIR to the folder "
+                                    f"that holds the datasets, or unset it")
         dirs.append(env)
     dirs.append(config.cache_dir())
     return dirs

@@ -70,8 +70,8 @@ class FitConfig:
                                        "max_seconds", "grid_levels", "grid_features", "grid_log2_hashmap"),
                        nonnegative=("L", "seed", "snapshot_steps"))
         if self.image_size is not None and self.image_size < 2:
-            raise settings.SettingError("image_size", f"must be at least 2 (or None: the image as it is), "
-                                                      f"got {self.image_size}")
+            raise settings.SettingError("image_size", f"must be at least 2 pixels, got {self.image_size} (or none: "
+                                                      f"the image as it is)")
         if self.grid_base < 2 or (self.grid_finest is not None and self.grid_finest < self.grid_base):
             raise settings.SettingError("grid_base", f"needs 2 <= grid_base <= grid_finest, got grid_base="
                                                      f"{self.grid_base}, grid_finest={self.grid_finest}")

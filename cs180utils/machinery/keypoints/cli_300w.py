@@ -105,11 +105,12 @@ def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
 def run_predict(args: argparse.Namespace) -> dict:
     """Predict every box of ``--labels`` and write the Kaggle CSV (``Id,Predicted``, one row per coordinate)."""
     t0 = time.perf_counter()
+    ckpt = Path(args.checkpoint)
+    csv = Path(args.csv) if args.csv else (ckpt if ckpt.is_dir() else ckpt.parent) / f"submission-{Path(args.labels).stem}.csv"
+    cli.check_file_out(csv, "--csv" if args.csv else "the CSV", "submission.csv")   # before loading and predicting
     model, cfg, _ = exp.load_model(args.checkpoint, None if args.device is UNSET else args.device)
     faces = ibug.read_dlib_boxes(args.labels)
     pred = exp.predict_faces(model, cfg, faces, method=args.method)
-    ckpt = Path(args.checkpoint)
-    csv = Path(args.csv) if args.csv else (ckpt if ckpt.is_dir() else ckpt.parent) / f"submission-{Path(args.labels).stem}.csv"
     exp.write_submission(csv, pred)
     return {"model": cfg.name, "n_faces": len(faces), "n_images": len({f.image for f in faces}),
             "rows": int(pred.size), "csv": str(csv), "labels": str(args.labels), "checkpoint": str(args.checkpoint),

@@ -17,6 +17,7 @@ call resumes. A notebook and the command line asking for the same settings share
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -27,7 +28,7 @@ import torch.nn as nn
 
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import distributed, settings, sources, training
-from cs180utils.machinery.checkpoint import load_checkpoint, save_checkpoint
+from cs180utils.machinery.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from cs180utils.keypoints import heatmaps as hm
 from cs180utils.keypoints import ibug, metrics, steps
 from cs180utils.keypoints.cnn import mirror_points
@@ -500,7 +501,8 @@ def load_model(path: str | Path, device=None) -> tuple[nn.Module, Config300W, to
     mean = torch.tensor(state["extra"]["mean_shape"], dtype=torch.float32)
     device = _config.pick_device(device)
     model = build_model(cfg, mean).to(device, memory_format=training.memory_format(device))
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], path, "pass the checkpoint.pt of the run you mean (its path is in the "
+                 "training's JSON line), or train it again (--fresh)")
     model.mirror_offsets = state["extra"].get("mirror_offsets")     # None: mirror averaging uncorrected
     model.eval()
     return model, cfg, mean
@@ -584,6 +586,11 @@ def write_submission(path: str | Path, pred: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     flat = pred.reshape(-1)
     lines = ["Id,Predicted"] + [f"{i},{v:.2f}" for i, v in enumerate(flat)]
-    path.write_text("\n".join(lines) + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")   # a failed write (no space) leaves an earlier CSV as it was
+    try:
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 

@@ -25,6 +25,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from cs180utils.keypoints import detect, ibug
+from cs180utils.readers import MIN_FACE_SIDE
 from cs180utils.keypoints.ibug import FLIP_300W   # the mirror pairing (mirror_predictions' default)
 
 EYES = (36, 45)                                                        # outer eye corners: the normaliser
@@ -65,6 +66,9 @@ def read_photo(source: str | os.PathLike | bytes, name: str | None = None) -> Ph
     except Exception as exc:   # not an image, truncated
         raise ValueError(f"photo {label!r} is not a readable image ({type(exc).__name__}: {exc}); use a "
                          f"JPEG or PNG file") from exc
+    if min(img.size) < MIN_FACE_SIDE:
+        raise ValueError(f"photo {label!r} is {img.width} x {img.height} pixels, too small to hold a face (at least "
+                         f"{MIN_FACE_SIDE} x {MIN_FACE_SIDE}); use a larger photo")
     return Photo(label, np.asarray(img))
 
 

@@ -70,6 +70,16 @@ def train_config(args: argparse.Namespace, profile: str | None = None):
     return cfg
 
 
+def check_image_size(args: argparse.Namespace, scene) -> None:
+    """Refuse an ``--image-size`` larger than the scene's images (before any work): training would upsample
+    them, which adds no detail and costs memory by the square (100000 on lego asked for terabytes)."""
+    size = getattr(args, "image_size", UNSET)
+    if size is not UNSET and size is not None and size > max(scene.H, scene.W):
+        raise ValueError(f"--image-size {size} is larger than the scene's images ({scene.name}: {scene.W} x "
+                         f"{scene.H} pixels), which are not upsampled: pass --image-size {max(scene.H, scene.W)} "
+                         f"or less (or leave it out)")
+
+
 def _scene(args, out: str | None = None):
     """The scene of ``--scene`` (else lego, else the generated one, cached in ``out`` when given: a run with
     ``--out`` writes nothing into the repository's runs/)."""
@@ -82,7 +92,10 @@ def run(args: argparse.Namespace, command: str) -> dict:
 
     if command == "train nerf":
         profile = config.get_profile(args.profile)
-        result = experiment.train(train_config(args, profile), _scene(args, args.out), args.out, resume=not args.fresh)
+        cfg = train_config(args, profile)
+        scene = _scene(args, args.out)
+        check_image_size(args, scene)
+        result = experiment.train(cfg, scene, args.out, resume=not args.fresh)
         result.pop("history")
         return {"profile": profile, "preset": preset_of(args), **result}
 

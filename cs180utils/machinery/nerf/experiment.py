@@ -26,7 +26,7 @@ import torch
 
 from cs180utils.machinery import config as _config
 from cs180utils.machinery import distributed, settings, training
-from cs180utils.machinery.checkpoint import load_checkpoint
+from cs180utils.machinery.checkpoint import load_checkpoint, load_weights
 from cs180utils.images import psnr, to_uint8
 from cs180utils.nerf import rays as R
 from cs180utils.nerf import steps
@@ -34,9 +34,11 @@ from cs180utils.nerf.fast import FastFieldConfig
 from cs180utils.nerf.fast import build_field as build_fast_field
 from cs180utils.nerf.fields import Field, NerfField
 from cs180utils.nerf.model import NeRF, RenderSettings
-from cs180utils.nerf.scene import Scene
+from cs180utils.nerf.scene import MIN_TRAIN_VIEWS, Scene
 
 MODELS = ("vanilla", "fast")
+MAX_IMAGE_SIZE = 4096   # pixels, the longer side: the course's scenes are 200 (lego) to 800 (its original renders);
+                        # 100 lego views at 4096 x 4096 already take 20 GB as float32
 
 
 @dataclass
@@ -78,6 +80,9 @@ class NerfConfig:
                                        "max_seconds", "chunk"),
                        nonnegative=("L_pos", "L_dir", "eval_every", "checkpoint_every", "seed"),
                        fraction=("background",))
+        if self.image_size is not None and self.image_size > MAX_IMAGE_SIZE:
+            raise settings.SettingError("image_size", f"must be at most {MAX_IMAGE_SIZE} pixels (the images' longer "
+                                                      f"side; None: the scene's own), got {self.image_size!r}")
         if self.model == "fast" and self.fast is None:
             self.fast = FastFieldConfig()
         self.background = tuple(self.background)
@@ -339,6 +344,9 @@ def train(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None = Non
     ``train`` rows ``{"step", "loss", "psnr"}`` (means over ``log_every`` steps) and ``eval`` rows
     ``{"step", "seconds", "psnr", "views", "snapshot"}`` (snapshot: uint8 (H, W, 3) render of validation view 0).
     """
+    if len(scene.images) < MIN_TRAIN_VIEWS:   # a Scene made in memory (load_scene refuses such a file)
+        raise ValueError(f"scene {scene.name!r} has {len(scene.images)} training image(s); a NeRF needs at least "
+                         f"{MIN_TRAIN_VIEWS} (views from different cameras): add views or pass another scene")
     scene_t = prepare_scene(cfg, scene)
     data = scene_fingerprint(scene_t)
     if out_dir is None:  # run_dir(cfg, scene), without preparing and hashing the scene twice
@@ -406,5 +414,6 @@ def load_trained(checkpoint: str | os.PathLike, device: str | None = None,
     # the training scene's range; a checkpoint from before the scene owned it kept it in its config
     near_far = (data.get("near", saved.get("near", Scene.near)), data.get("far", saved.get("far", Scene.far)))
     model = build_model(cfg, scene=None, aabb=None if aabb is None else torch.tensor(aabb), near_far=near_far)
-    model.load_state_dict(state["model"])
+    load_weights(model, state["model"], checkpoint, "pass the checkpoint.pt of the run you mean (its path is in "
+                 "the training's JSON line), or train it again (train nerf --fresh)")
     return model.to(_config.pick_device(device)).eval(), cfg, state

@@ -66,6 +66,31 @@ def _load_frames(path: Path, T: int, H: int, W: int) -> tuple[np.ndarray, np.nda
     return (rgb, dep) if rgb.shape == dep.shape == (T, H, W, 3) else None
 
 
+class VideoWriteError(OSError):
+    """A video file could not be written (no space, no permission, ffmpeg stopped); its partial files are gone."""
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a write failed, in a few words: the OS's reason, else the first line of the message (imageio-ffmpeg's
+    adds the whole ffmpeg command), with the likely cause when ffmpeg stopped reading frames."""
+    text = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, BrokenPipeError) or "Broken pipe" in text:
+        text += ": ffmpeg stopped, is the disk full?"
+    return text
+
+
+def _check_video(path: Path, frames: int) -> None:
+    """Refuse a video that ffmpeg finished without an error it reports (imageio-ffmpeg does not read its exit
+    status) but that does not hold ``frames`` frames: cut short by a full disk or a file size limit."""
+    import imageio_ffmpeg  # noqa: PLC0415  (imageio's ffmpeg plugin comes with it)
+    try:
+        found = imageio_ffmpeg.count_frames_and_secs(str(path))[0]
+    except (RuntimeError, OSError) as exc:
+        raise RuntimeError("the file ffmpeg wrote does not read back: cut short, is the disk full?") from None
+    if found != frames:
+        raise RuntimeError(f"the file ffmpeg wrote holds {found} of its {frames} frames: cut short, is the disk full?")
+
+
 def render_video(model: NeRF, c2ws: torch.Tensor, focal: float, size: int | tuple[int, int],
                  out_dir: str | os.PathLike, name: str = "novel_views", fps: int = 15, chunk: int = 4096,
                  gif: bool = True, gif_max_size: int = 256, progress: bool = True,
@@ -74,7 +99,10 @@ def render_video(model: NeRF, c2ws: torch.Tensor, focal: float, size: int | tupl
 
     Writes ``{name}.mp4`` (colour), ``{name}_depth.mp4`` and, with ``gif``, ``{name}.gif`` and
     ``{name}_depth.gif`` (downscaled to at most ``gif_max_size``). Returns the paths, the frame count and
-    whether the frames came from the cache (``cached``).
+    whether the frames came from the cache (``cached``). Each file is written under a ``.partial`` name and
+    renamed once complete (an mp4 once it reads back with all its frames); a failed write (a full disk)
+    removes the partial files, keeps any earlier video of the same name and raises :class:`VideoWriteError`,
+    one line naming the file.
 
     With ``cache_dir`` (a trained model's run folder) the frames are also saved there, in
     ``videos/<frames_key>.npz``, and a later call with the same weights, settings, cameras and size writes its
@@ -97,31 +125,63 @@ def render_video(model: NeRF, c2ws: torch.Tensor, focal: float, size: int | tupl
             yield to_uint8(out["rgb"]), colorize_depth(out["depth"], out["acc"], lo, hi)
 
     paths = {"mp4": out_dir / f"{name}.mp4", "depth_mp4": out_dir / f"{name}_depth.mp4"}
-    writers = {k: imageio.get_writer(p, fps=fps, macro_block_size=1, quality=8) for k, p in paths.items()}
+    if gif:
+        paths.update(gif=out_dir / f"{name}.gif", depth_gif=out_dir / f"{name}_depth.gif")
+    # each file is written under a partial name and renamed when complete: a failed write (a full disk: ffmpeg
+    # stops, "Broken pipe") removes what it wrote and leaves any earlier video of that name as it was
+    partial = {k: p.with_name(f"{p.stem}.partial{p.suffix}") for k, p in paths.items()}
     gif_frames: dict[str, list[np.ndarray]] = {"gif": [], "depth_gif": []}
     step = max(1, int(np.ceil(max(H, W) / gif_max_size)))
     keep: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def write(key: str, what, *args, **kwargs):
+        """``what(*args, **kwargs)``, which writes ``key``'s file: a failure is a :class:`VideoWriteError` naming
+        the file (a rendering error stays what it is)."""
+        try:
+            return what(*args, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            raise VideoWriteError(f"could not write the video {paths[key]} ({_reason(exc)}); its partial files were "
+                                  f"removed (an earlier video of that name is kept): free some space or pass another "
+                                  f"--out, then run the same command again") from exc
+
+    writers = {}
     try:
+        for k in ("mp4", "depth_mp4"):
+            writers[k] = write(k, imageio.get_writer, partial[k], fps=fps, macro_block_size=1, quality=8)
+        n = 0
         for rgb, dep in frames():
             if cache is not None and cached is None:
                 keep.append((rgb, dep))
-            writers["mp4"].append_data(rgb)
-            writers["depth_mp4"].append_data(dep)
+            write("mp4", writers["mp4"].append_data, rgb)
+            write("depth_mp4", writers["depth_mp4"].append_data, dep)
+            n += 1
             if gif:
                 gif_frames["gif"].append(rgb[::step, ::step])
                 gif_frames["depth_gif"].append(dep[::step, ::step])
-    finally:
-        for w in writers.values():
-            w.close()
-    if gif:
-        for key, imgs in gif_frames.items():
-            p = out_dir / (f"{name}.gif" if key == "gif" else f"{name}_depth.gif")
-            imageio.mimsave(p, imgs, duration=1000 / fps, loop=0)
-            paths[key] = p
+        for k in ("mp4", "depth_mp4"):
+            write(k, writers.pop(k).close)
+            write(k, _check_video, partial[k], n)
+        if gif:
+            for k in ("gif", "depth_gif"):
+                write(k, imageio.mimsave, partial[k], gif_frames[k], duration=1000 / fps, loop=0)
+        for k in paths:
+            write(k, os.replace, partial[k], paths[k])
+    except BaseException:
+        for w in writers.values():   # ffmpeg stopped; its error is the one raised
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001
+                pass
+        for p in partial.values():
+            p.unlink(missing_ok=True)
+        raise
     if keep:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.stem + ".tmp.npz")
-        np.savez(tmp, rgb=np.stack([f[0] for f in keep]), depth=np.stack([f[1] for f in keep]))
-        os.replace(tmp, cache)
+        try:
+            np.savez(tmp, rgb=np.stack([f[0] for f in keep]), depth=np.stack([f[1] for f in keep]))
+            os.replace(tmp, cache)
+        finally:
+            tmp.unlink(missing_ok=True)
     return {**{k: str(v) for k, v in paths.items()}, "frames": len(c2ws), "size": [H, W], "cached": cached is not None}
 
