@@ -164,7 +164,7 @@ ROWS = [
     Row("chunk negative", opt("eval", "nerf", "--checkpoint", "c.pt", "--chunk", "-4"), 2, r"argument --chunk"),
     Row("crop size 0", opt("train", "resnet", "--crop-size", "0"), 2, r"argument --crop-size: must be at least 1"),
     Row("epochs 0", opt("train", "keypoints", "--epochs", "0"), 2, r"argument --epochs: must be at least 1"),
-    Row("lr nan", opt("train", "field2d", "--lr", "nan"), 2, r"argument --lr: must be a finite number"),
+    Row("lr nan", opt("train", "field2d", "--lr", "nan"), 2, r"argument --lr: 'nan' is not a finite number"),
     Row("max seconds negative", opt("train", "nerf", "--max-seconds", "-1"), 2, r"argument --max-seconds"),
     Row("sigma 0", opt("train", "unet", "--sigma", "0"), 2, r"argument --sigma: must be above 0"),
     Row("device tpu", opt("train", "field2d", "--device", "tpu"), 2,
