@@ -30,7 +30,8 @@ def test_zoom_option_takes_a_fraction_or_off(capsys):
         args = _args("keypoints", "--profile", "smoke", "--zoom", given)
         cfg = experiment_imm.config("keypoints", args.profile, **settings.from_args(args, experiment_imm.ImmConfig))
         assert cfg.zoom == zoom
-    for bad, why in (("0", "argument --zoom: must be above 0, got 0.0"),
+    for bad, why in (("0", "argument --zoom: zoom is the fraction of the crop's width the face's points span: "
+                           "in (0, 1], got 0.0"),
                      ("1.5", "argument --zoom: zoom is the fraction of the crop's width the face's points span: "
                              "in (0, 1], got 1.5"),
                      ("wide", "argument --zoom: 'wide' is not a finite number or 'none'")):

@@ -23,19 +23,6 @@ from cs180utils.machinery.keypoints import experiment_300w as exp
 from cs180utils.keypoints import ibug
 from cs180utils.machinery.settings import UNSET
 
-# not options: what the command decides (model, target), the shared --seed / --device, and the settings of the
-# other kind of network (a regression network has no heatmaps; only the ResNet has ImageNet weights)
-NOT_OPTIONS = ("model", "target", "seed", "device")
-ONLY_FOR = {"regression": ("pretrained",), "heatmaps": ("sigma", "loss", "window", "widths")}
-
-
-def options_of(name: str) -> tuple[str, ...]:
-    """The Config300W fields that ``train name`` (resnet, unet, unet-binary) has an option for."""
-    kind = "heatmaps" if exp.config(name, "smoke").heatmaps else "regression"
-    other = [f for k, fields in ONLY_FOR.items() if k != kind for f in fields]
-    return tuple(f.name for f in dataclasses.fields(exp.Config300W) if f.name not in (*NOT_OPTIONS, *other))
-
-
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     if command == "predict keypoints":
         add_predict_arguments(parser)
@@ -54,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     g.add_argument("--val-xml", default=None, help="validation faces (dlib XML); default: the 300-W test file")
     name = command.split()[1]
     settings.add_options(parser, exp.Config300W, title=f"{name} settings (Config300W)",
-                         skip=[f.name for f in dataclasses.fields(exp.Config300W) if f.name not in options_of(name)])
+                         skip=[f.name for f in dataclasses.fields(exp.Config300W) if f.name not in exp.options_of(name)])
 
 
 def config_from_args(args: argparse.Namespace, command: str) -> exp.Config300W:

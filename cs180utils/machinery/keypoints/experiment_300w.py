@@ -18,6 +18,7 @@ call resumes. A notebook and the command line asking for the same settings share
 from __future__ import annotations
 
 import os
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -541,18 +542,31 @@ def box_summary(faces) -> dict:
                     f"points; the boxes are {what}"}
 
 
+# the settings without an option of `train <name>`: what the command decides (model, target), the shared --seed and
+# --device, and the settings of the other kind of network (a regression network has no heatmaps; only the ResNet
+# has ImageNet weights)
+NOT_OPTIONS = ("model", "target", "seed", "device")
+ONLY_FOR = {"regression": ("pretrained",), "heatmaps": ("sigma", "loss", "window", "widths")}
+
+
+def options_of(name: str) -> tuple[str, ...]:
+    """The Config300W fields that ``train name`` (resnet, unet, unet-binary) has an option for."""
+    kind = "heatmaps" if config(name, "smoke").heatmaps else "regression"
+    other = [f for k, fields in ONLY_FOR.items() if k != kind for f in fields]
+    return tuple(f.name for f in dataclasses.fields(Config300W) if f.name not in (*NOT_OPTIONS, *other))
+
+
 def command_line(cfg: Config300W, data: "Data300W | None" = None, profile: str | None = None,
                  data_dir=None) -> str:
     """The ``python -m cs180utils train ...`` command that trains ``cfg`` (on ``data``'s files when they were
     given as dlib XML; from ``data_dir`` if given) into the same run folder as a notebook: the profile, then an
     option for every setting that differs from the profile's preset (the options are the config's fields,
     :func:`cs180utils.machinery.settings.add_options`). Raises ValueError for a setting the command has no option for."""
-    from cs180utils.machinery.keypoints import cli_300w  # noqa: PLC0415  (the CLI imports this module)
     profile = _config.get_profile(profile)
     diff = settings.differences(settings.config_dict(config(cfg.name, profile)), settings.config_dict(cfg),
                                 ignore=("device",))
     words = ["python -m cs180utils train", cfg.name, "--profile", profile]
-    options = cli_300w.options_of(cfg.name)
+    options = options_of(cfg.name)
     for name, (_, value) in diff.items():
         if name not in options:
             raise ValueError(f"setting {name}={value!r} has no option in `train {cfg.name}`; train it from Python "
