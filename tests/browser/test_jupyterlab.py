@@ -65,7 +65,7 @@ _SLIDERS_JS = """() => Array.from(document.querySelectorAll('.jp-NotebookPanel:n
 _LABEL_JS = """([box, s]) => {
   const b = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact')[box];
   const label = b && b.querySelectorAll('.widget-slider')[s].querySelector('.widget-label');
-  return label ? label.innerText.trim() : '';
+  return label ? label.textContent.trim() : '';   // textContent: innerText is '' in a cell scrolled out of view
 }"""
 
 _OUTPUT_JS = """([box]) => {
@@ -136,13 +136,13 @@ def test_notebook_runs_and_sliders_redraw_in_jupyterlab(browser_env, name):
     for b in boxes:
         interact = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact").nth(b["box"])
         for s in range(b["sliders"]):
+            interact.scroll_into_view_if_needed()   # innerText (the caption read below) is '' in a cell out of view
             before = page.evaluate(_OUTPUT_JS, [b["box"]])
             assert before and before["imgs"], f"{name}: slider box {b['box']} shows no figure"
             assert len(before["imgs"]) == 1, f"{name}: slider box {b['box']} shows {len(before['imgs'])} figures"
             assert _caption_only(before["text"]), \
                 f"{name}: slider box {b['box']} prints more than a caption under its figure: {before['text'][:300]!r}"
             label = f"box {b['box']} slider {s} ({page.evaluate(_LABEL_JS, [b['box'], s]) or '?'})"
-            interact.scroll_into_view_if_needed()
             interact.screenshot(path=str(shots / f"{stem}_box{b['box']}_slider{s}_before.png"))
             handle = _slider_handles(page, b["box"]).nth(s)
             handle.focus()
