@@ -87,12 +87,22 @@ def test_notebook_parameters_capped_by_name(cap_on):
           "COMPARE_SAMPLES": 64, "STEPS_NOTE": 5, "steps": 100, "HELDOUT_RUNS": ((4, "float32"),),
           "CFG": Exp(steps=5000, width=512), "NO_SIGMOID_EPOCHS": 1, "FLAG_STEPS": True}
     changed = capped.cap_namespace(ns)
-    assert (ns["GRID_STEPS"], ns["SWEEP_EPOCHS"], ns["VIDEO_FRAMES"]) == (2, 2, 1)
+    assert (ns["GRID_STEPS"], ns["SWEEP_EPOCHS"], ns["VIDEO_FRAMES"]) == (2, 1, 1)   # a side study: one epoch
     assert (ns["VIDEO_SIZE"], ns["BIG_WIDTH"], ns["COMPARE_SAMPLES"]) == (400, 512, 64)   # sizes stay
     assert ns["STEPS_NOTE"] == 5 and ns["steps"] == 100 and ns["FLAG_STEPS"] is True    # not a length by name
     assert (ns["CFG"].steps, ns["CFG"].width) == (2, 512)
     assert ns["NO_SIGMOID_EPOCHS"] == 1 and "NO_SIGMOID_EPOCHS" not in changed          # already below the cap
     assert changed["GRID_STEPS"] == (2000, 2)
+
+
+def test_a_side_study_runs_one_setting_for_one_step(cap_on):
+    ns = {"SWEEP_SIGMAS": (1.0, 2.0, 4.0), "COMPARE_RUNS": ["a", "b"], "COMPARE_STEPS": 1000, "SWEEP_MAX_SECONDS": 30,
+          "SWEEP_ONE": (3.0,), "HELDOUT_RUNS": ((4, "float32"), (60, "float32")), "COMPARE_SAMPLES": 32}
+    changed = capped.cap_namespace(ns)
+    assert ns["SWEEP_SIGMAS"] == (1.0,) and ns["COMPARE_RUNS"] == ["a"] and ns["COMPARE_STEPS"] == 1
+    assert ns["SWEEP_MAX_SECONDS"] == 30 and ns["COMPARE_SAMPLES"] == 32     # not a length, a size
+    assert len(ns["HELDOUT_RUNS"]) == 2                                      # not a side study by name
+    assert set(changed) == {"SWEEP_SIGMAS", "COMPARE_RUNS", "COMPARE_STEPS"}
 
 
 def test_namespace_untouched_when_off(monkeypatch):

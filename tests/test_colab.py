@@ -18,6 +18,8 @@ NOTEBOOKS = config.REPO_ROOT / "notebooks"
 def test_every_notebook_has_the_setup_cell_and_colab_link_of_repo_url():
     assert colab.disagreements(NOTEBOOKS) == [], (
         "run `python -m cs180utils.machinery.colab` to write cs180utils.machinery.colab.REPO_URL into every notebook")
+    assert colab.readme_disagreements(config.REPO_ROOT / "README.md", NOTEBOOKS) == [], (
+        "run `python -m cs180utils.machinery.colab` to write each notebook's Colab link into README's notebook table")
     assert f'REPO_URL = "{colab.REPO_URL}"' in colab.SETUP_CELL
     assert colab.colab_url("05_nose_tip_cnn.ipynb") == (
         "https://colab.research.google.com/github/cs180-workbook/cs180-workbook/blob/main/notebooks/05_nose_tip_cnn.ipynb")
@@ -38,6 +40,18 @@ def test_a_fork_changing_repo_url_is_told_which_notebooks_to_update(tmp_path, mo
     assert [c["id"] for c in after["cells"]] == [c["id"] for c in before["cells"]]
     title = "".join(after["cells"][0]["source"])
     assert title.count("colab-badge.svg") == 1 and "github/my-course/workbook/blob/main/notebooks/01_" in title
+
+    readme = tmp_path / "README.md"   # README's table: one row per notebook, the same link as the notebook's badge
+    shutil.copy(config.REPO_ROOT / "README.md", readme)
+    assert [d.split(":")[0] for d in colab.readme_disagreements(readme, tmp_path)] == [
+        "01_neural_field_2d.ipynb", "02_nerf_rays_sampling.ipynb"]
+    assert colab.write_readme(readme) and not colab.write_readme(readme)      # idempotent
+    assert colab.readme_disagreements(readme, tmp_path) == []
+    rows = [line for line in readme.read_text().splitlines() if line.startswith("| 01 |")]
+    assert len(rows) == 1 and colab.badge("01_neural_field_2d.ipynb") in rows[0] and rows[0].count("colab-badge") == 1
+    assert "github/my-course/workbook/blob/main/notebooks/01_" in rows[0]
+    (tmp_path / "11_new.ipynb").write_text((tmp_path / "01_neural_field_2d.ipynb").read_text())
+    assert "11_new.ipynb: no row in README.md's notebook table" in colab.readme_disagreements(readme, tmp_path)
 
 
 @pytest.mark.parametrize("version, expected", [("2.14.1+cpu", (2, 14, 1)), ("8.1.9", (8, 1, 9)),

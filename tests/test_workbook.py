@@ -140,3 +140,29 @@ def test_capped_run_caps_by_name_turns_asserts_off_and_writes_elsewhere(tmp_path
     assert json.loads((nbs / "seen.json").read_text()) == [2, 400, "full", "1", str(tmp_path / "work" / "runs")]
     import os
     assert "CS180_CAPPED" not in os.environ and os.environ.get("PYTHONOPTIMIZE") is None
+
+
+def test_executed_notebooks_keep_their_widgets_and_are_trusted(tmp_path, monkeypatch):
+    """Reopened in JupyterLab, a widget of an executed notebook shows only if its model is saved in the notebook
+    ("Error displaying widget: model not found" otherwise) and the notebook is trusted (its repr's text
+    otherwise): both, for a notebook that passed and for one that failed after its widget (nbclient saves widget
+    state only when every cell passed)."""
+    from nbformat.sign import NotebookNotary
+
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))   # the signature database and its secret
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    widget = "import ipywidgets as w\nw.VBox([w.IntSlider(3), w.Output()])"
+    _write(nbs / "01_ok.ipynb", [widget])
+    _write(nbs / "02_bad.ipynb", [widget, "raise ValueError('boom')"])
+    out = tmp_path / "executed"
+    assert workbook.run(folder=nbs, out_dir=out, profile="smoke", timeout=120) == 1
+    for name in ("01_ok.ipynb", "02_bad.ipynb"):
+        nb = nbformat.read(out / name, as_version=4)
+        views = [o.data["application/vnd.jupyter.widget-view+json"]["model_id"] for o in nb.cells[0].outputs
+                 if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        assert len(views) == 1 and state[views[0]]["model_name"] == "VBoxModel", name
+        children = [c.removeprefix("IPY_MODEL_") for c in state[views[0]]["state"]["children"]]
+        assert [state[c]["model_name"] for c in children] == ["IntSliderModel", "OutputModel"], name
+        assert NotebookNotary().check_signature(nb), f"{name} is not signed as trusted"

@@ -14,7 +14,11 @@ preset or a notebook parameter added later is capped without this file knowing i
 - a notebook's parameters (:data:`NAME_CAPS`, applied by the cell ``make run --capped`` inserts after the
   ``parameters`` cell): every UPPER_CASE name ending in ``STEPS``, ``EPOCHS`` or ``FRAMES`` (video frame
   counts are capped to one frame: a 400x400 frame of the course's NeRF is minutes on a CPU), and every config
-  dataclass among them.
+  dataclass among them;
+- a side study's parameters (:data:`STUDY`: names starting ``SWEEP_`` or ``COMPARE_``, a sweep or comparison
+  beside the notebook's main training, whose models nothing later needs): their step and epoch counts to one,
+  and a tuple or list of the settings they compare to its first one (each setting runs the same code; CI's
+  capped run spent 10 of its 29 minutes in notebook 03's two comparison runs and 08's three sigma models).
 
 Numbers that say how well a model must do (``assert psnr > ...``) cannot hold after two steps: the capped run
 executes the notebooks with Python's asserts off (``PYTHONOPTIMIZE``); the smoke run checks them.
@@ -61,8 +65,13 @@ FIELD_CAPS: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {
     "occupancy_every": _at_most(1),
 }
 
-# notebook parameter names (UPPER_CASE) -> capped value
+# a side study's notebook parameters: SWEEP_SIGMAS = (1.0, 2.0, 4.0), COMPARE_STEPS = 1000, ...
+STUDY = re.compile(r"^(SWEEP|COMPARE)_")
+STUDY_STEPS = 1  # steps (and epochs) of each run of a capped side study
+
+# notebook parameter names (UPPER_CASE) -> capped value (the first pattern that matches)
 NAME_CAPS: list[tuple[re.Pattern, int]] = [
+    (re.compile(r"^(SWEEP|COMPARE)_[A-Z0-9_]*(STEPS|EPOCHS)$"), STUDY_STEPS),
     (re.compile(r"^[A-Z0-9_]*(STEPS|EPOCHS)$"), STEPS),
     (re.compile(r"^[A-Z0-9_]*FRAMES$"), 1),
 ]
@@ -97,10 +106,12 @@ def cap_config(cfg: Any) -> Any:
 
 
 def cap_name(name: str, value: Any) -> Any:
-    """A notebook parameter under :data:`NAME_CAPS` (counts only), or a config dataclass under
-    :func:`cap_config`; anything else as it is."""
+    """A notebook parameter under :data:`NAME_CAPS` (counts only), a side study's tuple or list of settings
+    (:data:`STUDY`) cut to its first, or a config dataclass under :func:`cap_config`; anything else as it is."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return cap_config(value)
+    if STUDY.match(name) and isinstance(value, (tuple, list)) and len(value) > 1:
+        return type(value)(value[:1])
     for pattern, limit in NAME_CAPS:
         if pattern.match(name) and isinstance(value, int) and not isinstance(value, bool):
             return min(value, limit)

@@ -4,7 +4,8 @@ comes from, the dependencies the kernel lacks, and widgets that show up in Colab
     REPO_URL                  # the one place the repository's address is written (see below)
     setup()                   # install only missing / too-old dependencies, then make widgets work on Colab
     missing(requirements())   # ["tqdm>=4.64", ...]: what setup() would install
-    python -m cs180utils.machinery.colab   # after changing REPO_URL: rewrite every notebook's setup cell and Colab link
+    python -m cs180utils.machinery.colab   # after changing REPO_URL: rewrite every notebook's setup cell and Colab link,
+                                           # and README's notebook table's links
 
 Each notebook's first code cell installs this package with ``pip install --no-deps`` from
 ``git+REPO_URL`` (or from ``$CS180_INSTALL_FROM``: a wheel, an sdist or a folder, used by the tests since CI has
@@ -30,7 +31,7 @@ from pathlib import Path
 
 # The repository the notebooks install cs180utils from and Colab opens them from. A course's fork changes it
 # here, then runs `python -m cs180utils.machinery.colab` to write it into every notebook's first code cell and "Open in
-# Colab" link (tests/test_colab.py names each notebook that disagrees with this line).
+# Colab" link, and README's notebook table (tests/test_colab.py names each notebook that disagrees with this line).
 REPO_URL = "https://github.com/cs180-workbook/cs180-workbook"
 BRANCH = "main"                           # the branch the Colab links open
 INSTALL_FROM_ENV = "CS180_INSTALL_FROM"   # a wheel / folder to install from instead of git+REPO_URL
@@ -221,8 +222,44 @@ def write_notebooks(folder: Path) -> list[str]:
     return changed
 
 
+# a row of README's notebook table: | 01 | `01_neural_field_2d` | [![Open in Colab](...)](...) | the idea |
+_README_ROW = re.compile(r"^\| (?P<num>\d\d) \| `(?P<stem>[^`]+)` \| (?:\[!\[Open in Colab\][^|]*\) \| )?(?P<rest>.*)$")
+
+
+def readme_disagreements(readme: Path, folder: Path) -> list[str]:
+    """The notebooks of ``folder`` whose row in ``readme``'s notebook table lacks :func:`badge` (the same link as
+    the notebook's own), or that have no row, each as ``"name: what"``."""
+    rows = {m["stem"]: line for line in Path(readme).read_text(encoding="utf-8").splitlines()
+            if (m := _README_ROW.match(line))}
+    out = []
+    for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        row = rows.get(path.stem)
+        if row is None:
+            out.append(f"{path.name}: no row in {Path(readme).name}'s notebook table")
+        elif f"| {badge(path.name)} |" not in row:
+            out.append(f"{path.name}: its row in {Path(readme).name} lacks {badge(path.name)}")
+    return out
+
+
+def write_readme(readme: Path) -> bool:
+    """Put :func:`badge` into each row of ``readme``'s notebook table (the column after the notebook's name,
+    replacing an older badge); returns whether the file changed."""
+    text = Path(readme).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    for k, line in enumerate(lines):
+        m = _README_ROW.match(line)
+        if m:
+            lines[k] = f"| {m['num']} | `{m['stem']}` | {badge(m['stem'] + '.ipynb')} | {m['rest']}"
+    new = "\n".join(lines)
+    if new != text:
+        Path(readme).write_text(new, encoding="utf-8")
+    return new != text
+
+
 if __name__ == "__main__":
     here = Path(__file__).resolve().parents[2] / "notebooks"
     if not here.is_dir():
         sys.exit(f"no notebooks/ beside cs180utils/ ({here}): run this from a clone of the workbook")
     print("\n".join(write_notebooks(here)) or "every notebook already agrees with REPO_URL")
+    if write_readme(here.parent / "README.md"):
+        print("README.md: the notebook table's Colab links")

@@ -109,14 +109,15 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed python, numpy and torch (CPU and CUDA); returns a CPU ``torch.Generator`` seeded the same."""
+def seed_everything(seed: int = 0) -> None:
+    """Seed python, numpy and torch (CPU and CUDA). Returns None: a notebook cell that ends with it shows
+    nothing (a returned object would be shown as the cell's value); ``torch.Generator().manual_seed(seed)``
+    is a generator seeded the same."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 def in_checkout(root: Path | None = None) -> bool:

@@ -69,14 +69,9 @@ def notice(text: str, title: str = "Note") -> None:
         print(f"{title.upper()}: {text}", file=sys.stderr)
 
 
-def upload(draw: Callable[..., object], accept: str = "image/*", description: str = "Upload photos"):
-    """A ``FileUpload`` button; each time files are picked, ``draw(files)`` (``files``: the widget's value, dicts
-    with ``name`` and ``content``) is shown below it in place of the last figure. Returns the button.
-
-    Call ``draw(())`` once yourself first, for the cell's own figure: with nothing uploaded (and headless,
-    where nothing can be) the cell still shows and checks the result. An error inside ``draw`` (an unreadable
-    upload) is printed below the button: ipywidgets would otherwise swallow it.
-    """
+def upload_box(draw: Callable[..., object], accept: str = "image/*", description: str = "Upload photos"):
+    """The widgets of :func:`upload`, not displayed: a ``VBox`` of the ``FileUpload`` button (``box.children[0]``)
+    and the ``Output`` its figures go to (``box.children[1]``)."""
     import ipywidgets as widgets  # noqa: PLC0415
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from IPython.display import display  # noqa: PLC0415
@@ -96,8 +91,22 @@ def upload(draw: Callable[..., object], accept: str = "image/*", description: st
             plt.close(figure)
 
     button.observe(redraw, names="value")
-    display(widgets.VBox([button, out]))
-    return button
+    return widgets.VBox([button, out])
+
+
+def upload(draw: Callable[..., object], accept: str = "image/*", description: str = "Upload photos") -> None:
+    """Show a ``FileUpload`` button; each time files are picked, ``draw(files)`` (``files``: the widget's value,
+    dicts with ``name`` and ``content``) is shown below it in place of the last figure.
+
+    Call ``draw(())`` once yourself first, for the cell's own figure: with nothing uploaded (and headless,
+    where nothing can be) the cell still shows and checks the result. An error inside ``draw`` (an unreadable
+    upload) is printed below the button: ipywidgets would otherwise swallow it. Returns None, like
+    :func:`slider`: as a cell's last line it shows the button once (a returned widget would be shown again as
+    the cell's value); :func:`upload_box` gives the widgets without showing them.
+    """
+    from IPython.display import display  # noqa: PLC0415
+
+    display(upload_box(draw, accept, description))
 
 
 def banner(title: str, text: str, commands: list[str] = (), label: str = "WARNING") -> None:

@@ -6,7 +6,8 @@
 
 ``run`` executes ``notebooks/NN_*.ipynb`` in order in a fresh kernel each, with the notebook folder as working
 directory, and writes the executed copies to ``figures/executed/`` (figures themselves are written by the
-notebooks under ``figures/NN_name/``).  Missing real data is reported once, up front; the notebooks then run
+notebooks under ``figures/NN_name/``), each with its widgets' state and signed as trusted, so that its sliders
+show when it is reopened in JupyterLab (:func:`save_widgets`).  Missing real data is reported once, up front; the notebooks then run
 on their generated stand-ins.  A failing notebook does not stop the others; the exit code says whether all
 passed; Ctrl-C or SIGTERM stops the run and its kernel.
 
@@ -169,7 +170,7 @@ def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
         # imitation hung make run at notebook 01's slider cell once its grid was freshly trained: the kernel
         # went idle, nbclient never finished the cell, and a kill ended it with a bare AssertionError from
         # its output-hook bookkeeping. Headless runs don't need it: the slider's first picture is drawn by a
-        # direct call anyway, and widget state is still saved with the notebook.
+        # direct call anyway (it lands in the cell's outputs), and widget state is still recorded (below).
         client.comm_open_handlers = {"jupyter.widget": lambda msg: None}
         t0 = time.perf_counter()
         status, error = "ok", ""
@@ -186,6 +187,7 @@ def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
         interrupted = getattr(client, "_async_cleanup_kernel_future", None) is not None
         if interrupted:
             status, error = "STOPPED", "interrupted (Ctrl-C or SIGTERM); the notebooks after it were not run"
+        save_widgets(client, nb, path.name)
         nbformat.write(nb, out_dir / path.name)
         results.append((path.name, status, seconds, error))
         print(f"{status:>6}  {seconds:7.1f} s  {path.name}" + (f"  -- {error}" if error else ""), flush=True)
@@ -199,6 +201,24 @@ def _run(only, timeout, out_dir, folder, parameters, capped) -> int:
           + (f"; {len(failed)} FAILED: {', '.join(r[0] for r in failed)}" if failed else "")
           + (f"; STOPPED in {results[-1][0]}, {len(books) - len(results)} not run" if stopped else ""), flush=True)
     return 130 if stopped else 1 if failed else 0
+
+
+def save_widgets(client, nb, name: str = "the notebook") -> None:
+    """Make the widgets of an executed notebook show when it is reopened in JupyterLab: their state (every model
+    the kernel opened) goes into ``nb.metadata.widgets``, which nbclient writes only when every cell passed, so a
+    failed or stopped notebook gets it too; then ``nb`` is signed as trusted (``jupyter trust``: its outputs
+    are this user's own run). JupyterLab draws a saved widget only in a trusted notebook (else the text of its
+    repr, ``interactive(children=(IntSlider(...``), and only when its model was saved (else "Error displaying
+    widget: model not found")."""
+    from nbformat.sign import NotebookNotary  # noqa: PLC0415
+
+    if client.widget_state:
+        client.set_widgets_metadata()
+    try:
+        NotebookNotary().sign(nb)
+    except Exception as exc:  # noqa: BLE001 - an unwritable signature database: the notebook is still saved
+        print(f"note: could not sign {name} as trusted ({type(exc).__name__}: {exc}); `jupyter trust` it to see its "
+              f"widgets", file=sys.stderr, flush=True)
 
 
 def strip(paths: list[Path] | None = None) -> int:

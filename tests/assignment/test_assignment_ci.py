@@ -105,6 +105,24 @@ def test_the_student_edition_ships_no_hidden_test(student):
         assert f"def {res[ref].func}(" in (student / res[ref].file).read_text()
 
 
+def test_todo_cells_follow_the_tagged_heading_whatever_it_says():
+    """A staff edit of a heading's words moves no TODO cell: they go under the cell tagged question-<id>."""
+    nb = json.loads(B.notebook_path(ROOT, "02").read_text())
+    for c in nb["cells"]:
+        if c["cell_type"] == "markdown" and B._heading(c) is not None:
+            c["source"] = "## Reworded by the staff\n\nnew prose"
+    out = B.student_notebook(nb, "02")
+    ids = [c.get("id") for c in out["cells"]]
+    for q in (q for q in QUESTIONS if q.notebook == "02"):
+        i = ids.index(f"todo-{q.id}")
+        tagged = max(j for j in range(i) if B.section_tag(q.id) in out["cells"][j]["metadata"].get("tags", []))
+        assert all(str(ids[j]).startswith(("todo-", "check-")) for j in range(tagged + 1, i)), q.id
+    del nb["cells"][[k for k, c in enumerate(nb["cells"])
+                     if B.section_tag("sampling") in c["metadata"].get("tags", [])][0]]["metadata"]["tags"]
+    with pytest.raises(ValueError, match="0 cells tagged 'question-sampling'"):
+        B.student_notebook(nb, "02")
+
+
 def test_student_notebooks_have_a_todo_and_a_check_cell_under_each_question(student):
     for q in QUESTIONS:
         path = B.notebook_path(student, q.notebook)
@@ -113,8 +131,8 @@ def test_student_notebooks_have_a_todo_and_a_check_cell_under_each_question(stud
         ids = [c.get("id") for c in nb.cells]
         i = ids.index(f"check-{q.id}")
         assert ids[i - 1] == f"todo-{q.id}" and f"check({q.id!r})" in nb.cells[i].source
-        heading = max(j for j in range(i) if B._heading(nb.cells[j]) is not None)
-        assert B._heading(nb.cells[heading]) == q.section
+        heading = max(j for j in range(i) if B._heading(nb.cells[j]) is not None)   # the section they are in
+        assert B.section_tag(q.id) in nb.cells[heading].metadata.get("tags", []), (q.id, nb.cells[heading].source)
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 

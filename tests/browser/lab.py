@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -101,6 +102,7 @@ _STATE_JS = """() => {
       const o = c.outputs.get(j).toJSON();
       outs.push({type: o.output_type, name: o.name || null, ename: o.ename || null,
                  text: (o.text || (o.traceback || []).join('\\n') || '').toString().slice(0, 2000),
+                 plain: [].concat((o.data || {})['text/plain'] || []).join('').slice(0, 300),
                  mimes: Object.keys(o.data || {})});
     }
     cells.push({count: c.executionCount, outputs: outs});
@@ -149,8 +151,25 @@ def run_all(page, timeout: float = 900.0) -> dict:
     return wait_for(page, done, timeout, "all cells to run")
 
 
+# the text of a value nobody asked to see: an object's default repr (`<... object at 0x7f...>`,
+# `<torch._C.Generator object at ...>`) or a widget's (`FileUpload(value=(), ...)`, `interactive(children=...`)
+_UNWANTED_VALUE = re.compile(r"^<[^>]*( object at 0x[0-9a-fA-F]+|Generator)"
+                             r"|^(FileUpload|VBox|HBox|Box|Output|interactive|[A-Za-z]*Slider|Button)\(")
+
+
+def unwanted_value(output: dict) -> bool:
+    """Whether a cell output (``type``, ``plain``: its text/plain, ``mimes``) is a return value shown by accident:
+    a cell whose last line returns a widget (shown again beside the one the helper displayed) or an object whose
+    repr means nothing to a student."""
+    if output["type"] != "execute_result":
+        return False
+    return ("application/vnd.jupyter.widget-view+json" in output["mimes"]
+            or bool(_UNWANTED_VALUE.search(output["plain"].strip())))
+
+
 def problems(state: dict) -> list[str]:
-    """Error outputs and stderr streams a student would see as red boxes."""
+    """Error outputs and stderr streams a student would see as red boxes, and values shown by accident
+    (:func:`unwanted_value`)."""
     out = []
     for i, c in enumerate(state["cells"]):
         for o in c["outputs"]:
@@ -158,4 +177,7 @@ def problems(state: dict) -> list[str]:
                 out.append(f"code cell {i}: {o['ename']}: {o['text'][-600:]}")
             elif o["type"] == "stream" and o["name"] == "stderr" and o["text"].strip():
                 out.append(f"code cell {i}: stderr: {o['text'][:300]}")
+            elif unwanted_value(o):
+                out.append(f"code cell {i}: shows its last line's value {o['plain'][:120]!r} (end the cell with "
+                           f"a call that returns None, an assignment or ';')")
     return out

@@ -147,7 +147,7 @@ def test_predict_photos_in_photo_pixels_and_the_figure():
     plt.close(fig)
 
 
-def test_upload_redraws_on_new_files_and_shows_errors(capsys):
+def test_upload_redraws_on_new_files_and_shows_errors(capsys, monkeypatch):
     calls = []
 
     def draw(files):
@@ -156,8 +156,13 @@ def test_upload_redraws_on_new_files_and_shows_errors(capsys):
             raise ValueError("photo 'bad.png' is not a readable image")
         return plt.figure()
 
-    button = notebook.upload(draw)
-    assert isinstance(button, widgets.FileUpload) and calls == []        # the cell draws its own first figure
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+    assert notebook.upload(draw) is None            # a cell ending in upload(...) shows the button once, no value
+    assert len(shown) == 1 and isinstance(shown[0], widgets.VBox)
+    button, out = shown[0].children
+    assert isinstance(button, widgets.FileUpload) and isinstance(out, widgets.Output)
+    assert calls == []                              # the cell draws its own first figure
     button.value = ({"name": "me.png", "type": "image/png", "size": 3, "content": memoryview(b"abc"),
                      "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
     assert calls == [["me.png"]]

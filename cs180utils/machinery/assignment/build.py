@@ -4,8 +4,8 @@ The student edition is the whole repository, as a student clones it, except that
 
 - every ``# BEGIN SOLUTION <q>`` ... ``# END SOLUTION`` block is a stub that raises ``todo(q, function)``,
 - the hidden tests are gone: the ``# BEGIN HIDDEN`` block of ``questions.py`` and the test functions it names,
-- each notebook has, under the heading of each of its questions, a TODO cell (what to write, where) and a
-  ``check("<q>")`` cell (the question's public tests),
+- each notebook has, under the heading of each of its questions (the cell tagged ``question-<q>``), a TODO cell
+  (what to write, where) and a ``check("<q>")`` cell (the question's public tests),
 - ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
 - the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment and the extra
   hidden tests), ``.ci/``.
@@ -146,16 +146,23 @@ def todo_cells(qid: str) -> list[dict]:
     return [md, code]
 
 
+def section_tag(qid: str) -> str:
+    """The tag of the markdown cell (a section's heading) under which question ``qid``'s TODO and check cells go:
+    a tag, not the heading's text, so that rewording a heading moves nothing."""
+    return f"question-{qid}"
+
+
 def student_notebook(nb: dict, number: str) -> dict:
-    """A notebook with the TODO and check cells of its questions under their headings (in table order)."""
+    """A notebook with the TODO and check cells of its questions under the cells tagged :func:`section_tag`
+    (in table order)."""
     cells = list(nb["cells"])
     for q in QUESTIONS:
         if q.notebook != number:
             continue
-        at = [i for i, c in enumerate(cells) if _heading(c) == q.section]
+        at = [i for i, c in enumerate(cells) if section_tag(q.id) in c.get("metadata", {}).get("tags", [])]
         if len(at) != 1:
-            raise ValueError(f"question {q.id}: notebook {number} has {len(at)} headings {q.section!r}; "
-                             f"update the section in cs180utils/machinery/assignment/questions.py")
+            raise ValueError(f"question {q.id}: notebook {number} has {len(at)} cells tagged {section_tag(q.id)!r}; "
+                             f"tag the heading cell of its section so (JupyterLab: the property inspector)")
         i = at[0] + 1
         while i < len(cells) and str(cells[i].get("id", "")).startswith(("todo-", "check-")):
             i += 1   # after the cells of earlier questions of the same section

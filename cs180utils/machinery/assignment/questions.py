@@ -25,7 +25,8 @@ class Question:
     id: str                      # short name: check("volrend"), the autograder's question name
     title: str                   # what the student implements, in a few words
     notebook: str                # "03": the notebook that introduces it
-    section: str                 # that notebook's heading (without the #s) under which its TODO cells go
+    section: str                 # that section's name, for messages; the TODO cells go under the notebook's cell
+                                 # tagged question-<id> (build.section_tag), whatever its heading says
     points: int                  # shared equally by its public and hidden tests
     parts: dict[str, str]        # "path/to/module.py::qualname" -> the formula to write in that function
     public: tuple[str, ...]      # test references a student runs with check(); graded too
