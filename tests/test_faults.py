@@ -157,6 +157,16 @@ ROWS = [
                                                           "--image-size", "100000"], 2,
         r"argument --image-size: must be at most 4096 pixels \(the images' longer side; None: the scene's own\), "
         r"got 100000$", disk=lambda c: not (c.tmp / "r").exists()),
+    Row("rays x samples past the machine's memory (nerf, issue #34)",
+        lambda c: ["train", "nerf", *SMOKE, "--out", str(c.tmp / "r"), "--batch-size", "100000000", "--samples", "1000"],
+        1, r"^error: a step of 100000000 rays x 1000 samples through .* needs at least [\d.]+ GiB a step, more than "
+           r"this machine's [\d.]+ GiB \(RAM\): lower --batch-size, --samples \(--fine\) or --width$",
+        disk=lambda c: not (c.tmp / "r").exists()),
+    Row("faces x crop past the machine's memory (unet, issue #34)",
+        lambda c: ["train", "unet", *SMOKE, "--out", str(c.tmp / "r"), "--batch-size", "1000000"],
+        1, r"^error: a step of 1000000 faces of \d+ x \d+ pixels needs at least [\d.]+ GiB a step, more than this "
+           r"machine's [\d.]+ GiB \(RAM\): lower --batch-size, --crop-size or --widths$",
+        disk=lambda c: not (c.tmp / "r").exists()),
     Row("batch size 0", opt("train", "nerf", "--batch-size", "0"), 2, r"argument --batch-size: must be at least 1"),
     Row("fps 0", opt("render", "nerf", "--checkpoint", "c.pt", "--fps", "0"), 2, r"argument --fps: must be at least 1"),
     Row("video size negative", opt("render", "nerf", "--checkpoint", "c.pt", "--video-size", "-8"), 2,

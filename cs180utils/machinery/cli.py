@@ -232,7 +232,7 @@ def check_file_out(path: str | os.PathLike, option: str, example: str) -> None:
 
 # failures with a message that says what to do: one line, no traceback (--debug shows it). Anything else is a
 # bug: one line that says so, and the traceback with --debug.
-EXPECTED = (OSError, ValueError, RuntimeError)
+EXPECTED = (OSError, ValueError, RuntimeError, MemoryError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -162,3 +162,26 @@ def describe(profile: str | None = None, device: Any = None) -> str:
     get_preset()
     return (f"profile={get_profile(profile)} device={pick_device(device)} torch={torch.__version__} "
             f"threads={torch.get_num_threads()}")
+
+
+def memory_of(device: Any = None) -> int:
+    """Bytes of memory a training on ``device`` can use: the GPU's total memory, else the machine's RAM (0 when
+    the system does not say)."""
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(dev.index or 0).total_memory)
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_fits(estimate: float, what: str, options: str, device: Any = None) -> None:
+    """Refuse, before any work, a training whose ``estimate`` (bytes: a lower bound of what one step holds, e.g.
+    rays x samples x width x layers x 4) exceeds the memory of ``device`` (:func:`memory_of`), naming the options
+    that size it; ``what`` says what the estimate counts. A machine that does not say its memory is not checked."""
+    have = memory_of(device)
+    if have and estimate > have:
+        raise MemoryError(f"{what} needs at least {estimate / 2**30:.1f} GiB a step, more than this machine's "
+                          f"{have / 2**30:.1f} GiB ({'GPU' if torch.device(device or 'cpu').type == 'cuda' else 'RAM'}): "
+                          f"lower {options}")

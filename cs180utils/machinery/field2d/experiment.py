@@ -197,6 +197,9 @@ def fit(image, cfg: FitConfig | None = None, model: nn.Module | None = None, *,
         raise ValueError(f"the image is {img_h} x {img_w} but image_size is {cfg.image_size}: load it with "
                          f"experiment.load(source, cfg), or set image_size=None to fit it as it is")
     dev = _config.pick_device(str(device) if device is not None else None)
+    _config.check_fits(cfg.torch_dtype.itemsize * (cfg.batch_size * cfg.width * (cfg.depth + 1) + 5 * img_h * img_w),
+                       f"a step of {cfg.batch_size} pixels through {cfg.depth} x {cfg.width} (and the "
+                       f"{img_h} x {img_w} image)", "--batch-size, --width or --image-size", dev)
     coords, colors = image_to_targets(target, dtype=cfg.torch_dtype, device=dev)  # (P, 2), (P, 3)
 
     _config.seed_everything(cfg.seed)

@@ -436,6 +436,10 @@ def train(cfg: Config300W, data: Data300W, out: str | Path | None = None, progre
     epoch, resumed by the same call (``fresh``: start over); a finished run is loaded, not trained again."""
     run = Path(out) if out is not None else run_dir(cfg, data)
     device = _config.pick_device(cfg.device)
+    channels = cfg.widths[0] if cfg.heatmaps else 16   # full-resolution channels (the ResNet's stem: 64 at 1/4 side)
+    _config.check_fits(4.0 * cfg.batch_size * cfg.crop_size ** 2 * channels * 4,
+                       f"a step of {cfg.batch_size} faces of {cfg.crop_size} x {cfg.crop_size} pixels",
+                       "--batch-size, --crop-size" + (" or --widths" if cfg.heatmaps else ""), device)
     _config.seed_everything(cfg.seed)
     mean = mean_shape(data.train)
     model = build_model(cfg, mean).to(device, memory_format=training.memory_format(device))

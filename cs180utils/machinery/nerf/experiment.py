@@ -353,6 +353,12 @@ def train(cfg: NerfConfig, scene: Scene, out_dir: str | os.PathLike | None = Non
         out_dir = training.run_dir("nerf", f"{cfg.model}_{scene.name}", cfg, data)
     out_dir = Path(out_dir)
     device = _config.pick_device(cfg.device)
+    samples = cfg.n_samples + (cfg.n_samples + cfg.n_fine if cfg.hierarchical else 0)
+    width, depth = (cfg.width, cfg.depth) if cfg.model == "vanilla" else (max(cfg.fast.hidden, 16), 2)
+    _config.check_fits(4.0 * cfg.batch_size * samples * max(width, 16) * (depth + 2),
+                       f"a step of {cfg.batch_size} rays x {samples} samples through {depth} x {width}",
+                       "--batch-size, --samples (--fine) or --width" if cfg.model == "vanilla"
+                       else "--batch-size or --samples", device)
     _config.seed_everything(cfg.seed)
     aabb = scene_t.aabb() if cfg.sample_in_aabb else None
     model = build_model(cfg, scene_t, aabb).to(device)
