@@ -330,3 +330,19 @@ def test_run_lock_within_one_process_and_its_cleanup(tmp_path):
     with training.run_lock(tmp_path / "kept"):
         pass
     assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())
+
+
+def test_extra_filled_while_training_is_saved_and_returned(tmp_path):
+    """``extra`` is the caller's own dict: what the evaluation puts in it (the 2-D field's renders) is in the
+    checkpoint and in the result, even when it starts empty."""
+    model, opt, step_fn, evaluate, gen = regression()
+    extra: dict = {}
+
+    def evaluate_and_keep(step):
+        extra["last"] = step
+        return evaluate(step)
+
+    res = train_loop(model, opt, step_fn, LoopConfig(steps=6, eval_every=3), evaluate=evaluate_and_keep,
+                     checkpoint=tmp_path / "c.pt", extra=extra, progress=False)
+    assert res.extra == {"last": 6}
+    assert torch.load(tmp_path / "c.pt", weights_only=False)["extra"] == {"last": 6}

@@ -308,8 +308,9 @@ def train_loop(model: nn.Module, optimizer: torch.optim.Optimizer, step_fn: Call
     with run_lock(path.parent if path is not None and _dist.is_main() else None):
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         autocast = torch.autocast(device.type, dtype=precision) if precision is not None else contextlib.nullcontext()
-        run = _Run(path, _dist.unwrap(model), optimizer, dict(rngs or {}), dict(identity or {}), extra or {}, advice,
-                   torch.amp.GradScaler(device.type) if precision == torch.float16 else None)
+        run = _Run(path, _dist.unwrap(model), optimizer, dict(rngs or {}), dict(identity or {}),
+                   extra if extra is not None else {},   # the caller's dict itself: it may fill it as it trains
+                   advice, torch.amp.GradScaler(device.type) if precision == torch.float16 else None)
         if path is not None and resume and path.is_file():
             run.resume(may_change, loop)
         resumed_from = run.step
