@@ -195,18 +195,7 @@ def check_out(out: str | None) -> None:
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"--out {out} is a file; pass a folder for the run's files (it is created if "
                                  f"missing)")
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise NotADirectoryError(f"--out {out} cannot be created: {existing} is a file; pass another folder")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".cs180-write-test-", dir=existing)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise PermissionError(f"--out {out} is not writable ({exc.strerror or exc} in {existing}); pass a folder "
-                              f"you can write to") from None
+    _check_writable(path, f"--out {out}", "pass another folder", "pass a folder you can write to")
 
 
 def check_file_out(path: str | os.PathLike, option: str, example: str) -> None:
@@ -216,18 +205,23 @@ def check_file_out(path: str | os.PathLike, option: str, example: str) -> None:
     path = Path(path).expanduser()
     if path.is_dir():
         raise IsADirectoryError(f"{option} {path} is a folder; pass a file name (e.g. {path / example})")
-    existing = path.parent
+    _check_writable(path.parent, f"{option} {path}", "pass another path", "pass a path in a folder you can write to")
+
+
+def _check_writable(path: Path, what: str, instead: str, writable: str) -> None:
+    """``path``'s nearest existing folder must be a folder (not a file) and writable (a probe file is made and
+    removed there); else one line: ``what`` cannot be created / is not writable, then ``instead`` / ``writable``."""
+    existing = path
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise NotADirectoryError(f"{option} {path} cannot be created: {existing} is a file; pass another path")
+        raise NotADirectoryError(f"{what} cannot be created: {existing} is a file; {instead}")
     try:
         fd, probe = tempfile.mkstemp(prefix=".cs180-write-test-", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise PermissionError(f"{option} {path} is not writable ({exc.strerror or exc} in {existing}); pass a path "
-                              f"in a folder you can write to") from None
+        raise PermissionError(f"{what} is not writable ({exc.strerror or exc} in {existing}); {writable}") from None
 
 
 # failures with a message that says what to do: one line, no traceback (--debug shows it). Anything else is a
