@@ -384,11 +384,11 @@ def add_options(parser: Any, cls: type, skip: Iterable[str] = (), rename: Mappin
 def from_args(args: Any, cls: type) -> dict[str, Any]:
     """``{field: value}`` of every option :func:`add_options` made for ``cls`` (UNSET where not given); a
     ``Literal`` choice ``none`` is None."""
-    out = {}
+    hints, out = _hints(cls), {}
     for f in dataclasses.fields(cls):
         if hasattr(args, f.name):
             value = getattr(args, f.name)
-            out[f.name] = None if value == "none" and _literal(_hints(cls).get(f.name)) else value
+            out[f.name] = None if value == "none" and _literal(hints.get(f.name)) else value
     return out
 
 
