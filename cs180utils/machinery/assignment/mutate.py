@@ -5,10 +5,9 @@ A :class:`Mutation` replaces one piece of a question's solution (``old`` -> ``ne
 centres, the positional encoding without the raw x, transmittance including the current sample, ...
 
 All mutations run in one process: each mutated module is compiled and its functions' code objects are swapped
-in place (the functions the tests imported are the same objects, so they run the mistake), the question's tests
-run with pytest (public first, up to the first failure: the tests not reached count as failed, so the score
-shown is an upper bound), the outcomes are scored by the question's otter test file, and the code is swapped
-back.
+in place (the functions the cases call are the same objects, so they run the mistake), the question's cases
+(``cases.py``) run, and the code is swapped back. A mistake must fail a *public* case (what a student's
+``check()`` shows, with its plain message), and lose points when graded (every case, against the reference).
 
     python -m cs180utils.machinery.assignment.mutate tests/assignment/mutations.py     # table, then one JSON line
 """
@@ -115,10 +114,16 @@ def mutated(root: Path, m: Mutation) -> tuple[str, markers.Block]:
     return text.replace(m.old, m.new), block
 
 
-def run(root: Path, mutations: list[Mutation], timeout_s: float = 120) -> list[dict]:
-    """Apply each mutation in turn and score its question; one record per mutation."""
+def run(root: Path, mutations: list[Mutation], seed: int = 0) -> list[dict]:
+    """Apply each mutation in turn and judge its question's cases; one record per mutation.
+
+    ``caught_public``: a public case (what ``check()`` runs, without any reference) fails, with its message;
+    ``caught``: the question loses points when graded (every case, compared with the reference's outputs)."""
+    from cs180utils.machinery.assignment import cases as C  # noqa: PLC0415
+
     root = Path(root).resolve()
     sys.path.insert(0, str(root))
+    refs: dict[int, dict] = {}
     records = []
     for m in mutations:
         t0 = time.perf_counter()
@@ -126,17 +131,27 @@ def run(root: Path, mutations: list[Mutation], timeout_s: float = 120) -> list[d
         module = importlib.import_module(m.file.removesuffix(".py").replace("/", "."))
         if Path(module.__file__).resolve() != (root / m.file).resolve():
             raise RuntimeError(f"{module.__name__} was imported from {module.__file__}, not from {root}")
+        mine = C.cases(m.question)
+        for c in mine:
+            if id(c) not in refs:
+                refs[id(c)] = C.run_probe(c, seed)
+        verdicts = []
         with swapped(module, source, module.__file__) as names:
             if block.function not in names:
                 raise RuntimeError(f"mutation {m.why!r}: {block.function} of {m.file} could not be swapped")
-            # public tests first, and stop at the first failure: enough to show the points are lost
-            outcomes = grading.run_refs(root, [r for r, _ in question_tests(m.question)], timeout_s, maxfail=1)
-        tf = grading.score_with_otter({"refs": outcomes}, [m.question])[m.question]
-        failed = next((r for r in tf.test_case_results if not r.passed), None)
-        records.append({"question": m.question, "why": m.why, "score_at_most": round(float(tf.score), 4),
-                        "possible": round(float(tf.possible), 4), "caught": float(tf.score) < float(tf.possible),
-                        "failed_test": failed.test_case.name if failed else None,
-                        "seconds": round(time.perf_counter() - t0, 2)})
+            for c in mine:
+                try:
+                    out = C.run_probe(c, seed)
+                except Exception as e:  # noqa: BLE001  (a mistake that crashes is caught too)
+                    why = f"{type(e).__name__}: {e}"
+                    verdicts.append((c, why, why))
+                    continue
+                verdicts.append((c, C.judge(c, out, seed), C.judge(c, out, seed, refs[id(c)])))
+        public = next(((c, w) for c, w, _ in verdicts if not c.hidden and w), None)
+        graded = [c for c, _, w in verdicts if w]
+        records.append({"question": m.question, "why": m.why, "caught_public": public is not None,
+                        "caught": bool(graded), "public_message": public[1] if public else None,
+                        "failed_cases": [c.name for c in graded], "seconds": round(time.perf_counter() - t0, 2)})
     return records
 
 
@@ -159,11 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     records = run(args.root, table)
     width = max(len(r["why"]) for r in records)
     for r in records:
-        print(f"{r['question']:16s} {r['why']:{width}s}  {r['score_at_most']:g}/{r['possible']:g}"
-              f"{'' if r['caught'] else '  NOT CAUGHT'}  ({r['failed_test']}; {r['seconds']:.1f} s)")
+        flag = "" if r["caught_public"] else ("  NOT CAUGHT BY A PUBLIC CHECK" if r["caught"] else "  NOT CAUGHT")
+        print(f"{r['question']:16s} {r['why']:{width}s}{flag}  {r['public_message'] or ''}"[:220])
     uncovered = sorted({q.id for q in QUESTIONS} - {m.question for m in table}) if not args.only else []
     summary = {"mutations": len(records), "caught": sum(r["caught"] for r in records),
-               "not_caught": [f"{r['question']}: {r['why']}" for r in records if not r["caught"]],
+               "caught_public": sum(r["caught_public"] for r in records),
+               "not_caught": [f"{r['question']}: {r['why']}" for r in records
+                              if not (r["caught"] and r["caught_public"])],
                "questions_without_mutation": uncovered, "records": records,
                "seconds": round(time.perf_counter() - t0, 1)}
     print(json.dumps(summary))
