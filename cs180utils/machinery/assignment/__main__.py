@@ -12,16 +12,17 @@ from pathlib import Path
 
 
 def _root() -> Path:
-    from cs180utils.machinery.assignment.checking import repo_root  # noqa: PLC0415
+    """The repository this ``cs180utils`` was imported from."""
+    import cs180utils  # noqa: PLC0415
 
-    return repo_root()
+    return Path(cs180utils.__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m cs180utils.machinery.assignment", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("check", help="run the public tests of questions and score them")
+    c = sub.add_parser("check", help="run the public checks of questions")
     c.add_argument("questions", nargs="*", help="question names (see the questions command)")
     c.add_argument("--all", action="store_true", help="every question")
     sub.add_parser("questions", help="list the questions")
@@ -34,17 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--autograder", type=Path, default=Path("dist/autograder.zip"))
     z = sub.add_parser("submission", help="zip the files a student edits, for upload")
     z.add_argument("--out", type=Path, default=Path("submission.zip"))
-    r = sub.add_parser("_run", help=argparse.SUPPRESS)   # check's worker: run test references, write outcomes
-    r.add_argument("--json", type=Path, required=True)
-    r.add_argument("refs", nargs="+")
+    sub.add_parser("progress", help="every question: not written, failing or passing (make test, student edition)")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
 
-    if args.command == "_run":
-        from cs180utils.machinery.assignment.grading import run_refs  # noqa: PLC0415
+    if args.command == "progress":
+        from cs180utils.machinery.assignment.checking import check  # noqa: PLC0415
 
-        args.json.write_text(json.dumps(run_refs(Path.cwd(), args.refs)))
-        return 0
+        report = check()
+        print(repr(report))
+        print(json.dumps({**report.summary, "public_only": True}))
+        return 0 if report.passed else 1
 
     if args.command == "check":
         from cs180utils.machinery.assignment.checking import check  # noqa: PLC0415
@@ -58,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if report.passed else 1
 
     if args.command == "questions":
-        from cs180utils.machinery.assignment.questions import QUESTIONS, hidden, max_score  # noqa: PLC0415
+        from cs180utils.machinery.assignment.cases import cases  # noqa: PLC0415
+        from cs180utils.machinery.assignment.questions import QUESTIONS, max_score  # noqa: PLC0415
 
         for q in QUESTIONS:
             print(f"{q.id:16s} {q.points} pt  notebook {q.notebook} · {q.section}: {q.title}")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'':16s}       {key}")
         print(json.dumps({"questions": len(QUESTIONS), "max_score": max_score(),
                           "points": {q.id: q.points for q in QUESTIONS},
-                          "hidden_tests": sum(len(hidden(q.id)) for q in QUESTIONS),
+                          "public_checks": len(cases(hidden=False)), "hidden_checks": len(cases(hidden=True)),
                           "seconds": round(time.perf_counter() - t0, 1)}))
         return 0
 

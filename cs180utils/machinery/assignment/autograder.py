@@ -4,13 +4,17 @@
 The autograder zip is what ``otter generate`` makes (``run_autograder``, ``setup.sh``, an environment with the
 project's pins, ``otter_config.json``), holding
 
-- ``tests/<question>.py``: one otter test file per question (``grading.otter_test_source``),
-- ``files/cs180_grade.py``: the submission script otter executes in its grading kernel; it copies the
-  submission's marked files into ``course/`` and runs the questions' pytest tests there once,
-- ``files/course/``: the package with stubs in place of the solutions, and every test (hidden ones included).
+- ``tests/<question>.py``: one otter test file per question, one case per check (``grading.otter_test_source``),
+- ``files/cs180_grade.py``: the script otter executes in its grading kernel: it grades the submission's graded
+  files question by question (``grading.grade_in_place``); the kernel never imports student code,
+- ``files/course/``: the package as the instructor has it (reference solutions, hidden checks): private to the
+  autograder, unreadable by the students' code while it runs (``sandbox``),
+- ``run_otter.py``: otter's, with one step first: the submission folder is cleared of everything that is not a
+  graded file (a notebook or a script there would be what otter runs), with a note.
 
 A submission is the student's repository folder, or a zip of it, or the zip ``make submission`` writes (just
-the marked files). Wherever they sit in it, only the marked files are taken; all else is the course's.
+the marked files). Wherever they sit in it, only the marked files are taken, and of those only the lines between
+each question's START and END OF YOUR CODE lines; all else is the course's.
 """
 from __future__ import annotations
 
@@ -32,8 +36,8 @@ from cs180utils.machinery.assignment.questions import QUESTIONS, marked_files
 GRADE_SCRIPT = '''\
 """CS180 workbook: otter runs this in its grading kernel, in the submission folder, before the question tests.
 
-It copies the submission's marked files into course/ (the course's package and tests) and runs every
-question's pytest tests there, once; the test files in tests/ score the outcomes it leaves in CS180_OUTCOMES.
+It grades each question of the submission's graded files in a limited process of its own, against course/ (the
+reference); the test files in tests/ score the verdicts it leaves in CS180_OUTCOMES.
 """
 import sys
 from pathlib import Path
@@ -42,6 +46,15 @@ sys.path.insert(0, str(Path("course").resolve()))
 from cs180utils.machinery.assignment import grading as _cs180_grading
 
 CS180_OUTCOMES = _cs180_grading.grade_in_place(Path.cwd(), Path("course"))
+'''
+
+# run_otter.py's first step on Gradescope: keep only the graded files of the submission (at their paths)
+CLEAN_STEP = '''
+import sys as _sys
+_sys.path.insert(0, "/autograder/source/files/course")
+from cs180utils.machinery.assignment.grading import clean_submission_folder as _clean
+_clean("/autograder/submission")
+_sys.path.pop(0)
 '''
 
 OTTER_CONFIG = {
@@ -66,7 +79,7 @@ def make_autograder(root: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cs180-autograder-") as tmp:
         staging = Path(tmp)
-        build(root, staging / "course", "course")
+        build(root, staging / "course", "course")     # raises for a tree without solutions or checks
         (staging / "cs180_grade.py").write_text(GRADE_SCRIPT)
         (staging / "tests").mkdir()
         for q in QUESTIONS:
@@ -81,7 +94,28 @@ def make_autograder(root: Path, out: Path) -> Path:
                            python_version="3.11", no_environment=True)
         finally:
             os.chdir(cwd)
+    _add_clean_step(out)
     return out
+
+
+def _add_clean_step(zip_path: Path) -> None:
+    """Put ``CLEAN_STEP`` before otter's own run in the zip's run_otter.py."""
+    with zipfile.ZipFile(zip_path) as zf:
+        entries = {i.filename: (i, zf.read(i.filename)) for i in zf.infolist()}
+    if "run_otter.py" not in entries:
+        raise RuntimeError(f"{zip_path} has no run_otter.py: otter-grader's layout changed; pin otter-grader")
+    info, data = entries["run_otter.py"]
+    text = data.decode()
+    marker = 'if __name__ == "__main__":\n'
+    if marker not in text:
+        raise RuntimeError("run_otter.py of this otter-grader has no main block to extend; pin otter-grader")
+    text = text.replace(marker, marker + "".join("    " + ln + "\n" for ln in CLEAN_STEP.strip().split("\n")))
+    entries["run_otter.py"] = (info, text.encode())
+    tmp = zip_path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, (i, d) in entries.items():
+            zf.writestr(i, d)
+    tmp.replace(zip_path)
 
 
 def submission_zip(repo: Path, out: Path) -> tuple[Path, list[str]]:
@@ -116,26 +150,24 @@ def _stderr_to(path: Path):
 
 def grade(submission: Path, autograder: Path) -> tuple[str, dict]:
     """Grade a submission (folder or zip) with ``otter run`` (no Docker): the per-question table and the
-    summary ``{"score", "max_score", "points": {question: points}, "missing", "seconds"}``."""
+    summary ``{"score", "max_score", "points": {question: points}, "missing", "notes", "seconds"}``.
+
+    Only the graded files go to otter, in a clean zip: a path that is missing or not a zip, and a zip with
+    a traversal, absolute or link entry, raise ``grading.SubmissionError`` (one line); other entries are
+    ignored with a note."""
     from otter.api import grade_submission  # noqa: PLC0415
 
     t0 = time.perf_counter()
     submission, autograder = Path(submission).resolve(), Path(autograder).resolve()
-    if not submission.exists():
-        raise FileNotFoundError(f"no submission at {submission}: give the repository folder or a zip "
-                                f"(make submission writes one)")
     if not autograder.is_file():
         raise FileNotFoundError(f"no autograder at {autograder}: run make autograder first")
+    texts, notes = grading.read_submission(submission, marked_files())
+    missing = [f for f in marked_files() if f not in texts]
     with tempfile.TemporaryDirectory(prefix="cs180-grade-") as tmp:
-        if submission.is_dir():
-            subm, missing = submission_zip(submission, Path(tmp) / "submission.zip")
-        else:
-            unpacked = Path(tmp) / "unpacked"
-            unpacked.mkdir()
-            shutil.copy(submission, unpacked / submission.name)
-            found = grading.find_marked_files(unpacked, marked_files(), unzip=True)
-            missing = [f for f in marked_files() if f not in found]
-            subm = submission
+        subm = Path(tmp) / "submission.zip"
+        with zipfile.ZipFile(subm, "w", zipfile.ZIP_DEFLATED) as zf:
+            for rel, text in sorted(texts.items()):
+                zf.writestr(rel, text)
         log = Path(tmp) / "kernel.log"
         with _stderr_to(log), warnings.catch_warnings():
             warnings.simplefilter("ignore")         # otter's own pandas deprecations
@@ -146,5 +178,6 @@ def grade(submission: Path, autograder: Path) -> tuple[str, dict]:
     files = {qid: results.results[qid] for qid in order + sorted(set(results.results) - set(order))}
     text, summary = grading.points_table(files)
     summary["missing"] = missing
+    summary["notes"] = notes
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     return text, summary

@@ -3,30 +3,30 @@
 The student edition is the whole repository, as a student clones it, except that
 
 - every ``# BEGIN SOLUTION <q>`` ... ``# END SOLUTION`` block is a stub that raises ``todo(q, function)``,
-- the hidden tests are gone: the ``# BEGIN HIDDEN`` block of ``questions.py`` and the test functions it names,
+  between ``START OF YOUR CODE (q)`` and ``END OF YOUR CODE (q)`` lines (only what lies between them is graded),
+- the hidden checks are gone (the ``# BEGIN HIDDEN`` block of ``cases.py``),
 - each notebook has, under the heading of each of its questions (the cell tagged ``question-<q>``), a TODO cell
   (what to write, where) and a ``check("<q>")`` cell (the question's public tests),
 - ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
-- the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment and the extra
-  hidden tests), ``.ci/``.
+- ``make test`` is the student's progress (``python -m cs180utils.machinery.assignment progress``: each question
+  not written / failing / passing), and the instructor-only parts are left out: ``tests/`` (the instructor's
+  suite, which tests the solutions), ``.ci/``.
 
-The autograder's course tree (``course/`` in the Gradescope zip) is the package with the same stubs, plus every
-test, hidden ones included: grading copies a submission's marked files over it, so the autograder never holds
-a solution.
+The autograder's course tree (``course/`` in the Gradescope zip) is the package as the instructor has it,
+solutions and hidden checks included: grading splices one question of a submission at a time into a copy of it
+(``grading.question_tree``), so every other question runs the reference. It is private to the autograder.
 """
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from cs180utils.machinery.assignment import markers
-from cs180utils.machinery.assignment.grading import EXTRA_HIDDEN_TESTS
-from cs180utils.machinery.assignment.questions import HIDDEN, QUESTIONS, max_score, question
+from cs180utils.machinery.assignment.questions import QUESTIONS, max_score, question
 
-INSTRUCTOR_ONLY = ("tests/assignment/", ".ci/", "dist/")
+INSTRUCTOR_ONLY = ("tests/", ".ci/", "dist/")
 NEVER = ("__pycache__/", ".ipynb_checkpoints/", ".pytest_cache/")
 
 
@@ -69,39 +69,6 @@ def check_markers(root: Path) -> dict[str, list[markers.Block]]:
         raise markers.MarkerError("markers and cs180utils/machinery/assignment/questions.py disagree:\n  "
                                   + "\n  ".join(problems))
     return found
-
-
-# ---- tests: drop the hidden ones ----------------------------------------------------------------------------
-
-def _hidden_functions(root: Path) -> dict[str, set[str]]:
-    """test file -> the test functions to drop from the student edition."""
-    from cs180utils.machinery.assignment.grading import resolve  # noqa: PLC0415
-
-    public = {q_ref for q in QUESTIONS for q_ref in q.public}
-    hidden = {ref for refs in HIDDEN.values() for ref in refs}
-    res = resolve(sorted(public | hidden), root)
-    pub_funcs = {(res[r].file, res[r].func) for r in public}
-    out: dict[str, set[str]] = {}
-    for ref in hidden:
-        r = res[ref]
-        if (r.file, r.func) in pub_funcs:
-            continue   # a test public for one question and hidden for another stays visible
-        out.setdefault(r.file, set()).add(r.func)
-    return out
-
-
-def drop_functions(text: str, names: set[str]) -> str:
-    """``text`` without the module-level functions ``names`` (decorators included)."""
-    tree = ast.parse(text)
-    lines = text.split("\n")
-    spans = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in names:
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            spans.append((first, node.end_lineno))
-    for a, b in sorted(spans, reverse=True):
-        del lines[a:b]
-    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines))
 
 
 # ---- notebooks: TODO and check cells ------------------------------------------------------------------------
@@ -219,6 +186,21 @@ notebooks do.
 """
 
 
+def student_makefile(text: str) -> str:
+    """The Makefile with ``make test`` as the student's progress table (the instructor's suite is not shipped)."""
+    lines, out, skipping = text.split("\n"), [], False
+    for line in lines:
+        if line.startswith("test:"):
+            out += ["test: setup", "\t$(PY) -m cs180utils.machinery.assignment progress"]
+            skipping = True
+            continue
+        if skipping and line.startswith("\t"):
+            continue
+        skipping = False
+        out.append(line)
+    return "\n".join(out)
+
+
 # ---- the editions -------------------------------------------------------------------------------------------
 
 def _write(path: Path, data: bytes | str) -> None:
@@ -233,8 +215,7 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
     """Write an edition of the repository at ``root`` into ``out`` (replaced).
 
     ``student``: the whole repository for a student (see the module docstring). ``course``: the autograder's
-    tree: ``cs180utils/`` with stubs and ``tests/`` with every test, hidden ones included (the extra ones of
-    ``tests/assignment/hidden/`` too)."""
+    tree: ``cs180utils/`` as it is, reference solutions and hidden checks included."""
     import nbformat  # noqa: PLC0415
 
     if edition not in ("student", "course"):
@@ -245,31 +226,29 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
     if any(markers.has_blocks((root / rel).read_text()) for rel in repo_files(root)
            if rel.startswith("cs180utils/") and rel.endswith(".py")):
         check_markers(root)
-    # else: a student edition (stubs, no markers): its editions are copies, e.g. make grade on a student's clone
+    elif edition == "course":
+        raise ValueError(f"{root} holds no solutions (no BEGIN SOLUTION blocks: a student edition?): build the "
+                         f"autograder from the instructor's workbook")
+    # else: a student edition of a student edition is a copy
     the_hints = hints()
-    hidden_funcs = _hidden_functions(root) if edition == "student" else {}
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     for rel in repo_files(root):
-        if edition == "course":   # the package, and every test a question uses (hidden ones included)
-            if not (rel.startswith(("cs180utils/", "tests/")) and rel.endswith(".py")):
-                continue
-            if rel.startswith("tests/assignment/") and not (rel.startswith(EXTRA_HIDDEN_TESTS)
-                                                            or rel == "tests/assignment/__init__.py"):
-                continue
-        elif rel.startswith(INSTRUCTOR_ONLY):
+        if edition == "course":   # the package as it is: solutions and hidden checks
+            if rel.startswith("cs180utils/") and rel.endswith(".py"):
+                _write(out / rel, (root / rel).read_text())
+            continue
+        if rel.startswith(INSTRUCTOR_ONLY):
             continue
         src = root / rel
         if rel.endswith(".py"):
             text = src.read_text()
-            text = markers.student_source(text, rel, the_hints)
-            if edition == "student":
-                text = markers.strip_hidden(text, rel)
-                if rel in hidden_funcs:
-                    text = drop_functions(text, hidden_funcs[rel])
+            text = markers.strip_hidden(markers.student_source(text, rel, the_hints), rel)
             _write(out / rel, text)
-        elif rel.endswith(".ipynb") and rel.startswith("notebooks/") and edition == "student":
+        elif rel == "Makefile":
+            _write(out / rel, student_makefile(src.read_text()))
+        elif rel.endswith(".ipynb") and rel.startswith("notebooks/"):
             nb = nbformat.read(src, as_version=4)
             number = Path(rel).name.split("_", 1)[0]
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -286,6 +265,7 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
         gi = out / ".gitignore"
         if gi.exists() and "submission.zip" not in gi.read_text():
             gi.write_text(gi.read_text().rstrip("\n") + "\n/submission.zip\n")
-    else:
-        _write(out / "pytest.ini", "[pytest]\naddopts = -p no:cacheprovider\n")
+    elif not (out / "cs180utils/machinery/assignment/cases.py").is_file():
+        raise FileNotFoundError(f"{root} has no cs180utils/machinery/assignment/cases.py: the autograder would hold "
+                                f"no checks; build it from a copy of the instructor's workbook")
     return out

@@ -1,83 +1,124 @@
-"""``check("volrend")``: a question's public tests, run on the files as they are on disk, scored by the same otter
-test file as the autograder's (its public cases).
+"""``check("volrend")``: a question's public checks (``cases.py``), run in this process on the files as they are
+on disk, in a few seconds; and ``progress()``, every question's state (``make test`` in the student edition).
 
-The tests run in a fresh Python process, so an edited module is tested as edited even when the notebook's
-kernel imported the old one.
+The course's modules are reloaded from disk first, so an edited file is checked as edited even when the
+notebook's kernel imported the old one. A failure says, in plain words, which input, what was expected and what
+came; in a notebook the report is HTML (escaped).
 """
 from __future__ import annotations
 
 import html
-import json
-import os
-import subprocess
+import importlib
 import sys
-import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
-from cs180utils.machinery.assignment import grading
-from cs180utils.machinery.assignment.questions import QUESTIONS, question
+from cs180utils.machinery.assignment.questions import QUESTIONS, marked_files, question
+
+NOT_WRITTEN, FAILING, PASSING = "not written", "failing", "passing"
 
 
-def repo_root() -> Path:
-    """The repository this ``cs180utils`` was imported from (its ``tests/`` are run)."""
-    import cs180utils  # noqa: PLC0415
+@dataclass(frozen=True)
+class Result:
+    qid: str
+    name: str
+    passed: bool
+    message: str          # "passed", or what is wrong, in words
+    todo: str | None      # the question whose stub was reached, if one was
 
-    root = Path(cs180utils.__file__).resolve().parent.parent
-    if not (root / "tests").is_dir():
-        raise FileNotFoundError(f"{root} has no tests/ folder: check() runs the tests of a clone of the workbook")
-    return root
+
+def reload_course() -> None:
+    """Re-read the graded modules from disk (dependencies first: the encodings before the fields that use them)."""
+    names = [rel.removesuffix(".py").replace("/", ".") for rel in marked_files()]
+    names.sort(key=lambda n: (n != "cs180utils.encodings", n))
+    importlib.invalidate_caches()
+    for name in names:
+        if name in sys.modules:
+            importlib.reload(sys.modules[name])
+
+
+def run_public(qid: str, seed: int = 0) -> list[Result]:
+    """The public checks of question ``qid`` on the functions as they are loaded now."""
+    from cs180utils.machinery.assignment import cases as C  # noqa: PLC0415
+    from cs180utils.machinery.assignment.todo import TodoError  # noqa: PLC0415
+
+    out = []
+    for c in C.cases(qid, hidden=False):
+        try:
+            outputs = C.run_probe(c, seed)
+        except TodoError as e:
+            todo = str(e).split(" ", 2)[1] if str(e).startswith("TODO ") else qid
+            msg = "not written yet" if todo == qid else f"needs question {todo} first (not written yet)"
+            out.append(Result(qid, c.name, False, msg, todo))
+            continue
+        except Exception as e:  # noqa: BLE001  (the student's code raised: say what)
+            out.append(Result(qid, c.name, False, f"{type(e).__name__}: {e}", None))
+            continue
+        why = C.judge(c, outputs, seed)
+        out.append(Result(qid, c.name, why is None, why or "passed", None))
+    return out
+
+
+def state(results: list[Result]) -> str:
+    """passing, not written, "needs <q>" (a stub of another question was reached first) or failing."""
+    if all(r.passed for r in results):
+        return PASSING
+    todos = {r.todo for r in results if not r.passed}
+    if None not in todos and not any(r.passed for r in results):
+        return NOT_WRITTEN if todos == {results[0].qid} else "needs " + ", ".join(sorted(todos - {results[0].qid}))
+    return FAILING
 
 
 class CheckReport:
-    """The otter results of some questions' public tests; shows itself in a notebook and as text."""
+    """The public checks of some questions; shows itself as text and, in a notebook, as HTML."""
 
-    def __init__(self, files: dict, seconds: float):
-        self.files, self.seconds = files, seconds
-        self.table, self.summary = grading.points_table(files)
-        self.summary["seconds"] = round(seconds, 1)
+    def __init__(self, results: dict[str, list[Result]], seconds: float):
+        self.results, self.seconds = results, seconds
+        self.summary = {"score": round(sum(self.points(q) for q in results), 4),
+                        "max_score": sum(question(q).points for q in results),
+                        "points": {q: round(self.points(q), 4) for q in results},
+                        "states": {q: state(r) for q, r in results.items()}, "seconds": round(seconds, 2)}
+
+    def points(self, qid: str) -> float:
+        rs = self.results[qid]
+        return question(qid).points * sum(r.passed for r in rs) / max(len(rs), 1)
 
     @property
     def passed(self) -> bool:
-        return all(tf.passed_all for tf in self.files.values())
+        return all(r.passed for rs in self.results.values() for r in rs)
 
-    def failures(self) -> str:
-        return "\n\n".join(tf.summary() for tf in self.files.values() if not tf.passed_all)
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        rows = []
+        for qid, rs in self.results.items():
+            first = next((r for r in rs if not r.passed), None)
+            why = "" if first is None else (first.message if first.todo == qid else f"{first.name}: {first.message}")
+            rows.append((qid, state(rs), f"{sum(r.passed for r in rs)}/{len(rs)}", why))
+        return rows
 
     def __repr__(self) -> str:
-        fails = self.failures()
-        return (self.table + "\n(public tests only: the autograder also runs hidden ones)"
-                + ("\n\n" + fails if fails else ""))
+        rows = [("question", "state", "checks", "first problem")] + self.rows()
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = ["  ".join(c.ljust(x) for c, x in zip(r[:3], w)) + ("  " + r[3] if r[3] else "") for r in rows]
+        return "\n".join(lines) + (f"\n(public checks, {self.seconds:.1f} s; the autograder adds hidden ones on other "
+                                   f"inputs)")
 
     def _repr_html_(self) -> str:
-        parts = [tf._repr_html_() for tf in self.files.values()]
-        s = self.summary
-        return "".join(parts) + (f"<p><small>public tests only (the autograder also runs hidden ones): "
-                                 f"{s['score']:g} of {s['max_score']:g} points "
-                                 f"({html.escape(', '.join(self.files))}; {self.seconds:.0f} s)</small></p>")
+        colour = {PASSING: "#1a7f37", FAILING: "#cf222e"}
+        out = ["<table><tr><th>question</th><th>state</th><th>checks</th><th>first problem</th></tr>"]
+        for qid, st, n, why in self.rows():
+            out.append(f"<tr><td><code>{html.escape(qid)}</code></td><td style='color:{colour.get(st, "#6e7781")}'>"
+                       f"<b>{html.escape(st)}</b></td><td>{html.escape(n)}</td>"
+                       f"<td style='text-align:left'>{html.escape(why)}</td></tr>")
+        out.append(f"</table><p><small>public checks ({self.seconds:.1f} s); the autograder adds hidden ones on "
+                   f"other inputs</small></p>")
+        return "".join(out)
 
 
-def run_public(qids: list[str], root: Path | None = None) -> dict[str, dict]:
-    """Run the public tests of ``qids`` in a fresh process; outcomes per test reference."""
-    root = Path(root) if root is not None else repo_root()
-    refs = list(dict.fromkeys(r for qid in qids for r in question(qid).public))
-    with tempfile.TemporaryDirectory(prefix="cs180-check-") as tmp:
-        out = Path(tmp) / "outcomes.json"
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
-        proc = subprocess.run([sys.executable, "-m", "cs180utils.machinery.assignment", "_run", "--json", str(out), *refs],
-                              cwd=root, env=env, capture_output=True, text=True)
-        if not out.exists():
-            raise RuntimeError(f"the tests did not run (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
-                               f"\n{proc.stderr[-2000:]}")
-        return json.loads(out.read_text())
-
-
-def check(*qids: str, root: Path | None = None) -> CheckReport:
-    """Run the public tests of the questions ``qids`` (all when none are given) and score them."""
+def check(*qids: str) -> CheckReport:
+    """Run the public checks of the questions ``qids`` (all when none are given) on the files on disk."""
     t0 = time.perf_counter()
     qids = list(qids) or [q.id for q in QUESTIONS]
     for qid in qids:
         question(qid)   # a clear error for a misspelt name
-    outcomes = run_public(qids, root)
-    files = grading.score_with_otter({"refs": outcomes}, qids, include_hidden=False)
-    return CheckReport(files, time.perf_counter() - t0)
+    reload_course()
+    return CheckReport({qid: run_public(qid) for qid in qids}, time.perf_counter() - t0)

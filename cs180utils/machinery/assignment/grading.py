@@ -1,239 +1,48 @@
-"""Grading: the questions' tests run once with pytest, their outcomes scored by otter-grader's test files.
+"""Grading: each question's answers run in a limited process of their own, their outputs judged outside it.
 
 The pieces, in the order a grade is made:
 
-- ``resolve`` turns a test reference of ``questions.py`` (``test_course_volrend_check``,
-  ``test_cnn.py::test_a_few_steps_lower_the_loss``, ``name[param]``) into a pytest node id under ``tests/``.
-- ``run_tests`` runs node ids with pytest in this process and records each one's outcome and failure message
-  (a per-test time limit stops a student's endless loop).
-- ``grade_in_place`` is what the autograder's submission script calls inside otter's grading kernel: it copies
-  the student's marked files into the course's copy of the package (``course/``: stubs in place of the
-  solutions, all tests, hidden ones included) and runs every question's tests there, once.
-- ``otter_test_source`` writes a question as an otter test file (one test case per test reference, the
-  question's points shared by them, hidden ones flagged); each case only looks up the outcome
-  (``require_passed``), so a student's ``check`` and the autograder score the same outcomes the same way.
+- ``find_marked_files`` finds the graded files in a submission (a student's clone, a zip of it, or the zip
+  ``make submission`` writes); ``safe_unzip`` refuses traversal, absolute and link entries in one line and
+  ignores, with a note, every entry that is not a graded file.
+- ``grade_files`` grades every question on its own: for question ``q`` it writes a copy of the course's
+  package in which only ``q``'s answers (the lines between its markers) come from the submission, every
+  other question keeping the reference solution (``markers.splice``), runs ``q``'s probes there in a limited
+  process (``sandbox``) on a seed drawn now, and judges their outputs here (``cases.judge``: the plain-words
+  expectation and the reference's outputs on the same seed). Code outside the markers is never run.
+- ``otter_test_source`` writes a question as an otter test file (one test case per check, the question's points
+  shared by them, hidden ones flagged); each case only looks up its verdict (``require_passed``), so a
+  student's ``check`` and the autograder show the same checks the same way.
 
 ``cs180utils.machinery.assignment.autograder`` assembles the Gradescope zip and grades a submission with ``otter run``.
 """
 from __future__ import annotations
 
-import ast
-import contextlib
-import io
 import json
 import os
 import re
+import secrets
 import shutil
-import signal
-import sys
-import threading
+import stat
+import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 OUTCOMES = "CS180_OUTCOMES"     # the name of the outcomes in the grading kernel's globals
-TEST_TIMEOUT_S = 300            # one test may run this long before it counts as failed
-EXCLUDED_TEST_DIRS = ("tests/assignment/",)   # the assignment's CI checks: no question tests ...
-EXTRA_HIDDEN_TESTS = "tests/assignment/hidden/"   # ... except its extra hidden tests
 
 
-# ---- test references ----------------------------------------------------------------------------------------
-
-REF = re.compile(r"^(?:(?P<file>[\w./-]+\.py)::)?(?P<func>\w+)(?:\[(?P<param>[^\]]+)\])?$")
-
-
-@dataclass(frozen=True)
-class Resolved:
-    ref: str
-    file: str        # repository-relative posix path of the test file
-    func: str
-    param: str | None
-
-    @property
-    def nodeid(self) -> str:
-        return f"{self.file}::{self.func}" + (f"[{self.param}]" if self.param else "")
-
-    def covers(self, nodeid: str) -> bool:
-        """Whether a collected item's node id belongs to this reference."""
-        base = f"{self.file}::{self.func}"
-        return nodeid == self.nodeid if self.param else (nodeid == base or nodeid.startswith(base + "["))
+class SubmissionError(ValueError):
+    """A submission that cannot be graded at all (not a zip, a hostile entry); the message is one line."""
 
 
-_FUNCTIONS_CACHE: dict[tuple, dict[str, set[str]]] = {}
-
-
-def _test_functions(root: Path) -> dict[str, set[str]]:
-    """Every test file under ``root/tests`` -> the names of its module-level test functions."""
-    paths = sorted((root / "tests").rglob("test_*.py"))
-    key = (str(root.resolve()), tuple((str(p), p.stat().st_mtime_ns) for p in paths))
-    if key not in _FUNCTIONS_CACHE:
-        _FUNCTIONS_CACHE.clear()
-        _FUNCTIONS_CACHE[key] = _parse_test_functions(root, paths)
-    return _FUNCTIONS_CACHE[key]
-
-
-def _parse_test_functions(root: Path, paths: list[Path]) -> dict[str, set[str]]:
-    out = {}
-    for path in paths:
-        rel = path.relative_to(root).as_posix()
-        if rel.startswith(EXCLUDED_TEST_DIRS) and not rel.startswith(EXTRA_HIDDEN_TESTS):
-            continue
-        try:
-            tree = ast.parse(path.read_text())
-        except SyntaxError:
-            continue
-        out[rel] = {n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")}
-    return out
-
-
-def resolve(refs, root: Path) -> dict[str, Resolved]:
-    """Test references -> where they are; a ValueError names every reference that matches no test or several."""
-    files = _test_functions(Path(root))
-    out, problems = {}, []
-    for ref in refs:
-        m = REF.match(ref)
-        if not m:
-            problems.append(f"{ref!r} is not 'name', 'file.py::name' or 'name[param]'")
-            continue
-        hits = [f for f, names in files.items() if m.group("func") in names
-                and (m.group("file") is None or f == m.group("file") or f.endswith("/" + m.group("file")))]
-        if len(hits) != 1:
-            problems.append(f"{ref!r} matches {'no test' if not hits else 'several tests: ' + ', '.join(hits)}")
-            continue
-        out[ref] = Resolved(ref, hits[0], m.group("func"), m.group("param"))
-    if problems:
-        raise ValueError("test references in cs180utils/machinery/assignment/questions.py that do not resolve under "
-                         f"{Path(root) / 'tests'} (a test was renamed or moved? update the table):\n  "
-                         + "\n  ".join(problems))
-    return out
-
-
-# ---- running pytest -----------------------------------------------------------------------------------------
-
-def _short(text: str, limit: int = 800) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-class _Recorder:
-    """A pytest plugin: each item's outcome and failure message, each collection error, and a time limit."""
-
-    def __init__(self, timeout_s: float | None):
-        self.items: dict[str, dict] = {}
-        self.collect_errors: dict[str, str] = {}
-        self.timeout_s = timeout_s
-
-    @staticmethod
-    def _message(report) -> str:
-        crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
-        if crash is not None:
-            return _short(crash.message)
-        return _short(str(report.longrepr or ""))
-
-    def pytest_collectreport(self, report):
-        if report.failed:
-            self.collect_errors[report.nodeid] = self._message(report) or "collection failed"
-
-    def pytest_runtest_logreport(self, report):
-        rec = self.items.setdefault(report.nodeid, {"outcome": "passed", "message": ""})
-        if report.failed:
-            rec["outcome"] = "failed" if report.when == "call" else "error"
-            rec["message"] = rec["message"] or self._message(report)
-        elif report.skipped and rec["outcome"] == "passed":
-            rec["outcome"] = "skipped"
-            rec["message"] = self._message(report)
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
-        usable = (self.timeout_s and hasattr(signal, "SIGALRM")
-                  and threading.current_thread() is threading.main_thread())
-        if not usable:
-            yield
-            return
-
-        def stop(signum, frame):
-            raise TimeoutError(f"this test ran longer than {self.timeout_s:g} s")
-
-        previous = signal.signal(signal.SIGALRM, stop)
-        signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
-
-def run_tests(root: Path, nodeids: list[str], timeout_s: float | None = TEST_TIMEOUT_S,
-              quiet: bool = True, maxfail: int | None = None) -> tuple[dict[str, dict], dict[str, str]]:
-    """Run pytest node ids of the repository at ``root`` in this process (in the order given).
-
-    Returns ``(items, collect_errors)``: node id -> {"outcome": passed|failed|error|skipped, "message"} and
-    the collection errors by file. ``root`` goes first on ``sys.path`` (so ``cs180utils`` is its copy).
-    Third-party pytest plugins are not loaded (the tests need none); ``maxfail`` stops after that many."""
-    root = Path(root).resolve()
-    if str(root) not in sys.path[:1]:
-        sys.path.insert(0, str(root))
-    rec = _Recorder(timeout_s)
-    # (no:unraisableexception: its clean-up runs gc.collect five times, a second per run with torch loaded)
-    args = ["-o", "addopts=", "-p", "no:cacheprovider", "-p", "no:unraisableexception", "--rootdir", str(root), "-W",
-            "ignore::DeprecationWarning", "--tb=short", "-q",
-            *([f"--maxfail={maxfail}"] if maxfail else []), *nodeids]
-    cwd, autoload = os.getcwd(), os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    out = io.StringIO()
-    try:
-        os.chdir(root)
-        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        with contextlib.redirect_stdout(out) if quiet else contextlib.nullcontext():
-            pytest.main(args, plugins=[rec])
-    finally:
-        os.chdir(cwd)
-        if autoload is None:
-            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = autoload
-    return rec.items, rec.collect_errors
-
-
-def outcomes_by_ref(resolved: dict[str, Resolved], items: dict[str, dict],
-                    collect_errors: dict[str, str]) -> dict[str, dict]:
-    """Per reference: passed (every item of it passed, and there was at least one) and a message."""
-    out = {}
-    for ref, r in resolved.items():
-        mine = {nid: rec for nid, rec in items.items() if r.covers(nid)}
-        if not mine:
-            err = next((m for f, m in collect_errors.items() if f == r.file or r.file.startswith(f)), None)
-            out[ref] = {"passed": False, "message": f"could not collect {r.nodeid}: {err}" if err
-                        else f"{r.nodeid} was not collected"}
-            continue
-        bad = {nid: rec for nid, rec in mine.items() if rec["outcome"] != "passed"}
-        if bad:
-            nid, rec = next(iter(bad.items()))
-            out[ref] = {"passed": False, "message": f"{nid} {rec['outcome']}: {rec['message']}"}
-        else:
-            out[ref] = {"passed": True, "message": f"{len(mine)} passed"}
-    return out
-
-
-def run_refs(root: Path, refs, timeout_s: float | None = TEST_TIMEOUT_S, maxfail: int | None = None
-             ) -> dict[str, dict]:
-    """Resolve test references under ``root``, run them once (in the order given), and report per reference;
-    with ``maxfail``, the references not reached count as failed."""
-    resolved = resolve(list(dict.fromkeys(refs)), root)
-    items, errors = run_tests(root, list(dict.fromkeys(r.nodeid for r in resolved.values())), timeout_s,
-                              maxfail=maxfail)
-    return outcomes_by_ref(resolved, items, errors)
-
-
-def require_passed(env: dict, ref: str) -> None:
-    """An otter test case's body: fail with the test's message unless ``ref`` passed."""
+def require_passed(env: dict, qid: str, name: str) -> None:
+    """An otter test case's body: fail with the check's message unless check ``name`` of ``qid`` passed."""
     outcomes = env.get(OUTCOMES)
-    if not isinstance(outcomes, dict) or "refs" not in outcomes:
-        raise AssertionError("no test outcomes: the grading script did not run (see the autograder's output)")
-    rec = outcomes["refs"].get(ref)
+    if not isinstance(outcomes, dict) or "cases" not in outcomes:
+        raise AssertionError("no outcomes: the grading script did not run (see the autograder's output)")
+    rec = outcomes["cases"].get(qid, {}).get(name)
     if rec is None:
-        raise AssertionError(f"{ref} was not run")
+        raise AssertionError(f"{qid}: {name}: was not run")
     if not rec["passed"]:
         raise AssertionError(rec["message"])
 
@@ -243,22 +52,11 @@ def require_passed(env: dict, ref: str) -> None:
 PRUNE = {"__pycache__", "site-packages", "node_modules", "dist", "runs", "data", "figures"}
 
 
-def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...] = (),
-                      unzip: bool = False) -> dict[str, Path]:
+def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...] = ()) -> dict[str, Path]:
     """The marked files in a submission folder: at their repository paths, or deeper (e.g. inside the
-    repository's own folder; the shallowest wins), or, with ``unzip``, in zip files in the folder (extracted
-    next to them: only for a scratch copy). Hidden folders, virtual environments and build outputs are not
-    searched."""
+    repository's own folder; the shallowest wins). Hidden folders, virtual environments and build outputs are
+    not searched."""
     submission = Path(submission)
-    if unzip:
-        for z in sorted(submission.glob("*.zip")):
-            target = submission / f"_unzipped_{z.stem}"
-            if not target.exists():
-                with zipfile.ZipFile(z) as zf:
-                    for member in zf.namelist():   # only .py files under safe relative paths
-                        p = Path(member)
-                        if member.endswith(".py") and not p.is_absolute() and ".." not in p.parts:
-                            zf.extract(member, target)
     skip = tuple(Path(s).resolve() for s in skip)
     found = {rel: submission / rel for rel in wanted if (submission / rel).is_file()
              and not any(s == (submission / rel).resolve() or s in (submission / rel).resolve().parents
@@ -284,48 +82,222 @@ def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...
     return found
 
 
-def grade_in_place(submission: Path, course: Path, timeout_s: float | None = TEST_TIMEOUT_S) -> dict:
-    """The autograder's grading step (run in otter's kernel, in the submission folder): copy the submission's
-    marked files into ``course`` and run every question's tests there once.
+def safe_unzip(zip_path: Path, dest: Path, wanted: list[str]) -> list[str]:
+    """Extract from ``zip_path`` into ``dest`` only the entries that are graded files (at their repository
+    paths, or deeper: a zip of the repository folder). Returns notes on what was ignored. An entry with an
+    absolute path, a ``..`` part or a link raises SubmissionError (one line); so does a file that is not a zip."""
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        raise SubmissionError(f"no submission at {zip_path}: give the repository folder or a zip "
+                              f"(make submission writes one)")
+    if not zipfile.is_zipfile(zip_path):
+        raise SubmissionError(f"{zip_path} is not a zip file: give the zip that make submission writes, or the "
+                              f"repository folder")
+    names = {Path(w).name for w in wanted}
+    ignored, taken = [], 0
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in zf.infolist():
+            n = info.filename
+            p = Path(n)
+            kind = (info.external_attr >> 16) & 0o170000
+            if n.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", n) or ".." in p.parts or "\\" in n:
+                raise SubmissionError(f"refused {zip_path.name}: its entry {n!r} points outside the submission "
+                                      f"(an absolute path or '..'); zip the files again with make submission")
+            if kind == stat.S_IFLNK:
+                raise SubmissionError(f"refused {zip_path.name}: its entry {n!r} is a symbolic link; zip the "
+                                      f"files themselves (make submission)")
+            if info.is_dir():
+                continue
+            graded = p.name in names and any(n == w or n.endswith("/" + w) for w in wanted)
+            if not graded or info.file_size > (4 << 20):
+                ignored.append(n)
+                continue
+            target = Path(dest) / n
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+            taken += 1
+    notes = []
+    if ignored:
+        shown = ", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else "")
+        notes.append(f"ignored {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} that are not graded files: "
+                     f"{shown}")
+    return notes
 
-    Returns the outcomes the otter test files read: {"refs": {ref: {"passed", "message"}}, "files": {...}}."""
+
+def read_submission(submission: Path, wanted: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The text of every graded file of a submission (folder or zip), and notes (what was ignored or is
+    missing). Raises SubmissionError for a path that is missing or not a zip, or a hostile zip."""
+    submission = Path(submission)
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="cs180-submission-") as tmp:
+        if submission.is_dir():
+            folder = submission
+        else:
+            folder = Path(tmp)
+            notes += safe_unzip(submission, folder, wanted)
+        found = find_marked_files(folder, wanted)
+        texts = {}
+        for rel, path in found.items():
+            if path.is_symlink():
+                notes.append(f"{rel}: a symbolic link, not graded")
+                continue
+            try:
+                texts[rel] = path.read_text(encoding="utf-8", errors="replace")
+            except OSError as e:
+                notes.append(f"{rel}: could not be read ({e.strerror})")
+    missing = [rel for rel in wanted if rel not in texts]
+    if missing:
+        notes.append(f"not in the submission (graded as not done): {', '.join(missing)}")
+    return texts, notes
+
+
+def clean_submission_folder(folder: str | Path) -> list[str]:
+    """Leave in ``folder`` (Gradescope's unzipped submission) only its graded files, at their repository paths;
+    everything else (a notebook, a script, a zip) is removed, with a note in ``cs180_notes.txt``. Returns the
+    notes. Otter then finds nothing of the student's to execute: it runs the autograder's own script."""
+    from cs180utils.machinery.assignment.questions import marked_files  # noqa: PLC0415
+
+    folder = Path(folder)
+    texts, notes = read_submission(folder, marked_files())
+    others = [p.relative_to(folder).as_posix() for p in folder.rglob("*")
+              if (p.is_file() or p.is_symlink()) and p.relative_to(folder).as_posix() not in texts]
+    for child in list(folder.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    for rel, text in texts.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    if others:
+        notes.insert(0, f"ignored {len(others)} file(s) that are not graded files: {', '.join(sorted(others)[:8])}"
+                     + (" ..." if len(others) > 8 else ""))
+    (folder / "cs180_notes.txt").write_text("\n".join(notes) + "\n")
+    print("\n".join(notes))
+    return notes
+
+
+def question_tree(course: Path, texts: dict[str, str], qid: str, dest: Path) -> Path:
+    """``dest`` with a copy of the course's package in which question ``qid``'s answers come from ``texts``
+    (graded files by path). Raises MarkerError / SyntaxError / FileNotFoundError with a reason."""
+    from cs180utils.machinery.assignment import markers  # noqa: PLC0415
+    from cs180utils.machinery.assignment.questions import question  # noqa: PLC0415
+
+    course = Path(course)
+    shutil.copytree(course / "cs180utils", dest / "cs180utils",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for rel in sorted({k.split("::")[0] for k in question(qid).parts}):
+        if rel not in texts:
+            raise FileNotFoundError(f"{rel} is not in the submission")
+        spliced = markers.splice((course / rel).read_text(), texts[rel], qid, rel)
+        (dest / rel).write_text(spliced)
+    return dest
+
+
+def untouched(texts: dict[str, str], qid: str) -> bool:
+    """Whether every answer of ``qid`` in ``texts`` is still the stub (``raise todo(...)`` and comments)."""
+    from cs180utils.machinery.assignment import markers  # noqa: PLC0415
+    from cs180utils.machinery.assignment.questions import question  # noqa: PLC0415
+
+    for rel in {k.split("::")[0] for k in question(qid).parts}:
+        try:
+            found = [a for a in markers.answers(texts.get(rel, ""), rel).values() if a.qid == qid]
+        except (SyntaxError, markers.MarkerError):
+            return False
+        code = [ln.strip() for a in found for ln in a.lines if ln.strip() and not ln.strip().startswith("#")]
+        if not found or not all(ln.startswith(f"raise todo({qid!r}") for ln in code):
+            return False
+    return True
+
+
+def grade_files(texts: dict[str, str], course: Path, seed: int | None = None, qids=None,
+                timeout_s: float | None = None) -> dict:
+    """Grade every question (or ``qids``) of a submission given as ``texts`` (graded files by path) against the
+    course's package at ``course`` (the reference solutions; imported here). Returns
+    {"cases": {qid: {check name: {"passed", "message"}}}, "seed", "reasons": {qid: why a question got 0}}."""
+    from cs180utils.machinery.assignment import cases as C  # noqa: PLC0415
+    from cs180utils.machinery.assignment import sandbox  # noqa: PLC0415
+    from cs180utils.machinery.assignment.markers import MarkerError  # noqa: PLC0415
+    from cs180utils.machinery.assignment.questions import QUESTIONS  # noqa: PLC0415
+
+    seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
+    timeout_s = sandbox.TIMEOUT_S if timeout_s is None else timeout_s
     course = Path(course).resolve()
-    sys.path.insert(0, str(course))
-    from cs180utils.machinery.assignment import questions as Q  # noqa: PLC0415  (the course's table, hidden tests included)
+    if sandbox.is_root():
+        os.chmod(course, 0o700)    # the reference solutions: root alone reads them while students' code runs
+    outcomes: dict = {"cases": {}, "seed": seed, "reasons": {}}
+    with tempfile.TemporaryDirectory(prefix="cs180-grade-") as tmp:
+        for index, q in enumerate(QUESTIONS):
+            if qids is not None and q.id not in qids:
+                continue
+            mine = C.cases(q.id)
+            if untouched(texts, q.id):   # the stub as handed out: nothing to run
+                outcomes["cases"][q.id] = {c.name: {"passed": False, "message": "not written yet"} for c in mine}
+                continue
+            try:
+                tree = question_tree(course, texts, q.id, Path(tmp) / q.id)
+                results = sandbox.run_question(tree, q.id, index, seed, timeout_s)
+                reason = None
+            except (MarkerError, SyntaxError, FileNotFoundError, sandbox.SandboxError) as e:
+                reason = (f"syntax error in your answer: {e.msg} (line {e.lineno})" if isinstance(e, SyntaxError)
+                          else str(e))
+                results = {}
+            finally:
+                shutil.rmtree(Path(tmp) / q.id, ignore_errors=True)
+            verdicts = {}
+            for c in mine:
+                rec = results.get(c.name)
+                if reason is not None:
+                    why = reason
+                elif rec is None:
+                    why = "no output (the question's process skipped this check)"
+                elif "error" in rec:
+                    why = rec["error"]
+                else:
+                    why = C.judge(c, rec["out"], seed, C.decode(C.encode(C.run_probe(c, seed))))
+                verdicts[c.name] = {"passed": why is None, "message": why or "passed"}
+            outcomes["cases"][q.id] = verdicts
+            if reason is not None:
+                outcomes["reasons"][q.id] = reason
+    return outcomes
 
-    wanted = Q.marked_files()
-    found = find_marked_files(Path(submission), wanted, skip=(course,), unzip=True)
-    for rel, src in found.items():
-        shutil.copyfile(src, course / rel)
-    refs = [r for q in Q.QUESTIONS for r, _ in Q.question_tests(q.id)]
-    outcomes = run_refs(course, refs, timeout_s)
-    report = {"refs": outcomes, "files": {rel: str(found[rel]) if rel in found else None for rel in wanted}}
-    missing = [rel for rel in wanted if rel not in found]
-    print(f"marked files found in the submission: {len(found)} of {len(wanted)}"
-          + (f"; missing (graded as not done): {', '.join(missing)}" if missing else ""))
-    return report
+
+def grade_in_place(submission: Path, course: Path) -> dict:
+    """The autograder's grading step (run in otter's kernel, in the submission folder): grade the graded files
+    found there against ``course``. Returns the outcomes the otter test files read."""
+    from cs180utils.machinery.assignment.questions import marked_files  # noqa: PLC0415
+
+    texts, notes = read_submission(Path(submission), marked_files())
+    outcomes = grade_files(texts, course)
+    outcomes["notes"] = notes
+    print("\n".join(notes) or f"graded files found: {len(texts)} of {len(marked_files())}")
+    for qid, why in outcomes["reasons"].items():
+        print(f"{qid}: 0 points: {why}")
+    return outcomes
 
 
 # ---- otter test files ---------------------------------------------------------------------------------------
 
 def otter_test_source(qid: str, include_hidden: bool = True) -> str:
-    """An otter-grader exception-based test file for one question: one case per test reference."""
-    from cs180utils.machinery.assignment.questions import question, question_tests  # noqa: PLC0415
+    """An otter-grader exception-based test file for one question: one case per check (``cases.py``)."""
+    from cs180utils.machinery.assignment.cases import cases  # noqa: PLC0415
+    from cs180utils.machinery.assignment.questions import question  # noqa: PLC0415
 
     q = question(qid)
     lines = [f'"""{q.id}: {q.title} (notebook {q.notebook}, {q.points} points). Generated by '
-             f'cs180utils.machinery.assignment from questions.py; do not edit."""',
+             f'cs180utils.machinery.assignment from cases.py; do not edit."""',
              "from otter.test_files import test_case", "", "OK_FORMAT = False", f"name = {q.id!r}",
              f"points = {q.points}", ""]
-    for i, (ref, is_hidden) in enumerate(question_tests(qid, include_hidden), 1):
-        lines += [f"@test_case(name={ref!r}, hidden={is_hidden})", f"def case_{i}(env):",
+    for i, c in enumerate(cases(qid, None if include_hidden else False), 1):
+        lines += [f"@test_case(name={c.name!r}, hidden={c.hidden})", f"def case_{i}(env):",
                   "    from cs180utils.machinery.assignment.grading import require_passed",
-                  f"    require_passed(env, {ref!r})", ""]
+                  f"    require_passed(env, {qid!r}, {c.name!r})", ""]
     return "\n".join(lines)
 
 
 def score_with_otter(outcomes: dict, qids=None, include_hidden: bool = True) -> dict[str, "object"]:
-    """Score outcomes (``{"refs": ...}``) with the questions' otter test files, in this process.
+    """Score outcomes (``{"cases": ...}``) with the questions' otter test files, in this process.
 
     Returns question -> otter ``TestFile`` (``.score``, ``.possible``, ``.test_case_results``)."""
     from otter.test_files import ExceptionTestFile  # noqa: PLC0415
@@ -367,13 +339,16 @@ def points_table(files: dict[str, "object"]) -> tuple[str, dict]:
     return text, {"score": score, "max_score": max_score, "points": points}
 
 
+def _short(text: str, limit: int = 800) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _why(message: str | None) -> str:
-    """The gist of an otter failure message: "not written yet" for a stub, else the test's error."""
+    """The gist of an otter failure message (its last line)."""
     last = (message or "").strip().splitlines()[-1] if (message or "").strip() else ""
     last = re.sub(r"^AssertionError: ", "", last)
     last = re.sub(r"^\S+ (failed|error|skipped): ", "", last)
-    if "TodoError: TODO" in last:
-        return "not written yet (" + last.split("TodoError: TODO ", 1)[1].split(" ", 1)[0] + ")"
     return _short(last, 90)
 
 

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION (?P<qid>[A-Za-z0-9_]+)\s*$")
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
+# the student edition keeps the answer's place marked: only the lines between these two are graded
+START = re.compile(r"^(?P<indent>[ \t]*)# -+ START OF YOUR CODE \((?P<qid>[A-Za-z0-9_]+)\)")
+STOP = re.compile(r"^[ \t]*# -+ END OF YOUR CODE \((?P<qid>[A-Za-z0-9_]+)\)")
 BEGIN_HIDDEN = re.compile(r"^[ \t]*# BEGIN HIDDEN\s*$")
 END_HIDDEN = re.compile(r"^[ \t]*# END HIDDEN\s*$")
 TODO_IMPORT = "from cs180utils.machinery.assignment.todo import todo  # the stubs below raise it: what to write, and where"
@@ -97,7 +100,80 @@ def _stub(block: Block, hint: str) -> list[str]:
     ind = block.indent
     comment = textwrap.wrap(hint, 110, initial_indent=f"{ind}# TODO({block.qid}): ",
                             subsequent_indent=f"{ind}#     ", break_on_hyphens=False)
-    return comment + [f"{ind}raise todo({block.qid!r}, {block.function!r})"]
+    return comment + [f"{ind}# ---- START OF YOUR CODE ({block.qid}): only the lines between START and END are graded",
+                      f"{ind}raise todo({block.qid!r}, {block.function!r})",
+                      f"{ind}# ---- END OF YOUR CODE ({block.qid})"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    qid: str
+    function: str      # qualified name of the enclosing function
+    index: int         # 0 for the function's first block of this question, 1 for its second, ...
+    lines: list        # the answer's lines, dedented
+
+
+def answers(text: str, path: str = "<source>") -> dict[tuple[str, str, int], Answer]:
+    """The answers in a module's source: the lines of every ``BEGIN SOLUTION`` block (the instructor's edition)
+    or ``START OF YOUR CODE`` region (the student's), by (question, function, index). A source that does not
+    parse raises SyntaxError; unpaired START/END lines raise MarkerError."""
+    lines = text.split("\n")
+    funcs = _functions(ast.parse(text, path))
+    spans = []
+    if has_blocks(text):
+        spans = [(b.begin, b.end, b.qid) for b in blocks(text, path)]
+    else:
+        open_at = None
+        for i, line in enumerate(lines):
+            m, e = START.match(line), STOP.match(line)
+            if m:
+                if open_at is not None:
+                    raise MarkerError(f"{path}:{i + 1}: START OF YOUR CODE inside the region opened at line "
+                                      f"{open_at[0] + 1}: put back its END line")
+                open_at = (i, m.group("qid"))
+            elif e:
+                if open_at is None or open_at[1] != e.group("qid"):
+                    raise MarkerError(f"{path}:{i + 1}: END OF YOUR CODE ({e.group('qid')}) without its START line")
+                spans.append((open_at[0], i, open_at[1]))
+                open_at = None
+        if open_at is not None:
+            raise MarkerError(f"{path}:{open_at[0] + 1}: START OF YOUR CODE ({open_at[1]}) has no END line")
+    out: dict[tuple[str, str, int], Answer] = {}
+    for begin, end, qid in spans:
+        inside = [f for f in funcs if f[1] <= begin + 1 and end + 1 <= f[2] + 1]
+        if not inside:
+            continue
+        name = max(inside, key=lambda f: f[1])[0]
+        index = sum(1 for k in out if k[0] == qid and k[1] == name)
+        body = textwrap.dedent("\n".join(lines[begin + 1:end])).split("\n")
+        out[(qid, name, index)] = Answer(qid, name, index, body)
+    return out
+
+
+def splice(reference: str, submission: str, qid: str, path: str = "<source>") -> str:
+    """``reference`` (the instructor's module) with the answers of question ``qid`` taken from ``submission``
+    (a student's module or the instructor's): nothing else of the submission is used. A missing answer raises
+    MarkerError saying which; a submission that does not parse raises SyntaxError."""
+    theirs = answers(submission, path)
+    lines = reference.split("\n")
+    mine = sorted((b for b in blocks(reference, path) if b.qid == qid), key=lambda b: b.begin, reverse=True)
+    counts: dict[str, int] = {}
+    order = sorted(mine, key=lambda b: b.begin)
+    index = {}
+    for b in order:
+        index[b.begin] = counts.get(b.function, 0)
+        counts[b.function] = index[b.begin] + 1
+    for b in mine:
+        a = theirs.get((qid, b.function, index[b.begin]))
+        if a is None:
+            raise MarkerError(f"{path}: no answer of {qid} in {b.function} (keep the START OF YOUR CODE and END OF "
+                              f"YOUR CODE lines around it)")
+        lines[b.begin + 1:b.end] = [(b.indent + ln) if ln.strip() else "" for ln in a.lines]
+    at = _import_line_index("\n".join(lines))
+    lines.insert(at if at is not None else len(lines), TODO_IMPORT)   # an untouched stub raises todo(...)
+    out = "\n".join(lines)
+    compile(out, path, "exec")
+    return out
 
 
 def _import_line_index(text: str) -> int | None:
