@@ -92,11 +92,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "grade":
         from cs180utils.machinery.assignment.autograder import grade  # noqa: PLC0415
+        from cs180utils.machinery.assignment.grading import SubmissionError  # noqa: PLC0415
 
-        text, summary = grade(args.submission, args.autograder)
+        try:
+            text, summary = grade(args.submission, args.autograder)
+        except (SubmissionError, FileNotFoundError) as e:
+            print(f"grade: {e}", file=sys.stderr)
+            return 2
         print(text)
-        if summary["missing"]:
-            print(f"not in the submission (graded as not done): {', '.join(summary['missing'])}")
+        for note in summary["notes"]:
+            print(note)
         print(json.dumps(summary))
         return 0
 

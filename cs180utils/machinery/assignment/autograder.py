@@ -159,9 +159,9 @@ def grade(submission: Path, autograder: Path) -> tuple[str, dict]:
 
     t0 = time.perf_counter()
     submission, autograder = Path(submission).resolve(), Path(autograder).resolve()
+    texts, notes = grading.read_submission(submission, marked_files())
     if not autograder.is_file():
         raise FileNotFoundError(f"no autograder at {autograder}: run make autograder first")
-    texts, notes = grading.read_submission(submission, marked_files())
     missing = [f for f in marked_files() if f not in texts]
     with tempfile.TemporaryDirectory(prefix="cs180-grade-") as tmp:
         subm = Path(tmp) / "submission.zip"

@@ -103,10 +103,10 @@ class CheckReport:
                                    f"inputs)")
 
     def _repr_html_(self) -> str:
-        colour = {PASSING: "#1a7f37", FAILING: "#cf222e"}
+        colour, GREY = {PASSING: "#1a7f37", FAILING: "#cf222e"}, "#6e7781"
         out = ["<table><tr><th>question</th><th>state</th><th>checks</th><th>first problem</th></tr>"]
         for qid, st, n, why in self.rows():
-            out.append(f"<tr><td><code>{html.escape(qid)}</code></td><td style='color:{colour.get(st, "#6e7781")}'>"
+            out.append(f"<tr><td><code>{html.escape(qid)}</code></td><td style='color:{colour.get(st, GREY)}'>"
                        f"<b>{html.escape(st)}</b></td><td>{html.escape(n)}</td>"
                        f"<td style='text-align:left'>{html.escape(why)}</td></tr>")
         out.append(f"</table><p><small>public checks ({self.seconds:.1f} s); the autograder adds hidden ones on "

@@ -160,8 +160,9 @@ def clean_submission_folder(folder: str | Path) -> list[str]:
 
     folder = Path(folder)
     texts, notes = read_submission(folder, marked_files())
+    kept = {p.resolve() for p in find_marked_files(folder, marked_files()).values()}
     others = [p.relative_to(folder).as_posix() for p in folder.rglob("*")
-              if (p.is_file() or p.is_symlink()) and p.relative_to(folder).as_posix() not in texts]
+              if (p.is_file() or p.is_symlink()) and p.resolve() not in kept]
     for child in list(folder.iterdir()):
         if child.is_dir() and not child.is_symlink():
             shutil.rmtree(child)

@@ -150,6 +150,34 @@ def answers(text: str, path: str = "<source>") -> dict[tuple[str, str, int], Ans
     return out
 
 
+def fill(student: str, qid: str, lines_by_function: dict[str, list[list[str]]], path: str = "<source>") -> str:
+    """``student`` (a module of the student edition) with question ``qid``'s regions replaced:
+    ``lines_by_function[function][k]`` (dedented lines) goes between the k-th START/END pair of ``qid`` in that
+    function. What a student does by hand; the assignment's tests use it to write answers."""
+    funcs = _functions(ast.parse(student, path))
+    lines = student.split("\n")
+    spans = []
+    open_at = None
+    for i, line in enumerate(lines):
+        m, e = START.match(line), STOP.match(line)
+        if m and m.group("qid") == qid:
+            open_at = (i, m.group("indent"))
+        elif e and e.group("qid") == qid and open_at is not None:
+            name = max((f for f in funcs if f[1] <= open_at[0] + 1 <= f[2] + 1), key=lambda f: f[1])[0]
+            spans.append((open_at[0], i, open_at[1], name))
+            open_at = None
+    seen: dict[str, int] = {}
+    chosen = []
+    for begin, end, indent, name in spans:
+        k = seen.get(name, 0)
+        seen[name] = k + 1
+        if name in lines_by_function and k < len(lines_by_function[name]):
+            chosen.append((begin, end, indent, lines_by_function[name][k]))
+    for begin, end, indent, body in sorted(chosen, reverse=True):
+        lines[begin + 1:end] = [(indent + ln) if ln.strip() else "" for ln in body]
+    return "\n".join(lines)
+
+
 def splice(reference: str, submission: str, qid: str, path: str = "<source>") -> str:
     """``reference`` (the instructor's module) with the answers of question ``qid`` taken from ``submission``
     (a student's module or the instructor's): nothing else of the submission is used. A missing answer raises

@@ -25,8 +25,8 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-from cs180utils.machinery.assignment import grading, markers
-from cs180utils.machinery.assignment.questions import QUESTIONS, question_tests
+from cs180utils.machinery.assignment import markers
+from cs180utils.machinery.assignment.questions import QUESTIONS
 
 
 @dataclass(frozen=True)
