@@ -72,9 +72,9 @@ determinism: setup
 student: setup
 	$(PY) -m cs180utils.machinery.assignment student --out dist/student
 
-# dist/autograder.zip holds the package, the tests and the grading pins: rebuilt only when one of them changed
-# (make grade reuses an up-to-date one; delete it to force a rebuild)
-AUTOGRADER_INPUTS := $(shell find cs180utils tests -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) \
+# dist/autograder.zip holds the package (its checks included) and the grading pins: rebuilt only when one of them
+# changed (make grade reuses an up-to-date one; delete it to force a rebuild)
+AUTOGRADER_INPUTS := $(shell find cs180utils -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) \
                      requirements-grading.txt
 autograder: dist/autograder.zip
 dist/autograder.zip: $(AUTOGRADER_INPUTS) | $(STAMP)
