@@ -1,6 +1,6 @@
 """The autograder's build (make autograder): its grading-only requirements, a plain copy of the repository (no
-git) that builds a complete autograder, the refusal to build one that holds no tests, and make grade's reuse
-of an up-to-date dist/autograder.zip. One autograder build (~20 s) for the module."""
+git) that builds a complete autograder, the refusal to build one that holds no checks, and make grade's reuse
+of an up-to-date dist/autograder.zip. One autograder build (~5-20 s) for the module."""
 from __future__ import annotations
 
 import os
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from cs180utils.machinery.assignment import autograder, grading
+from cs180utils.machinery.assignment import autograder
 from cs180utils.machinery.assignment.build import repo_files
-from cs180utils.machinery.assignment.questions import QUESTIONS, question_tests
+from cs180utils.machinery.assignment.questions import QUESTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 # the project's pins that grading does not import (notebooks, figures, videos, the browser test)
@@ -39,7 +39,7 @@ def pins(path: Path) -> dict[str, str]:
 
 def test_grading_requirements_are_the_projects_pins_less_what_grading_does_not_import():
     full, lean = pins(ROOT / "requirements.txt"), pins(ROOT / autograder.GRADING_REQUIREMENTS)
-    assert {"torch", "torchvision", "numpy", "pytest", "otter-grader"} <= set(lean)
+    assert {"torch", "torchvision", "numpy", "otter-grader"} <= set(lean)
     differ = {name: (pin, full.get(name)) for name, pin in lean.items() if full.get(name) != pin}
     assert not differ, f"requirements-grading.txt pins that requirements.txt does not (grading, full): {differ}"
     assert not set(lean) & NOT_FOR_GRADING
@@ -96,24 +96,24 @@ def test_a_copy_in_an_ignored_folder_of_another_checkout_lists_its_own_files(tmp
     assert repo_files(copy) == ["cs180utils/a.py", "tests/test_a.py"]
 
 
-def test_a_plain_copy_builds_an_autograder_with_every_questions_tests(autograder_zip):
+def test_a_plain_copy_builds_an_autograder_with_the_package_and_every_questions_test(plain_copy, autograder_zip):
     names = set(zipfile.ZipFile(autograder_zip).namelist())
-    for q in QUESTIONS:
-        assert f"tests/{q.id}.py" in names
-        for ref in grading.resolve([r for r, _ in question_tests(q.id)], ROOT).values():
-            assert f"files/course/{ref.file}" in names, f"question {q.id}: {ref.file} is not in the autograder"
-    assert not [n for n in names if "clutter" in n or "__pycache__" in n or n.startswith("files/course/.venv")]
+    assert {f"tests/{q.id}.py" for q in QUESTIONS} <= names
+    package = {f"files/course/{f}" for f in plain_copy[1] if f.startswith("cs180utils/") and f.endswith(".py")}
+    assert "files/course/cs180utils/machinery/assignment/cases.py" in package
+    assert {n for n in names if n.startswith("files/course/")} == package
     env = zipfile.ZipFile(autograder_zip).read("environment.yml").decode()
     assert autograder.CPU_WHEELS in env and "torch==" in env
     assert not [p for p in NOT_FOR_GRADING if re.search(rf"^\s*-\s*{p}==", env, flags=re.M)]
 
 
-def test_no_autograder_without_the_questions_tests(plain_copy, tmp_path):
+@pytest.mark.parametrize("leave_out", ["cs180utils/machinery/assignment/cases.py", "cs180utils"])
+def test_no_autograder_without_the_checks_or_the_package(plain_copy, tmp_path, leave_out):
     copy = tmp_path / "workbook"
-    shutil.copytree(plain_copy[0], copy, ignore=lambda d, names: ["tests"] if Path(d) == plain_copy[0] else [])
+    shutil.copytree(plain_copy[0], copy, ignore=lambda d, names: [n for n in names
+                                                                  if (Path(d) / n) == plain_copy[0] / leave_out])
     out = tmp_path / "autograder.zip"
-    with pytest.raises(FileNotFoundError, match=r"the autograder would hold no tests for questions pe, field_mlp, "
-                                                r".*: build it from a clone of the workbook \(git\) with its tests/"):
+    with pytest.raises((FileNotFoundError, ValueError), match="no checks|holds no solutions"):
         autograder.make_autograder(copy, out)
     assert not out.exists()
 
@@ -134,7 +134,8 @@ def test_make_grade_rebuilds_the_autograder_only_when_what_goes_into_it_changed(
         return subprocess.run(["make", "-o", ".venv/.cs180-installed", *args], cwd=copy, capture_output=True,
                               text=True)
 
-    changes = ("tests/keypoints/test_cnn.py", "cs180utils/nerf/rendering.py", autograder.GRADING_REQUIREMENTS)
+    changes = ("cs180utils/nerf/rendering.py", "cs180utils/machinery/assignment/cases.py",
+               autograder.GRADING_REQUIREMENTS)
     for i, changed in enumerate(changes):
         t = time.time() + 100 * (i + 1)              # newer than every input, the ones changed before included
         built.write_bytes(b"")
@@ -145,3 +146,6 @@ def test_make_grade_rebuilds_the_autograder_only_when_what_goes_into_it_changed(
         os.utime(copy / changed, (t + 10, t + 10))
         assert make("-q", "dist/autograder.zip").returncode == 1, f"{changed} changed: the autograder is stale"
         assert build_line in make("-n", "grade", "SUBMISSION=x").stdout
+    os.utime(built, (t + 100, t + 100))
+    os.utime(copy / "tests/keypoints/test_cnn.py", (t + 200, t + 200))   # the autograder holds no tests/
+    assert make("-q", "dist/autograder.zip").returncode == 0
