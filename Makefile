@@ -72,15 +72,20 @@ determinism: setup
 student: setup
 	$(PY) -m cs180utils.machinery.assignment student --out dist/student
 
-autograder: setup
-	$(PY) -m cs180utils.machinery.assignment autograder --out dist/autograder.zip
+# dist/autograder.zip holds the package (its checks included) and the grading pins: rebuilt only when one of them
+# changed (make grade reuses an up-to-date one; delete it to force a rebuild)
+AUTOGRADER_INPUTS := $(shell find cs180utils -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null) \
+                     requirements-grading.txt
+autograder: dist/autograder.zip
+dist/autograder.zip: $(AUTOGRADER_INPUTS) | $(STAMP)
+	$(PY) -m cs180utils.machinery.assignment autograder --out $@
 
 ifneq ($(filter grade,$(MAKECMDGOALS)),)
 ifndef SUBMISSION
 $(error give the submission: make grade SUBMISSION=path/to/folder-or.zip)
 endif
 endif
-grade: autograder
+grade: dist/autograder.zip
 	$(PY) -m cs180utils.machinery.assignment grade $(SUBMISSION) --autograder dist/autograder.zip
 
 submission: setup

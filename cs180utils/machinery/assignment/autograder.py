@@ -65,10 +65,16 @@ OTTER_CONFIG = {
 }
 
 
+GRADING_REQUIREMENTS = "requirements-grading.txt"
+CPU_WHEELS = "--extra-index-url https://download.pytorch.org/whl/cpu"   # Gradescope has no GPU: torch's CPU wheels
+
+
 def _requirements(root: Path) -> str:
-    """The project's pinned requirements, less otter itself (otter generate adds its own)."""
-    lines = (Path(root) / "requirements.txt").read_text().splitlines()
-    return "\n".join(ln for ln in lines if not ln.strip().lower().startswith("otter-grader")) + "\n"
+    """The autograder's pip requirements: the grading-only pins (``requirements-grading.txt``, not the whole
+    project's) less otter itself (otter generate adds its own), after the line that lets pip take torch's CPU
+    wheels (see that file)."""
+    lines = (Path(root) / GRADING_REQUIREMENTS).read_text().splitlines()
+    return "\n".join([CPU_WHEELS] + [ln for ln in lines if not ln.strip().lower().startswith("otter-grader")]) + "\n"
 
 
 def make_autograder(root: Path, out: Path) -> Path:

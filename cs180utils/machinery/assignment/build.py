@@ -18,6 +18,7 @@ solutions and hidden checks included: grading splices one question of a submissi
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -30,18 +31,47 @@ INSTRUCTOR_ONLY = ("tests/", ".ci/", "dist/")
 NEVER = ("__pycache__/", ".ipynb_checkpoints/", ".pytest_cache/")
 
 
-def repo_files(root: Path) -> list[str]:
-    """The repository's files (tracked, or untracked but not ignored), repository-relative posix paths."""
-    root = Path(root)
+# What the repository's .gitignore leaves out, for a copy that is no git checkout (tests/assignment/
+# test_autograder_build.py checks that such a copy lists what git lists)
+IGNORED_DIRS = (".git", ".venv", "__pycache__", ".ipynb_checkpoints", ".pytest_cache")   # at any depth
+IGNORED_TOP = ("runs/", "dist/", "data/", "figures/", "submission.zip")                # at the root only
+KEPT = ("data/README.md", "figures/README.md", "figures/gallery/")
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """The files git lists under ``root`` (tracked, or untracked but not ignored), or None where ``root`` is no
+    checkout git tracks anything of: no git, no repository, or a copy that an enclosing checkout does not track
+    (a downloaded zip or ``git archive`` output unpacked inside another clone, perhaps in an ignored folder,
+    of which git would list nothing)."""
     try:
-        out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, check=True,
+        out = subprocess.run(["git", "ls-files", "-t", "-co", "--exclude-standard"], cwd=root, check=True,
                              capture_output=True, text=True).stdout.split("\n")
-        files = [f for f in out if f and (root / f).is_file()]
-    except (OSError, subprocess.CalledProcessError):   # not a git checkout: everything but the usual clutter
-        skip = (".git/", ".venv/", "runs/", "data/", "figures/")
-        files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
-        files = [f for f in files if not f.startswith(skip) or f in ("data/README.md", "figures/README.md")
-                 or f.startswith("figures/gallery/")]
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    tagged = [(ln[:1], ln[2:]) for ln in out if ln]
+    if not any(tag != "?" for tag, _ in tagged):
+        return None
+    return [f for _, f in tagged if (root / f).is_file()]
+
+
+def _plain_files(root: Path) -> list[str]:
+    """Every file below ``root`` but what the repository's .gitignore leaves out."""
+    files = []
+    for here, dirs, names in os.walk(root):
+        rel_dir = Path(here).relative_to(root).as_posix()
+        prefix = "" if rel_dir == "." else rel_dir + "/"
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS and not d.endswith(".egg-info"))
+        files += [prefix + n for n in names if n != ".git"]   # a worktree's .git is a file
+    return [f for f in files if not f.startswith(IGNORED_TOP) or f.startswith(KEPT)]
+
+
+def repo_files(root: Path) -> list[str]:
+    """The repository's files (tracked, or untracked but not ignored), repository-relative posix paths; in a
+    copy that is no git checkout, every file but what .gitignore leaves out."""
+    root = Path(root)
+    files = _git_files(root)
+    if files is None:
+        files = _plain_files(root)
     return sorted(f for f in files if not any(n in f for n in NEVER))
 
 
