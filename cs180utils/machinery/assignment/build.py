@@ -6,6 +6,8 @@ The student edition is the whole repository, as a student clones it, except that
 - the hidden tests are gone: the ``# BEGIN HIDDEN`` block of ``questions.py`` and the test functions it names,
 - each notebook has, under the heading of each of its questions (the cell tagged ``question-<q>``), a TODO cell
   (what to write, where) and a ``check("<q>")`` cell (the question's public tests),
+- the notebooks' setup cells and Colab badges, README's links and ``colab.py``'s addresses name the student
+  repository (``colab.STUDENT_REPO_URL``, or ``--repo-url``), never the instructor's ``colab.REPO_URL``,
 - ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
 - the instructor-only parts are left out: ``tests/assignment/`` (the CI checks of the assignment and the extra
   hidden tests), ``.ci/``.
@@ -22,6 +24,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cs180utils.machinery import colab
 from cs180utils.machinery.assignment import markers
 from cs180utils.machinery.assignment.grading import EXTRA_HIDDEN_TESTS
 from cs180utils.machinery.assignment.questions import HIDDEN, QUESTIONS, max_score, question
@@ -229,10 +232,12 @@ def _write(path: Path, data: bytes | str) -> None:
         path.write_bytes(data)
 
 
-def build(root: Path, out: Path, edition: str = "student") -> Path:
+def build(root: Path, out: Path, edition: str = "student", repo_url: str | None = None) -> Path:
     """Write an edition of the repository at ``root`` into ``out`` (replaced).
 
-    ``student``: the whole repository for a student (see the module docstring). ``course``: the autograder's
+    ``student``: the whole repository for a student (see the module docstring), whose notebooks, README and
+    ``colab.py`` name the student repository ``repo_url`` (default ``colab.STUDENT_REPO_URL``) wherever the
+    instructor's ``colab.REPO_URL`` stood, so that Colab installs the package with stubs. ``course``: the autograder's
     tree: ``cs180utils/`` with stubs and ``tests/`` with every test, hidden ones included (the extra ones of
     ``tests/assignment/hidden/`` too)."""
     import nbformat  # noqa: PLC0415
@@ -283,6 +288,7 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
             head, _, rest = readme.read_text().partition("\n")
             readme.write_text(f"{head}\n\n> **Student edition.** The functions the projects ask you to write are stubs "
                               f"here: start with [ASSIGNMENT.md](ASSIGNMENT.md).\n{rest}")
+        colab.retarget(out, repo_url or colab.STUDENT_REPO_URL)
         gi = out / ".gitignore"
         if gi.exists() and "submission.zip" not in gi.read_text():
             gi.write_text(gi.read_text().rstrip("\n") + "\n/submission.zip\n")
