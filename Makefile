@@ -64,13 +64,14 @@ determinism: setup
 	$(PY) benchmarks/results.py --determinism $(if $(ROWS),--only $(ROWS))
 
 # The assignment edition (cs180utils/machinery/assignment; ASSIGNMENT.md in the student edition says how students work):
-#   make student                      the student edition in dist/student/: stubs in place of the marked solutions
+#   make student                      the student edition in dist/student/: stubs in place of the marked solutions,
+#                                     its notebooks installing from colab.STUDENT_REPO_URL (STUDENT_REPO=URL: another)
 #   make autograder                   dist/autograder.zip, the Gradescope autograder (otter-grader)
 #   make grade SUBMISSION=path        grade a student's folder or zip locally with otter (no Docker)
 #   make submission                   (students) submission.zip with the files they edit
 .PHONY: student autograder grade submission
 student: setup
-	$(PY) -m cs180utils.machinery.assignment student --out dist/student
+	$(PY) -m cs180utils.machinery.assignment student --out dist/student $(if $(STUDENT_REPO),--repo-url $(STUDENT_REPO))
 
 # dist/autograder.zip holds the package (its checks included) and the grading pins: rebuilt only when one of them
 # changed (make grade reuses an up-to-date one; delete it to force a rebuild)

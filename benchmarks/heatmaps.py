@@ -1,7 +1,7 @@
 """Gaussian heatmap targets for one training batch, three ways, on the same machine in one run:
 
-- loop:      one keypoint at a time, a NumPy meshgrid and a 2-D exp each (the way a per-sample Dataset makes
-             them; ``heatmaps.gaussian_heatmaps_loop``);
+- loop:      one keypoint at a time, a (1, 1, H, W) map each copied into a NumPy array (the way a per-sample
+             Dataset makes them; ``heatmaps.gaussian_heatmaps_loop``);
 - dense:     the whole batch at once on the training device, two 1-D Gaussians broadcast into (B, K, H, W)
              (``heatmaps.gaussian_heatmaps``, what the notebooks draw);
 - factored:  the same targets kept as their 1-D factors (B, K, H) and (B, K, W)
@@ -72,7 +72,7 @@ def main() -> None:
     t_loop = median_seconds(lambda: hm.gaussian_heatmaps_loop(kps, size, args.sigma), args.repeats, sync)
     print(f"heatmaps for B={args.batch} K={args.keypoints} {args.size}x{args.size} sigma={args.sigma} on {device}, "
           f"{torch.get_num_threads()} threads", file=sys.stderr)
-    print(f"  per-keypoint loop (NumPy):          median {t_loop * 1e3:9.3f} ms", file=sys.stderr)
+    print(f"  per-keypoint loop:                  median {t_loop * 1e3:9.3f} ms", file=sys.stderr)
     print(f"  dense, batched on device:           median {t_dense * 1e3:9.3f} ms   ({t_loop / t_dense:.0f}x)",
           file=sys.stderr)
     print(f"  factored, batched (what training uses): median {t_fact * 1e3:9.3f} ms   ({t_loop / t_fact:.0f}x)",

@@ -21,16 +21,17 @@ def test_every_notebook_has_the_setup_cell_and_colab_link_of_repo_url():
     assert colab.readme_disagreements(config.REPO_ROOT / "README.md", NOTEBOOKS) == [], (
         "run `python -m cs180utils.machinery.colab` to write each notebook's Colab link into README's notebook table")
     assert f'REPO_URL = "{colab.REPO_URL}"' in colab.SETUP_CELL
+    owner_name = colab.REPO_URL.removeprefix("https://github.com/")   # (the student edition has its own address)
+    assert colab.github_name() == owner_name
     assert colab.colab_url("05_nose_tip_cnn.ipynb") == (
-        "https://colab.research.google.com/github/cs180-workbook/cs180-workbook/blob/main/notebooks/05_nose_tip_cnn.ipynb")
+        f"https://colab.research.google.com/github/{owner_name}/blob/main/notebooks/05_nose_tip_cnn.ipynb")
 
 
 def test_a_fork_changing_repo_url_is_told_which_notebooks_to_update(tmp_path, monkeypatch):
     for nb in sorted(NOTEBOOKS.glob("0[12]_*.ipynb")):
         shutil.copy(nb, tmp_path / nb.name)
     monkeypatch.setattr(colab, "REPO_URL", "https://github.com/my-course/workbook")
-    monkeypatch.setattr(colab, "SETUP_CELL", colab.SETUP_CELL.replace(
-        "https://github.com/cs180-workbook/cs180-workbook", "https://github.com/my-course/workbook"))
+    monkeypatch.setattr(colab, "SETUP_CELL", colab.setup_cell("https://github.com/my-course/workbook"))
     names = [d.split(":")[0] for d in colab.disagreements(tmp_path)]
     assert names == ["01_neural_field_2d.ipynb"] * 2 + ["02_nerf_rays_sampling.ipynb"] * 2   # cell and link each
     before = json.loads((tmp_path / "01_neural_field_2d.ipynb").read_text())
@@ -113,7 +114,7 @@ def test_widgets_off_colab_do_nothing(monkeypatch):
 
 def test_install_source(monkeypatch):
     monkeypatch.delenv("CS180_INSTALL_FROM", raising=False)
-    assert colab.install_source() == "git+https://github.com/cs180-workbook/cs180-workbook"
+    assert colab.install_source() == f"git+{colab.REPO_URL}"
     monkeypatch.setenv("CS180_INSTALL_FROM", "/tmp/cs180utils-0.1.0-py3-none-any.whl")
     assert colab.install_source() == "/tmp/cs180utils-0.1.0-py3-none-any.whl"
 

@@ -1,8 +1,8 @@
 """Heatmap targets and read-outs for keypoint networks (notebooks 08-09).
 
 Targets are made for a whole batch at once, on the tensor's device, by broadcasting two 1-D Gaussians
-(the 2-D Gaussian is separable): no Python loop over images or keypoints. ``gaussian_heatmaps_loop`` is the
-straightforward per-keypoint version, kept as the reference for tests and ``benchmarks/heatmaps.py``.
+(the 2-D Gaussian is separable): no Python loop over images or keypoints. ``gaussian_heatmaps_loop`` makes them
+one keypoint at a time, as a per-sample ``Dataset`` would (the baseline of ``benchmarks/heatmaps.py``).
 
 Coordinates are continuous pixels of the heatmap, the convention of :mod:`cs180utils.keypoints`.
 
@@ -43,18 +43,18 @@ def gaussian_heatmaps(kps: torch.Tensor, size: tuple[int, int], sigma: float = 2
 
 
 def gaussian_heatmaps_loop(kps: torch.Tensor, size: tuple[int, int], sigma: float = 2.0) -> torch.Tensor:
-    """The same heatmaps made the obvious way (as in a per-sample ``Dataset``): one keypoint at a time, each with
-    its own NumPy meshgrid and a 2-D ``exp``. Kept as the reference for tests and ``benchmarks/heatmaps.py``."""
+    """The same heatmaps made one keypoint at a time on the CPU, as a per-sample ``Dataset`` makes them: a
+    (1, 1, H, W) map from :func:`factored_targets` per keypoint, copied into a NumPy array. The baseline of
+    ``benchmarks/heatmaps.py``; the tests compare it with the batched maps (the batch, the keypoints and x and
+    y must not be mixed up)."""
     _check_kps(kps)
     H, W = size
-    pts = kps.detach().cpu().numpy()
+    pts = kps.detach().cpu()
     B, K, _ = pts.shape
     out = np.zeros((B, K, H, W), dtype=np.float32)
     for b in range(B):
         for k in range(K):
-            xx, yy = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)      # cell centres
-            x, y = pts[b, k]
-            out[b, k] = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma ** 2))
+            out[b, k] = factored_targets(pts[b:b + 1, k:k + 1], size, "gaussian", sigma).dense()[0, 0].numpy()
     return torch.from_numpy(out).to(kps.device)
 
 
@@ -151,8 +151,7 @@ def soft_argmax(heatmaps: torch.Tensor, normalize: str = "softmax", temperature:
     if window is not None:
         if window < 0:
             raise ValueError(f"window must be a radius >= 0 pixels (or None for the whole map); got {window}")
-        idx = flat.argmax(-1)                                                # (B, K)
-        px, py = (idx % W).to(p.dtype) + 0.5, torch.div(idx, W, rounding_mode="floor").to(p.dtype) + 0.5
+        px, py = argmax_coords(heatmaps).to(p.dtype).unbind(-1)             # (B, K) each: the peak's cell
         near_x = ((xs - px[..., None]).abs() <= window).to(p.dtype)          # (B, K, W)
         near_y = ((ys - py[..., None]).abs() <= window).to(p.dtype)          # (B, K, H)
         p = p * (near_y[..., :, None] * near_x[..., None, :]).reshape(B, K, H * W)

@@ -2,6 +2,7 @@
 comes from, the dependencies the kernel lacks, and widgets that show up in Colab.
 
     REPO_URL                  # the one place the repository's address is written (see below)
+    STUDENT_REPO_URL          # the student edition's address (make student writes it in place of REPO_URL)
     setup()                   # install only missing / too-old dependencies, then make widgets work on Colab
     missing(requirements())   # ["tqdm>=4.64", ...]: what setup() would install
     python -m cs180utils.machinery.colab   # after changing REPO_URL: rewrite every notebook's setup cell and Colab link,
@@ -33,26 +34,40 @@ from pathlib import Path
 # here, then runs `python -m cs180utils.machinery.colab` to write it into every notebook's first code cell and "Open in
 # Colab" link, and README's notebook table (tests/test_colab.py names each notebook that disagrees with this line).
 REPO_URL = "https://github.com/cs180-workbook/cs180-workbook"
+# The repository a course publishes the student edition in (stubs in place of the solutions): `make student` writes
+# it in place of REPO_URL into the edition's notebooks, README and this file (`make student STUDENT_REPO=...` or
+# `python -m cs180utils.machinery.assignment student --repo-url ...` for another), so that a student's Colab installs
+# the package with stubs, never this repository's solved one.
+STUDENT_REPO_URL = "https://github.com/cs180-workbook/cs180-student"
 BRANCH = "main"                           # the branch the Colab links open
 INSTALL_FROM_ENV = "CS180_INSTALL_FROM"   # a wheel / folder to install from instead of git+REPO_URL
 
 # The first code cell of every notebook, verbatim. From a clone (notebooks/ beside cs180utils/) it only puts
 # the clone on sys.path, as before; elsewhere it installs the package alone, then what the kernel lacks.
-SETUP_CELL = f"""\
+_SETUP_CELL = """\
 # Setup: cs180utils from this clone, else installed from the repository (Colab; a notebook on its own)
-REPO_URL = "{REPO_URL}"  # a course's fork: cs180utils/machinery/colab.py
+REPO_URL = "{repo_url}"  # a course's fork: cs180utils/machinery/colab.py
 import importlib.util, os, pathlib, subprocess, sys
 if importlib.util.find_spec("cs180utils") is None:
     if (pathlib.Path.cwd().parent / "cs180utils").is_dir():  # a clone: notebooks/ beside cs180utils/
         sys.path.insert(0, str(pathlib.Path.cwd().parent))
     else:  # the package alone (--no-deps): what the kernel already has (torch, numpy, ...) stays
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        os.environ.get("{INSTALL_FROM_ENV}") or f"git+{{REPO_URL}}"], check=True)
+                        os.environ.get("{install_from_env}") or f"git+{{REPO_URL}}"], check=True)
         importlib.invalidate_caches()
 import cs180utils.machinery.colab
 cs180utils.machinery.colab.setup()  # only the dependencies this kernel lacks or has too old; widgets on Colab
 from cs180utils.machinery import config
 print(config.describe())"""
+
+
+def setup_cell(repo_url: str) -> str:
+    """The first code cell of a notebook that installs the package from ``repo_url``."""
+    return _SETUP_CELL.format(repo_url=repo_url, install_from_env=INSTALL_FROM_ENV)
+
+
+SETUP_CELL = setup_cell(REPO_URL)
+
 
 # a requirement is satisfied by any of these distributions too (Colab ships opencv-python, not -headless)
 ALTERNATIVES = {
@@ -61,14 +76,20 @@ ALTERNATIVES = {
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:>=\s*([0-9][0-9.]*))?\s*$")
 
 
-def colab_url(notebook: str) -> str:
-    """The address that opens ``notebooks/<notebook>`` of :data:`REPO_URL` in Colab."""
-    return f"https://colab.research.google.com/github/{REPO_URL.split('github.com/', 1)[1]}/blob/{BRANCH}/notebooks/{notebook}"
+def github_name(repo_url: str | None = None) -> str:
+    """``owner/name`` of a GitHub address (default :data:`REPO_URL`): what Colab's GitHub tab asks for."""
+    return (repo_url or REPO_URL).split("github.com/", 1)[1].removesuffix(".git").strip("/")
 
 
-def badge(notebook: str) -> str:
+def colab_url(notebook: str, repo_url: str | None = None) -> str:
+    """The address that opens ``notebooks/<notebook>`` of ``repo_url`` (default :data:`REPO_URL`) in Colab."""
+    return f"https://colab.research.google.com/github/{github_name(repo_url)}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def badge(notebook: str, repo_url: str | None = None) -> str:
     """The "Open in Colab" badge line of a notebook's title cell (markdown)."""
-    return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)})"
+    return (f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"({colab_url(notebook, repo_url)})")
 
 
 def install_source() -> str:
@@ -185,35 +206,39 @@ def first_code_cell(nb: dict) -> dict:
     return next(c for c in nb["cells"] if c["cell_type"] == "code")
 
 
-def disagreements(folder: Path) -> list[str]:
+def _cell(repo_url: str | None) -> str:
+    return SETUP_CELL if repo_url is None else setup_cell(repo_url)
+
+
+def disagreements(folder: Path, repo_url: str | None = None) -> list[str]:
     """The notebooks in ``folder`` whose first code cell is not :data:`SETUP_CELL` or whose title cell lacks
-    :func:`badge`, each as ``"name: what"``."""
+    :func:`badge`, each as ``"name: what"`` (for ``repo_url``: :func:`setup_cell` and badge of that address)."""
     out = []
     for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
         nb = json.loads(path.read_text(encoding="utf-8"))
-        if "".join(first_code_cell(nb)["source"]) != SETUP_CELL:
+        if "".join(first_code_cell(nb)["source"]) != _cell(repo_url):
             out.append(f"{path.name}: first code cell differs from cs180utils.machinery.colab.SETUP_CELL")
-        if badge(path.name) not in "".join(nb["cells"][0]["source"]).splitlines():
-            out.append(f"{path.name}: title cell lacks the line {badge(path.name)}")
+        if badge(path.name, repo_url) not in "".join(nb["cells"][0]["source"]).splitlines():
+            out.append(f"{path.name}: title cell lacks the line {badge(path.name, repo_url)}")
     return out
 
 
-def write_notebooks(folder: Path) -> list[str]:
-    """Put :data:`SETUP_CELL` and :func:`badge` into every notebook of ``folder`` (the badge replaces an older
-    one, else goes right under the title); returns the names changed."""
+def write_notebooks(folder: Path, repo_url: str | None = None) -> list[str]:
+    """Put :data:`SETUP_CELL` and :func:`badge` (those of ``repo_url`` when given) into every notebook of
+    ``folder`` (the badge replaces an older one, else goes right under the title); returns the names changed."""
     changed = []
     for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
         text = path.read_text(encoding="utf-8")
         nb = json.loads(text)
-        first_code_cell(nb)["source"] = SETUP_CELL.splitlines(keepends=True)
+        first_code_cell(nb)["source"] = _cell(repo_url).splitlines(keepends=True)
         title = nb["cells"][0]
         text_before = "".join(title["source"])
         lines = text_before.splitlines()
         old = [k for k, line in enumerate(lines) if "colab-badge.svg" in line]
         if old:   # an older badge (another URL): replaced where it is
-            lines[old[0]] = badge(path.name)
+            lines[old[0]] = badge(path.name, repo_url)
         else:     # under the "# NN ..." heading, with a blank line before it
-            lines[1:1] = ["", badge(path.name)]
+            lines[1:1] = ["", badge(path.name, repo_url)]
         title["source"] = ("\n".join(lines) + ("\n" if text_before.endswith("\n") else "")).splitlines(keepends=True)
         new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
         if new != text:
@@ -226,9 +251,9 @@ def write_notebooks(folder: Path) -> list[str]:
 _README_ROW = re.compile(r"^\| (?P<num>\d\d) \| `(?P<stem>[^`]+)` \| (?:\[!\[Open in Colab\][^|]*\) \| )?(?P<rest>.*)$")
 
 
-def readme_disagreements(readme: Path, folder: Path) -> list[str]:
+def readme_disagreements(readme: Path, folder: Path, repo_url: str | None = None) -> list[str]:
     """The notebooks of ``folder`` whose row in ``readme``'s notebook table lacks :func:`badge` (the same link as
-    the notebook's own), or that have no row, each as ``"name: what"``."""
+    the notebook's own; of ``repo_url`` when given), or that have no row, each as ``"name: what"``."""
     rows = {m["stem"]: line for line in Path(readme).read_text(encoding="utf-8").splitlines()
             if (m := _README_ROW.match(line))}
     out = []
@@ -236,24 +261,49 @@ def readme_disagreements(readme: Path, folder: Path) -> list[str]:
         row = rows.get(path.stem)
         if row is None:
             out.append(f"{path.name}: no row in {Path(readme).name}'s notebook table")
-        elif f"| {badge(path.name)} |" not in row:
-            out.append(f"{path.name}: its row in {Path(readme).name} lacks {badge(path.name)}")
+        elif f"| {badge(path.name, repo_url)} |" not in row:
+            out.append(f"{path.name}: its row in {Path(readme).name} lacks {badge(path.name, repo_url)}")
     return out
 
 
-def write_readme(readme: Path) -> bool:
-    """Put :func:`badge` into each row of ``readme``'s notebook table (the column after the notebook's name,
-    replacing an older badge); returns whether the file changed."""
+def write_readme(readme: Path, repo_url: str | None = None) -> bool:
+    """Put :func:`badge` (of ``repo_url`` when given) into each row of ``readme``'s notebook table (the column
+    after the notebook's name, replacing an older badge); returns whether the file changed."""
     text = Path(readme).read_text(encoding="utf-8")
     lines = text.split("\n")
     for k, line in enumerate(lines):
         m = _README_ROW.match(line)
         if m:
-            lines[k] = f"| {m['num']} | `{m['stem']}` | {badge(m['stem'] + '.ipynb')} | {m['rest']}"
+            lines[k] = f"| {m['num']} | `{m['stem']}` | {badge(m['stem'] + '.ipynb', repo_url)} | {m['rest']}"
     new = "\n".join(lines)
+    if repo_url is not None:   # Colab's GitHub tab, in the prose: `owner/name`
+        new = new.replace(f"`{github_name()}`", f"`{github_name(repo_url)}`")
     if new != text:
         Path(readme).write_text(new, encoding="utf-8")
     return new != text
+
+
+# the assignments of this module's two addresses, as a copy of it (the student edition's) has them rewritten
+# (not the setup cell's template line, which has a comment after it)
+_ADDRESS_LINE = re.compile(r'^(?P<name>REPO_URL|STUDENT_REPO_URL) = "[^"{]*"$', re.M)
+
+
+def retarget(root: Path, repo_url: str) -> list[str]:
+    """Point a copy of the workbook at ``root`` (the student edition) at ``repo_url``: its
+    ``cs180utils/machinery/colab.py`` (REPO_URL, STUDENT_REPO_URL), every notebook's setup cell and Colab badge,
+    README's notebook table and its GitHub name; returns the files changed, repository-relative."""
+    root = Path(root)
+    changed = [f"notebooks/{name}" for name in write_notebooks(root / "notebooks", repo_url)]
+    if (root / "README.md").exists() and write_readme(root / "README.md", repo_url):
+        changed.append("README.md")
+    me = root / "cs180utils" / "machinery" / "colab.py"
+    if me.exists():
+        text = me.read_text(encoding="utf-8")
+        new = _ADDRESS_LINE.sub(lambda m: f'{m["name"]} = "{repo_url}"', text)
+        if new != text:
+            me.write_text(new, encoding="utf-8")
+            changed.append("cs180utils/machinery/colab.py")
+    return changed
 
 
 if __name__ == "__main__":

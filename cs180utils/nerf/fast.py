@@ -24,7 +24,6 @@ higher learning rate, Adam eps 1e-15 as in Instant-NGP) and ``on_train_step(step
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -35,6 +34,7 @@ from cs180utils.encodings import positional_encoding
 from cs180utils.grid_encoding import GridEncoding
 from cs180utils.nerf.fields import Field
 from cs180utils.nerf.occupancy import OccupancyGrid
+from cs180utils.nerf.rendering import opacity, render_weights
 
 
 @dataclass
@@ -114,7 +114,7 @@ class FastField(Field):
         unit = self.occupancy.normalize(points[keep])  # (M, 3) in [0, 1]^3
         sigma_m = self._sigma(unit)  # (M,)
         # colour only where the sample can be seen at all (opacity over one step above color_alpha_skip)
-        alpha = 1.0 - torch.exp(-sigma_m.detach() * self.step_size)
+        alpha = opacity(sigma_m.detach(), self.step_size)  # (M,)
         lit = (alpha > self.cfg.color_alpha_skip).nonzero()[:, 0]  # (C,) indices into keep
         rgb_c = self._rgb(unit[lit], dirs[keep[lit]])  # (C, 3)
         self.last_eval_fraction = keep.numel() / max(n, 1)
@@ -140,11 +140,11 @@ class FastField(Field):
         Rn, S = deltas.shape
         flat = points.reshape(-1, 3)
         occ = self.occupancy.query(flat).nonzero()[:, 0]  # (M,)
-        tau = points.new_zeros(Rn * S)
-        tau[occ] = self._sigma(self.occupancy.normalize(flat[occ])) * deltas.reshape(-1)[occ]
-        tau = tau.reshape(Rn, S)  # (R, S) optical thickness of each interval
-        T = torch.exp(-(torch.cumsum(tau, dim=-1) - tau))  # (R, S) transmittance in front of each sample
-        keep = (T >= c.early_stop_eps) & (tau > -math.log1p(-c.sample_alpha_skip))  # alpha > skip <=> tau > ..
+        sigma = points.new_zeros(Rn * S)
+        sigma[occ] = self._sigma(self.occupancy.normalize(flat[occ]))
+        # the course's volume rendering: T (R, S) in front of each sample, and each sample's opacity alpha
+        _, T, alpha = render_weights(sigma.reshape(Rn, S), deltas)
+        keep = (T >= c.early_stop_eps) & (alpha > c.sample_alpha_skip)
         self.last_keep_fraction = float(keep.float().mean())
         return keep
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cs180utils.nerf import hull as H
+from cs180utils.nerf.rendering import opacity
 
 
 class OccupancyGrid(nn.Module):
@@ -146,7 +147,7 @@ class OccupancyGrid(nn.Module):
         """Refresh ``mask`` from the field's density at one random point per hull cell.
 
         ``density_fn``: (N, 3) world points -> (N,) sigma.  A cell stays occupied while the running maximum
-        ``density = max(decay * density, sigma)`` gives an opacity ``1 - exp(-density * step_size)`` above
+        ``density = max(decay * density, sigma)`` gives an opacity over one ``step_size`` (:func:`rendering.opacity`) above
         ``alpha_threshold`` (capped at the mean opacity over the hull, so a still-faint field keeps its
         brightest cells).  Returns the occupied fraction of the box.
         """
@@ -159,7 +160,7 @@ class OccupancyGrid(nn.Module):
         sigma = torch.cat([density_fn(points[i:i + chunk]).reshape(-1) for i in range(0, len(points), chunk)])
         flat = self.density.reshape(-1)
         flat[cells] = torch.maximum(flat[cells] * decay, sigma.float())
-        alpha = 1.0 - torch.exp(-flat[cells] * step_size)  # (C,)
+        alpha = opacity(flat[cells], step_size)  # (C,) the course's alpha over one step
         threshold = min(alpha_threshold, float(alpha.mean()))
         new = torch.zeros_like(flat, dtype=torch.bool)
         new[cells] = alpha > threshold

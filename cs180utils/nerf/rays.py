@@ -79,8 +79,7 @@ def random_rays(images: torch.Tensor, c2ws: torch.Tensor, focal: float, n: int,
     """
     B, H, W, _ = images.shape
     flat = torch.randint(0, B * H * W, (n,), generator=generator).to(images.device)  # (R,)
-    b, rest = flat // (H * W), flat % (H * W)
-    i, j = rest // W, rest % W
+    b, i, j = torch.unravel_index(flat, (B, H, W))  # (R,) each: image, row, column
     # BEGIN SOLUTION pixel_centres
     uv = torch.stack((j, i), dim=-1).to(c2ws.dtype) + 0.5  # (R, 2)
     # END SOLUTION

@@ -42,6 +42,15 @@ def composite(weights: torch.Tensor, rgbs: torch.Tensor, t: torch.Tensor | None 
     return out
 
 
+def opacity(sigmas: torch.Tensor, deltas: torch.Tensor | float) -> torch.Tensor:
+    """Each sample's opacity ``alpha`` on its own, for densities of any shape and their interval lengths (a number
+    or the same shape): :func:`render_weights`' alpha, each sample taken as a ray of one sample. The fast field's
+    colour skip and the occupancy grid's threshold use it, so both fields render with one formula."""
+    d = torch.as_tensor(deltas, dtype=sigmas.dtype, device=sigmas.device).expand_as(sigmas)
+    _, _, alpha = render_weights(sigmas.reshape(-1, 1), d.reshape(-1, 1))
+    return alpha.reshape(sigmas.shape)
+
+
 def volrend(sigmas: torch.Tensor, rgbs: torch.Tensor, step_size: float | torch.Tensor) -> torch.Tensor:
     """The course's function: ``sigmas`` (R, S, 1), ``rgbs`` (R, S, 3), a constant ``step_size`` -> colours (R, 3)."""
     sigmas = sigmas[..., 0] if sigmas.shape[-1] == 1 else sigmas

@@ -1,3 +1,4 @@
+import cv2
 import pytest
 import torch
 
@@ -12,10 +13,11 @@ def _dot_image(x, y, h=60, w=80):
 
 
 def _centroid(img):
-    """Intensity-weighted centre in continuous pixel coordinates (pixel i covers [i, i + 1))."""
-    w = (img[0] + 0.5).clamp(min=0)
-    ys, xs = torch.meshgrid(torch.arange(w.shape[0]) + 0.5, torch.arange(w.shape[1]) + 0.5, indexing="ij")
-    return torch.stack([(w * xs).sum(), (w * ys).sum()]) / w.sum()
+    """Intensity-weighted centre in continuous pixel coordinates (pixel i covers [i, i + 1)). OpenCV's image
+    moments, not soft_argmax: this is question augment's public test, which must not need a later question's
+    function (nor write its answer)."""
+    m = cv2.moments((img[0] + 0.5).clamp(min=0).numpy())     # centroid (m10, m01) / m00 with pixel i at i
+    return torch.tensor([m["m10"] / m["m00"], m["m01"] / m["m00"]]) + 0.5
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -12,6 +12,7 @@ from cs180utils.machinery import config as cfg_mod
 from cs180utils.machinery import training
 from cs180utils.machinery.keypoints import experiment_300w as exp
 from cs180utils.machinery.keypoints import cli_300w, synthetic
+from cs180utils.keypoints import heatmaps as hm
 from cs180utils.keypoints import ibug, steps
 from cs180utils.machinery.settings import UNSET
 
@@ -255,6 +256,11 @@ def test_box_summary_of_tight_and_detector_like_boxes():
 F = list(ibug.FLIP_300W)
 
 
+def _gaussian_logits(points: torch.Tensor, size: int) -> torch.Tensor:
+    """(K, size, size) logits: the log of Gaussian heatmaps (sigma 2 px) peaking at ``points`` (K, 2)."""
+    return torch.log(hm.gaussian_heatmaps(points[None], (size, size), 2.0).clamp_min(1e-30))[0]
+
+
 def _symmetric_pixels(size: int) -> torch.Tensor:
     """(68, 2) crop pixels on pixel centres (size odd: the midline x = size / 2 is one too), its own mirror image
     (x -> size - x, points paired by FLIP_300W)."""
@@ -289,9 +295,7 @@ def test_mirror_averaging_cancels_a_sideways_bias():
     torch.testing.assert_close(exp.predict(biased, cfg, x, tta_flip=False), (s + torch.tensor([1.0, 0.0])).expand(
         2, -1, -1), atol=1e-5, rtol=0)
     # heatmaps: logits of a Gaussian 1 px right of each point; averaging the logits puts the peak on the point
-    u = torch.arange(size) + 0.5                                          # pixel centres
-    peak = s + torch.tensor([1.0, 0.0])
-    logits = -((u[None, None, :] - peak[:, 0, None, None]) ** 2 + (u[None, :, None] - peak[:, 1, None, None]) ** 2) / 8
+    logits = _gaussian_logits(s + torch.tensor([1.0, 0.0]), size)
     cfg = exp.config("unet", "smoke", crop_size=size, tta_flip=True)
     got = exp.predict(ConstantOutput(logits), cfg, x)
     assert (got - s).abs().max() < 1e-3 and (exp.predict(ConstantOutput(logits), cfg, x, tta_flip=False)[..., 0]
@@ -316,8 +320,7 @@ def test_calibrated_mirror_average_keeps_labels_that_are_not_mirror_symmetric():
                                atol=1e-5, rtol=0)
     torch.testing.assert_close(exp.predict(model, cfg, x), labels.expand(2, -1, -1), atol=1e-5, rtol=0)
     # heatmaps: the same with Gaussian logits at the labels, for each read-out
-    u = torch.arange(size) + 0.5
-    logits = -((u[None, None, :] - labels[:, 0, None, None]) ** 2 + (u[None, :, None] - labels[:, 1, None, None]) ** 2) / 8
+    logits = _gaussian_logits(labels, size)
     cfg = exp.config("unet", "smoke", crop_size=size, tta_flip=True)
     model = ConstantOutput(logits)
     model.mirror_offsets = exp.mirror_offsets(model, cfg, crops)

@@ -9,6 +9,7 @@ from cs180utils.machinery.keypoints import experiment_imm as ex
 from cs180utils.keypoints import steps
 from cs180utils.keypoints.asf import write_asf
 from cs180utils.keypoints.augment import identity_augment
+from cs180utils.keypoints.heatmaps import argmax_coords
 from cs180utils.keypoints.imm import ImmFaces, read_imm_folder
 from cs180utils.keypoints.imm import zoom_frames as imm_zoom_frames
 from cs180utils.machinery.keypoints.synthetic import write_imm_folder
@@ -64,9 +65,7 @@ class Brightest(nn.Module):
 
     def forward(self, x):                                       # (B, 1, H, W) -> (B, 1, 2) in [0, 1]
         h, w = x.shape[-2:]
-        idx = x.flatten(1).argmax(1)
-        i, j = idx // w, idx % w
-        return torch.stack([(j + 0.5) / w, (i + 0.5) / h], -1)[:, None] + 0 * self.unused
+        return argmax_coords(x) / torch.tensor([w, h]) + 0 * self.unused   # the brightest pixel's centre
 
 
 def test_a_keypoint_on_a_known_pixel_survives_dataset_augmentation_and_prediction(tmp_path):

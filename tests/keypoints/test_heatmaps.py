@@ -13,6 +13,7 @@ def test_gaussian_matches_the_loop_and_hand_values():
     torch.testing.assert_close(fast, hm.gaussian_heatmaps_loop(kps, (12, 16), sigma=2.0))
     assert fast[0, 0, 4, 3] == 1.0                                     # peak in the cell (row 4, col 3) at (3.5, 4.5)
     assert fast[0, 0, 4, 5].item() == pytest.approx(torch.exp(torch.tensor(-0.5)).item())  # 2 px = 1 sigma
+    assert fast[0, 1, 3, 10].item() == pytest.approx(0.961691, abs=1e-6)   # cell centre (10.5, 3.5), 0.56 px away
     with pytest.raises(ValueError, match="sigma"):
         hm.gaussian_heatmaps(kps, (12, 16), sigma=0)
     with pytest.raises(ValueError, match="B, K, 2"):

@@ -6,7 +6,7 @@ Command line (``python -m cs180utils.machinery.assignment --help``; each command
 
     check Q [Q ...] | --all          the public tests of questions, scored
     questions                        the questions, their notebook sections and points
-    student [--out dist/student]     build the student edition (make student)
+    student [--out dist/student] [--repo-url URL]   build the student edition (make student STUDENT_REPO=URL)
     autograder [--out dist/autograder.zip]   the Gradescope autograder zip (make autograder)
     grade SUBMISSION                 grade a folder or zip locally with otter, no Docker (make grade SUBMISSION=...)
     submission [--out submission.zip]        zip the files a student edits (make submission)

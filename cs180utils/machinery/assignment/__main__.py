@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("questions", help="list the questions")
     s = sub.add_parser("student", help="build the student edition")
     s.add_argument("--out", type=Path, default=Path("dist/student"))
+    s.add_argument("--repo-url", default=None,
+                   help="the repository the student edition is published in: its notebooks install the package "
+                        "from it and its Colab links open it (default: cs180utils.machinery.colab.STUDENT_REPO_URL)")
     a = sub.add_parser("autograder", help="build the Gradescope autograder zip (otter-grader)")
     a.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
     g = sub.add_parser("grade", help="grade a submission (folder or zip) locally with otter, without Docker")
@@ -75,9 +78,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "student":
         from cs180utils.machinery.assignment.build import build  # noqa: PLC0415
 
-        out = build(_root(), args.out.resolve())
-        print(f"student edition written to {out} (ASSIGNMENT.md says what to do)")
-        print(json.dumps({"out": str(out), "seconds": round(time.perf_counter() - t0, 1)}))
+        from cs180utils.machinery.colab import STUDENT_REPO_URL  # noqa: PLC0415
+
+        repo_url = args.repo_url or STUDENT_REPO_URL
+        if "github.com/" not in repo_url:
+            p.error(f"--repo-url {repo_url!r}: give the GitHub address the edition is published at, "
+                    f"e.g. https://github.com/my-course/cs180-student (Colab opens notebooks from GitHub)")
+        out = build(_root(), args.out.resolve(), repo_url=repo_url)
+        print(f"student edition written to {out} for {repo_url} (ASSIGNMENT.md says what to do)")
+        print(json.dumps({"out": str(out), "repo_url": repo_url, "seconds": round(time.perf_counter() - t0, 1)}))
         return 0
 
     if args.command == "autograder":

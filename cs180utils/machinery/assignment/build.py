@@ -7,6 +7,8 @@ The student edition is the whole repository, as a student clones it, except that
 - the hidden checks are gone (the ``# BEGIN HIDDEN`` block of ``cases.py``),
 - each notebook has, under the heading of each of its questions (the cell tagged ``question-<q>``), a TODO cell
   (what to write, where) and a ``check("<q>")`` cell (the question's public tests),
+- the notebooks' setup cells and Colab badges, README's links and ``colab.py``'s addresses name the student
+  repository (``colab.STUDENT_REPO_URL``, or ``--repo-url``), never the instructor's ``colab.REPO_URL``,
 - ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
 - ``make test`` is the student's progress (``python -m cs180utils.machinery.assignment progress``: each question
   not written / failing / passing), and the instructor-only parts are left out: ``tests/`` (the instructor's
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cs180utils.machinery import colab
 from cs180utils.machinery.assignment import markers
 from cs180utils.machinery.assignment.questions import QUESTIONS, max_score, question
 
@@ -241,11 +244,13 @@ def _write(path: Path, data: bytes | str) -> None:
         path.write_bytes(data)
 
 
-def build(root: Path, out: Path, edition: str = "student") -> Path:
+def build(root: Path, out: Path, edition: str = "student", repo_url: str | None = None) -> Path:
     """Write an edition of the repository at ``root`` into ``out`` (replaced).
 
-    ``student``: the whole repository for a student (see the module docstring). ``course``: the autograder's
-    tree: ``cs180utils/`` as it is, reference solutions and hidden checks included."""
+    ``student``: the whole repository for a student (see the module docstring), whose notebooks, README and
+    ``colab.py`` name the student repository ``repo_url`` (default ``colab.STUDENT_REPO_URL``) wherever the
+    instructor's ``colab.REPO_URL`` stood, so that Colab installs the package with stubs. ``course``: the
+    autograder's tree: ``cs180utils/`` as it is, reference solutions and hidden checks included."""
     import nbformat  # noqa: PLC0415
 
     if edition not in ("student", "course"):
@@ -292,6 +297,7 @@ def build(root: Path, out: Path, edition: str = "student") -> Path:
             head, _, rest = readme.read_text().partition("\n")
             readme.write_text(f"{head}\n\n> **Student edition.** The functions the projects ask you to write are stubs "
                               f"here: start with [ASSIGNMENT.md](ASSIGNMENT.md).\n{rest}")
+        colab.retarget(out, repo_url or colab.STUDENT_REPO_URL)
         gi = out / ".gitignore"
         if gi.exists() and "submission.zip" not in gi.read_text():
             gi.write_text(gi.read_text().rstrip("\n") + "\n/submission.zip\n")

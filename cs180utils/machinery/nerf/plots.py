@@ -54,8 +54,8 @@ def camera_samples(scene, camera: int = 0, n_rays: int = 64, n_samples: int = 32
         raise ValueError(f"n_rays must be between 1 and the camera's {H * W} pixels, got {n_rays}")
     g = torch.Generator().manual_seed(seed)
     flat = torch.randperm(H * W, generator=g)[:n_rays]  # (R,) distinct pixels
-    pixels = torch.stack((flat // W, flat % W), dim=-1)  # (R, 2) (row i, column j)
-    uv = pixels.flip(-1).to(scene.c2ws.dtype) + 0.5  # (R, 2) pixel centres (u, v)
+    pixels = torch.stack(torch.unravel_index(flat, (H, W)), dim=-1)  # (R, 2) (row i, column j)
+    uv = R.pixel_grid(H, W, scene.c2ws.dtype)[pixels[:, 0], pixels[:, 1]]  # (R, 2) their centres (u, v)
     rays_o, rays_d = R.pixel_to_ray(scene.K, scene.c2ws[camera], uv)
     points, _ = sample_along_rays(rays_o, rays_d, scene.near, scene.far, n_samples, perturb=perturb, generator=g)
     colours = scene.images[camera][pixels[:, 0], pixels[:, 1]]  # (R, 3)
