@@ -240,20 +240,6 @@ ALLOWED: dict[tuple[str, str, str], tuple[int, str]] = {
         (1, "hierarchical sampling without jitter: the inverse CDF at the quantiles (i + 0.5) / n"),
     ("cs180utils/nerf/scene.py", "pixel_centres/half", "sphere_cameras"):
         (1, "a Fibonacci sphere of camera positions: heights at (i + 0.5) / n"),
-    ("tests/keypoints/test_experiment_300w.py", "pixel_centres/half", "_symmetric_pixels"):
-        (1, "test data: random keypoints placed on pixel centres"),
-    ("tests/keypoints/test_experiment_imm.py", "pixel_centres/half",
-     "test_a_keypoint_on_a_known_pixel_survives_dataset_augmentation_and_prediction"):
-        (1, "expected values: the centres of three given cells (hand values, no read-out)"),
-    ("tests/keypoints/test_experiment_imm.py", "pixel_centres/half", "test_predict_batches_and_keeps_the_order"):
-        (1, "expected values: the centres of the pixels the test lit, (n + 0.5, n % 60 + 0.5)"),
-    ("tests/keypoints/test_synthetic.py", "pixel_centres/half", "test_300w_folder_goes_through_the_real_reader"):
-        (1, "expected value of the dlib reader, which stores pixel indices: index -> its centre"),
-    ("tests/test_grid_encoding.py", "volrend/composite", "test_grid_sample_and_gather_agree_with_gradients"):
-        (2, "a random linear function of the lookups, to compare gradients (w is random weights)"),
-    ("tests/test_grid_encoding.py", "volrend/composite",
-     "test_points_dealt_to_threads_give_the_same_lookup_and_gradient"):
-        (1, "a random linear function of the lookups, to compare gradients (w is random weights)"),
 }
 
 

@@ -322,10 +322,10 @@ def _random_rays(out, seed):
         cam = c2ws[0] if torch.allclose(oi, c2ws[0, :3, 3]) else c2ws[1]
         p = K @ torch.linalg.solve(cam[:3, :3], (oi + di) - cam[:3, 3])
         uv = p[:2] / p[2]
-        if not torch.allclose(uv, ci[:2], atol=1e-3):
+        if not torch.allclose(uv - ci[:2], torch.full((2,), 0.5, dtype=uv.dtype), atol=1e-3):
             raise Failed(f"a ray of random_rays crosses the image at (u, v) = {fmt(uv)}, but the colour it returns is "
-                         f"that of the pixel with centre {fmt(ci[:2])} (each pixel's colour here is its own centre "
-                         f"(column + 0.5, row + 0.5)): the ray must go through the centre of the pixel it samples")
+                         f"that of the pixel in column {int(ci[0])}, row {int(ci[1])} (each pixel's colour here is "
+                         f"its (column, row)): the ray must go through the centre of the pixel it samples")
 
 
 @case("pixel_centres", "random_rays goes through the centre of the pixel whose colour it returns", compare=False)
@@ -334,7 +334,7 @@ def _(seed):
     r = mod("cs180utils.nerf.rays")
     H, W = _RR["H"], _RR["W"]
     rows, cols = torch.meshgrid(torch.arange(H), torch.arange(W), indexing="ij")
-    img = torch.stack([cols + 0.5, rows + 0.5, torch.zeros(H, W)], dim=-1).float()
+    img = torch.stack([cols, rows, torch.zeros(H, W)], dim=-1).float()   # each pixel's colour: (column, row)
     c2ws = torch.stack([torch.eye(4), _c2w_quarter()])
     o, d, colours = r.random_rays(torch.stack([img, img]), c2ws, _RR["focal"], 32, generator=gen(seed, "rays"))
     return {"o": o, "d": d, "colours": colours}
@@ -555,11 +555,11 @@ def _dot(out, seed):
         raise Failed("with rotation 30 and shift 6 px, no keypoint moved: apply the affine transform to the keypoints")
     for b in range(img.shape[0]):
         flat = img[b, 0].flatten()
-        i = int(flat.argmax())
-        y, x = i // img.shape[-1] + 0.5, i % img.shape[-1] + 0.5
-        dist = math.hypot(x - float(kps[b, 0, 0]), y - float(kps[b, 0, 1]))
+        row, col = divmod(int(flat.argmax()), img.shape[-1])
+        dist = math.hypot(float(kps[b, 0, 0]) - 0.5 - col, float(kps[b, 0, 1]) - 0.5 - row)
         if dist > 2.0:
-            raise Failed(f"image {b}: a bright dot at keypoint {fmt(before[b, 0])} ends up at ({x}, {y}) in the "
+            raise Failed(f"image {b}: a bright dot at keypoint {fmt(before[b, 0])} ends up in pixel (column {col}, "
+                         f"row {row}) of the "
                          f"augmented image but its keypoint at {fmt(kps[b, 0])}: move the keypoints with the image")
 
 
