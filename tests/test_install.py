@@ -164,3 +164,36 @@ def test_from_a_clone_the_setup_cell_only_puts_the_clone_on_the_path(clean_venv)
                cwd=ROOT / "notebooks", env=clean_env(CS180_INSTALL_FROM="/nonexistent.whl"))
     assert f"FROM {ROOT / 'cs180utils' / '__init__.py'}" in done.stdout and "installing" not in done.stdout
     assert installed(clean_venv, "cs180utils") is None
+
+
+CLONE_AND_CHECK = """
+from pathlib import Path
+from cs180utils.machinery.assignment import check, markers
+print("FROM", cs180utils.__file__)
+print("BEFORE", check("pe").summary["states"]["pe"])
+rel = "cs180utils/encodings.py"
+path = Path(cs180utils.__file__).parent.parent / rel           # the clone's file, as a student edits it
+path.write_text(markers.fill(path.read_text(), "pe", {"positional_encoding": [ANSWER]}, rel))
+print("AFTER", check("pe").summary["states"]["pe"])
+"""
+
+
+def test_a_lone_student_notebook_clones_its_repository_and_checks_the_edited_files(clean_venv, tmp_path):
+    """Colab's path with git: a notebook of the student edition opened alone runs its first cell, which clones the
+    repository the cell names into the notebook's folder and installs that clone editable; the student edits the
+    clone's files and check() (shipped in the package, no tests/ needed) reads them, in the same kernel."""
+    from cs180utils.machinery.assignment import build, markers
+
+    repo = build.build(ROOT, tmp_path / "cs180-student")
+    for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"]):
+        run(["git", *cmd], cwd=repo)
+    run([str(clean_venv), "-m", "pip", "uninstall", "-q", "-y", "cs180utils"], env=clean_env())
+    folder = tmp_path / "colab"
+    folder.mkdir()
+    answer = markers.answers((ROOT / "cs180utils/encodings.py").read_text())[("pe", "positional_encoding", 0)].lines
+    cell = colab.setup_cell(str(repo)) + f"\nANSWER = {answer!r}\n" + CLONE_AND_CHECK
+    done = run([str(clean_venv), "-c", cell], cwd=folder,
+               env={k: v for k, v in clean_env(CS180_PROFILE="smoke").items() if k != "CS180_INSTALL_FROM"})
+    assert f"FROM {folder / 'cs180-student' / 'cs180utils' / '__init__.py'}" in done.stdout, done.stdout
+    assert "BEFORE not written" in done.stdout and "AFTER passing" in done.stdout, done.stdout
+    assert colab.REPO_URL not in (folder / "cs180-student" / "notebooks" / "05_nose_tip_cnn.ipynb").read_text()

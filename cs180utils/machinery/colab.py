@@ -8,9 +8,10 @@ comes from, the dependencies the kernel lacks, and widgets that show up in Colab
     python -m cs180utils.machinery.colab   # after changing REPO_URL: rewrite every notebook's setup cell and Colab link,
                                            # and README's notebook table's links
 
-Each notebook's first code cell installs this package with ``pip install --no-deps`` from
-``git+REPO_URL`` (or from ``$CS180_INSTALL_FROM``: a wheel, an sdist or a folder, used by the tests since CI has
-no internet), then calls :func:`setup`. Only dependencies that are missing or older than the minimum declared in
+Each notebook's first code cell, outside a clone, clones REPO_URL into the notebook's folder (its files are the
+student's to edit, and ``check()`` reads them) and installs it with ``pip install --no-deps -e``; without git, it
+installs ``git+REPO_URL`` (or ``$CS180_INSTALL_FROM``: a wheel, an sdist or a folder, used by the tests since CI
+has no internet); then it calls :func:`setup`. Only dependencies that are missing or older than the minimum declared in
 ``pyproject.toml`` are installed, so what Colab ships (torch built for its GPU, torchvision, numpy, matplotlib,
 ipywidgets 7) is kept. Standard library only: it runs before those dependencies are present.
 
@@ -45,15 +46,22 @@ INSTALL_FROM_ENV = "CS180_INSTALL_FROM"   # a wheel / folder to install from ins
 # The first code cell of every notebook, verbatim. From a clone (notebooks/ beside cs180utils/) it only puts
 # the clone on sys.path, as before; elsewhere it installs the package alone, then what the kernel lacks.
 _SETUP_CELL = """\
-# Setup: cs180utils from this clone, else installed from the repository (Colab; a notebook on its own)
+# Setup: cs180utils from this clone, else from a clone made here (Colab; a notebook on its own)
 REPO_URL = "{repo_url}"  # a course's fork: cs180utils/machinery/colab.py
-import importlib.util, os, pathlib, subprocess, sys
+import importlib.util, os, pathlib, shutil, subprocess, sys
 if importlib.util.find_spec("cs180utils") is None:
     if (pathlib.Path.cwd().parent / "cs180utils").is_dir():  # a clone: notebooks/ beside cs180utils/
         sys.path.insert(0, str(pathlib.Path.cwd().parent))
     else:  # the package alone (--no-deps): what the kernel already has (torch, numpy, ...) stays
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                        os.environ.get("{install_from_env}") or f"git+{{REPO_URL}}"], check=True)
+        source = os.environ.get("{install_from_env}")
+        if source is None and shutil.which("git"):  # a clone here, its files yours to edit (Colab: Files pane)
+            source = str(pathlib.Path.cwd() / REPO_URL.rstrip("/").split("/")[-1].removesuffix(".git"))
+            if not (pathlib.Path(source) / "cs180utils").is_dir():
+                subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, source], check=True)
+            sys.path.insert(0, source)
+        editable = ["-e"] if source and pathlib.Path(source).is_dir() else []
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", *editable,
+                        source or f"git+{{REPO_URL}}"], check=True)
         importlib.invalidate_caches()
 import cs180utils.machinery.colab
 cs180utils.machinery.colab.setup()  # only the dependencies this kernel lacks or has too old; widgets on Colab

@@ -172,12 +172,25 @@ def student_notebook(nb: dict, number: str) -> dict:
     return out
 
 
-def assignment_md() -> str:
+# cpu-profile minutes of each notebook on a 2-core CPU with no data: README's `make run` table (aa76c88)
+NOTEBOOK_SECONDS = {"01": 260, "02": 25, "03": 509, "04": 21, "05": 224, "06": 178, "07": 290, "08": 395, "09": 286,
+                    "10": 248}
+
+
+def assignment_md(repo_url: str | None = None) -> str:
+    from cs180utils.machinery import colab  # noqa: PLC0415
+
+    url = repo_url or colab.STUDENT_REPO_URL
     rows = ["| question | notebook · section | write | points |", "|---|---|---|---|"]
     for q in QUESTIONS:
         funcs = ", ".join(f"`{k.split('::')[1]}` ({k.split('::')[0].removeprefix('cs180utils/')})"
                           for k in q.parts)
         rows.append(f"| `{q.id}` | {q.notebook} · {q.section} | {funcs} | {q.points} |")
+    order = ["| notebook | questions | points | cpu profile, 2 cores |", "|---|---|---|---|"]
+    for nb in sorted(NOTEBOOK_SECONDS):
+        qs = [q for q in QUESTIONS if q.notebook == nb]
+        order.append(f"| {nb} | {', '.join(f'`{q.id}`' for q in qs) or '(none: run it, read it)'} | "
+                     f"{sum(q.points for q in qs)} | about {max(1, round(NOTEBOOK_SECONDS[nb] / 60))} min |")
     return f"""# The assignment
 
 This is the student edition of the CS180 workbook: the notebooks and commands of the README all work, but the
@@ -187,51 +200,110 @@ with a message that names the question, the notebook section and the formula, e.
     TodoError: TODO volrend (5 points, notebook 03 · 1. Volume rendering, ...): write render_weights in
     cs180utils/nerf/rendering.py: alpha_i = 1 - exp(-sigma_i delta_i); ...
 
-Each stub is a `raise todo(...)` line with the formula above it, in the package under `cs180utils/`. Replace it
-with your code (keep the function's name, arguments and return value).
+## Set up
+
+- **Colab (GPU).** Open a notebook from this repository ({url}) with its "Open in Colab" badge (README's table)
+  and run its first cell: it clones this repository into the notebook's folder (`/content/{url.rstrip("/").split("/")[-1]}`)
+  and installs that clone. Write your answers in its files (Colab's Files pane); `check()` reads them from there.
+  Colab forgets them when the runtime is recycled: download your edited files, or the zip of `make submission`
+  (`!cd {url.rstrip("/").split("/")[-1]} && python -m cs180utils.machinery.assignment submission`), before you leave.
+- **Your machine (CPU).** `git clone {url}`, then `make lab` (sets up `.venv` with the pinned requirements, then
+  opens JupyterLab on the notebooks). Python 3.10+ and `make`; no GPU or conda needed.
+
+## Which profile
+
+Every notebook picks its sizes from `CS180_PROFILE`: `full` (the course's recipe, on a GPU; the default when
+CUDA is there), `cpu` (real results in minutes on a laptop; the default without a GPU) or `smoke` (a minute each,
+numbers meaningless: to see that your code runs end to end). `CS180_PROFILE=smoke make lab` sets it for a session.
+
+## The order to work in
+
+The notebooks in order: each question is introduced where it is used, and later notebooks use earlier answers
+(03 renders with 02's rays, 04 with 03's volume rendering; 06–09 build on 05's blocks). Times are the whole
+notebook in the cpu profile on a 2-core CPU (README's `make run` table); a GPU in the full profile is faster for
+the trainings.
+
+{chr(10).join(order)}
+
+## Write your answer between the START and END lines
+
+Each stub sits between two lines:
+
+    # ---- START OF YOUR CODE (volrend): only the lines between START and END are graded
+    raise todo('volrend', 'render_weights')
+    # ---- END OF YOUR CODE (volrend)
+
+Replace the `raise todo(...)` line with your code, between those two lines, and keep them. Only those lines are
+graded: a helper function or an import you add elsewhere in the file is not there when your answer is graded, so
+write imports and helpers inside your answer (the imports at the top of the module are there).
+Keep the function's name, arguments and return value. Each question is graded on its own, with the course's
+solution for every other question: a wrong `pe` costs you `pe`'s points only.
 
 ## Check your work
 
-- In a notebook, the cell under each TODO runs that question's public tests: `check("volrend")`.
-- From a shell: `python -m cs180utils.machinery.assignment check volrend` (several names, or `--all`); it prints a
-  table and, as its last line, a JSON object with the points of the public tests.
-- `make test` runs every unit test and notebook, as in the README.
+- In a notebook, the cell under each TODO runs that question's public checks: `check("volrend")`. It runs in the
+  notebook's own process (a fraction of a second), re-reading your files from disk, and says what is wrong in
+  plain words: which input, what was expected, what came.
+- `make test` (or `python -m cs180utils.machinery.assignment progress`) prints every question as not written,
+  needs another question first, failing, or passing.
+- From a shell: `python -m cs180utils.machinery.assignment check volrend` (several names, or `--all`).
 
-The autograder also runs hidden tests: passing the public ones is necessary, not sufficient.
+The autograder also runs hidden checks, on inputs drawn when it grades: passing the public ones is necessary,
+not sufficient. A plausible mistake (PE without pi, transmittance including the current sample, pixel corners
+instead of centres, ...) fails a public check.
 
 ## Submit
 
 `make submission` (or `python -m cs180utils.machinery.assignment submission`) writes `submission.zip` with the files you
-edit; upload it. Only these files are graded; everything else comes from the course's copy, so keep your
-changes inside them:
+edit; upload it. Only these files are graded, and in them only your answers between the START and END lines:
 
 {chr(10).join(f"- `{f}`" for f in sorted({k.split('::')[0] for q in QUESTIONS for k in q.parts}))}
-
-`make grade SUBMISSION=submission.zip` grades it on your machine the way the autograder does (public tests
-only in this edition).
 
 ## Questions ({max_score()} points)
 
 {chr(10).join(rows)}
 
-A question's points are shared equally by its tests; a test may use functions of earlier questions, as the
-notebooks do.
+A question's points are shared equally by its checks, public and hidden.
 """
 
 
 def student_makefile(text: str) -> str:
-    """The Makefile with ``make test`` as the student's progress table (the instructor's suite is not shipped)."""
-    lines, out, skipping = text.split("\n"), [], False
-    for line in lines:
+    """The Makefile with ``make test`` as the student's progress table (the instructor's suite is not shipped)
+    and without the browser test's target (its tests are not shipped either)."""
+    out, skipping = [], False
+    for line in text.split("\n"):
         if line.startswith("test:"):
             out += ["test: setup", "\t$(PY) -m cs180utils.machinery.assignment progress"]
+            skipping = True
+            continue
+        if line.startswith("test-browser:"):
             skipping = True
             continue
         if skipping and line.startswith("\t"):
             continue
         skipping = False
         out.append(line)
-    return "\n".join(out)
+    return "\n".join(out).replace(" test-browser ", " ")
+
+
+INSTRUCTOR_SECTIONS = ("Assignment edition", "Development")   # README sections the student edition leaves out
+
+
+def student_readme(text: str) -> str:
+    """README for students: the banner to ASSIGNMENT.md, ``make test`` as their progress, no CI paragraph, no
+    instructor sections (links to them go to ASSIGNMENT.md)."""
+    head, _, rest = text.partition("\n")
+    sections = re.split(r"(?m)^(?=## )", rest)
+    keep = [sec for sec in sections if not any(sec.startswith(f"## {name}\n") for name in INSTRUCTOR_SECTIONS)]
+    body = "".join(keep)
+    body = re.sub(r"make test    # [^\n]*\n(?:\s+# [^\n]*\n)*",
+                  "make test    # sets up the same way, then prints every question of ASSIGNMENT.md: not written,\n"
+                  "             # failing or passing\n", body, count=1)
+    body = re.sub(r"(?ms)^CI runs exactly .*?(?=\n\n)", "", body, count=1)
+    for name in INSTRUCTOR_SECTIONS:
+        body = body.replace(f"(#{name.lower().replace(' ', '-')})", "(ASSIGNMENT.md)")
+    return (f"{head}\n\n> **Student edition.** The functions the projects ask you to write are stubs here: start "
+            f"with [ASSIGNMENT.md](ASSIGNMENT.md).\n{body}")
 
 
 # ---- the editions -------------------------------------------------------------------------------------------
@@ -291,12 +363,10 @@ def build(root: Path, out: Path, edition: str = "student", repo_url: str | None 
         else:
             _write(out / rel, src.read_bytes())
     if edition == "student":
-        _write(out / "ASSIGNMENT.md", assignment_md())
+        _write(out / "ASSIGNMENT.md", assignment_md(repo_url))
         readme = out / "README.md"
-        if readme.exists() and "ASSIGNMENT.md" not in readme.read_text():
-            head, _, rest = readme.read_text().partition("\n")
-            readme.write_text(f"{head}\n\n> **Student edition.** The functions the projects ask you to write are stubs "
-                              f"here: start with [ASSIGNMENT.md](ASSIGNMENT.md).\n{rest}")
+        if readme.exists() and "Student edition." not in readme.read_text():
+            readme.write_text(student_readme(readme.read_text()))
         colab.retarget(out, repo_url or colab.STUDENT_REPO_URL)
         gi = out / ".gitignore"
         if gi.exists() and "submission.zip" not in gi.read_text():
