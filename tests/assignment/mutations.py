@@ -1,4 +1,4 @@
-"""Plausible wrong answers, at least one per question: each must lose its question's points
+"""Plausible wrong answers, at least one per question: each must fail a public check of its question (so lose points)
 (``cs180utils.machinery.assignment.mutate``; run by test_assignment_ci.py)."""
 from cs180utils.machinery.assignment.mutate import Mutation as M
 

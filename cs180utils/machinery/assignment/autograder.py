@@ -2,7 +2,7 @@
 (``make grade SUBMISSION=path``), all with otter-grader.
 
 The autograder zip is what ``otter generate`` makes (``run_autograder``, ``setup.sh``, an environment with the
-project's pins, ``otter_config.json``), holding
+grading pins of ``requirements-grading.txt``, ``otter_config.json``), holding
 
 - ``tests/<question>.py``: one otter test file per question, one case per check (``grading.otter_test_source``),
 - ``files/cs180_grade.py``: the script otter executes in its grading kernel: it grades the submission's graded

@@ -1,5 +1,4 @@
-"""Hidden tests of the assignment where the package's own tests miss a plausible mistake (graded by the
-autograder, run by make test, never shipped in the student edition)."""
+"""Compositing with a background: the part of the ray that is not stopped shows it."""
 import math
 
 import torch

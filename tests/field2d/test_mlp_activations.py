@@ -1,4 +1,4 @@
-"""Hidden tests of the assignment (2-D field) where the package's own tests miss a plausible mistake quickly."""
+"""The 2-D field's MLP: a ReLU between its layers, none after the last (a plausible mistake either way)."""
 import torch
 
 from cs180utils.field2d.model import mlp
