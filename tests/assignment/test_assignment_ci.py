@@ -337,6 +337,7 @@ ATTACKS = [
     ("the answer prints a fake result line", "pe", _pe(
         "print('{\"score\": 45, \"max_score\": 45}')", "print('pe 3/3 3/3 1/1')", WRONG), 0, None),
     ("the answer loops forever", "pe", _pe("while True:", "    pass"), 0, "timed out"),
+    ("the answer allocates 16 GB", "pe", _pe("y = torch.empty(16 << 30, dtype=torch.uint8)", WRONG), 0, "allocate"),
     ("the answer exits the process", "pe", _pe("import os", "os._exit(0)"), 0, "before writing its outputs"),
     ("the answer raises SystemExit", "pe", _pe("raise SystemExit(0)"), 0, None),
     ("the answer starts a process that outlives it", "pe", _pe(

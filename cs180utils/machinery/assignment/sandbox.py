@@ -9,7 +9,8 @@ The child is limited:
 
 - a wall-clock limit for the whole question, import included (``TIMEOUT_S``), then its whole process group is
   killed, and, when the grader runs as root, every process of the child's own user;
-- CPU time, file size, core dumps and (as root) the number of processes are capped (``resource``);
+- CPU time, address space (``MEMORY_BYTES``: an answer that allocates more fails, the machine does not run out),
+  file size, core dumps and (as root) the number of processes are capped (``resource``);
 - its environment is rebuilt from nothing (no ``CS180_*``, no ``PYTHONPATH``; Python runs isolated with ``-I``);
 - as root (Gradescope, Docker) it runs as a user of its own (``UID_BASE + question``), in a folder only that user
   can read; the course's own copy (the reference solutions) is made readable by root alone, and files that user
@@ -32,6 +33,7 @@ import time
 from pathlib import Path
 
 TIMEOUT_S = 60.0            # one question's process, import of torch included
+MEMORY_BYTES = 6 << 30      # its address space (torch's import takes under 1 GB; the checks' tensors are small)
 MAX_OUTPUT_BYTES = 32 << 20
 UID_BASE = 61000            # question i runs as user UID_BASE + i when the grader is root
 CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -77,6 +79,7 @@ def _limits(timeout_s: float, uid: int | None):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
         if uid is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
             os.setgroups([])
