@@ -64,11 +64,6 @@ def _in_code(number: str, snippet: str, n: int):
     return value
 
 
-def _fast_occupancy_every(p):
-    from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
-    return experiment.config("fast", p).fast.occupancy_every
-
-
 def _fast(attr):
     from cs180utils.machinery.nerf import experiment  # noqa: PLC0415
     return lambda p: getattr(experiment.config("fast", p).fast, attr)
@@ -84,7 +79,6 @@ def _course_nerf(attr):
 CONSTANTS: dict[tuple[str, str], str] = {
     ("07", "its area up to 10 % (AUC) and the failure rate (NME > 10 %)"):
         "the definition of the reported metric (AUC@10 %, failure rate at 10 % NME), as in the 300-W papers",
-    ("10", "time to 20 and 23 dB"): "the thresholds benchmarks/nerf.py reports (its definition, not a result)",
 }
 
 # (notebook number, phrase, the profiles the phrase speaks of, the code's value of its number per profile)
@@ -92,7 +86,6 @@ CHECKED: list[tuple[str, str, tuple[str, ...], object]] = [
     ("03", "10,000 rays a step", PROFILES, _course_nerf("batch_size")),
     ("10", "evaluated at 32 samples", PROFILES, _course_nerf("n_samples")),
     ("10", "each of 10,000 rays per step", PROFILES, _course_nerf("batch_size")),
-    ("10", "(every 16 steps, Instant-NGP's rule", ("cpu", "full"), _fast_occupancy_every),
     ("05", "The two validation faces with the smallest", PROFILES, _in_code("05", "best_and_worst(errors, k=2)", 2)),
     ("08", "the sum of the 68 maps of three faces", PROFILES, _in_code("08", "data.train.keypoints[:3]", 3)),
     ("08", "Top: three test faces with the annotation", PROFILES, _in_code("08", "data.val.images[:3]", 3)),
