@@ -249,6 +249,21 @@ def test_the_student_make_test_is_a_progress_table(student, tmp_path, capsys):
         print(f"\n  [assignment] the student's make test (progress): {seconds:.1f} s")
 
 
+def test_the_student_edition_readme_and_assignment_are_the_students(student):
+    text = (student / "ASSIGNMENT.md").read_text()
+    for heading in ("## Set up", "## Which profile", "## The order to work in", "## Write your answer between the "
+                    "START and END lines", "## Check your work", "## Submit"):
+        assert heading in text, heading
+    for nb in B.NOTEBOOK_SECONDS:   # each notebook's row: its questions and the minutes it takes
+        row = next(ln for ln in text.splitlines() if ln.startswith(f"| {nb} |"))
+        assert "min |" in row and all(f"`{q.id}`" in row for q in QUESTIONS if q.notebook == nb), row
+    readme = (student / "README.md").read_text()
+    assert "start with [ASSIGNMENT.md](ASSIGNMENT.md)" in readme
+    for gone in ("## Assignment edition", "## Development", "CI runs exactly", "(#assignment-edition)"):
+        assert gone not in readme, gone
+    assert "prints every question of ASSIGNMENT.md" in readme
+
+
 # ---- grading ----------------------------------------------------------------------------------------------------
 
 def test_autograder_full_marks_for_the_instructor_edition_zero_for_the_student_edition(student, autograder_zip,
