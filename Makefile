@@ -68,8 +68,9 @@ determinism: setup
 #                                     its notebooks installing from colab.STUDENT_REPO_URL (STUDENT_REPO=URL: another)
 #   make autograder                   dist/autograder.zip, the Gradescope autograder (otter-grader)
 #   make grade SUBMISSION=path        grade a student's folder or zip locally with otter (no Docker)
-#   make submission                   (students) submission.zip with the files they edit
-.PHONY: student autograder grade submission
+#   make submission                   (students) submission.zip with the files they edit (and report.html)
+#   make report                       (students) report.html, the project page, from figures/executed (make run)
+.PHONY: student autograder grade submission report
 student: setup
 	$(PY) -m cs180utils.machinery.assignment student --out dist/student $(if $(STUDENT_REPO),--repo-url $(STUDENT_REPO))
 
@@ -91,3 +92,6 @@ grade: dist/autograder.zip
 
 submission: setup
 	$(PY) -m cs180utils.machinery.assignment submission --out submission.zip
+
+report: setup
+	$(PY) -m cs180utils.machinery.assignment report --out report.html

@@ -10,13 +10,15 @@ Command line (``python -m cs180utils.machinery.assignment --help``; each command
     student [--out dist/student] [--repo-url URL]   build the student edition (make student STUDENT_REPO=URL)
     autograder [--out dist/autograder.zip]   the Gradescope autograder zip (make autograder)
     grade SUBMISSION                 grade a folder or zip locally with otter, no Docker (make grade SUBMISSION=...)
-    submission [--out submission.zip]        zip the files a student edits (make submission)
+    submission [--out submission.zip]        zip the files a student edits, and report.html (make submission)
+    report [--executed DIR] [--out report.html]   the project page from the executed notebooks (make report)
 
 Modules: ``questions`` (the table), ``cases`` (each question's checks: probes and plain-words expectations),
 ``markers`` (the solution markers, a submission's answers, splicing), ``todo`` (what a stub raises), ``build`` (the
 editions), ``grading`` (a submission question by question, otter test files), ``sandbox`` (the limited process a
 question's answers run in), ``autograder`` (zip, local grading), ``checking`` (check, progress), ``mutate`` (wrong
-answers that must fail a public check; CI), ``nbval_todo`` (notebooks up to their first TODO).
+answers that must fail a public check; CI), ``nbval_todo`` (notebooks up to their first TODO), ``written`` (the
+written questions, the parts of the write-up and their hand-graded points), ``report`` (the project page).
 """
 
 

@@ -1,4 +1,5 @@
-"""``python -m cs180utils.machinery.assignment COMMAND``: check, questions, student, autograder, grade, submission.
+"""``python -m cs180utils.machinery.assignment COMMAND``: check, questions, student, autograder, grade, submission,
+report.
 
 Every command prints, as its last line on stdout, one JSON object (``"seconds"`` included).
 """
@@ -8,6 +9,7 @@ import argparse
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     z = sub.add_parser("submission", help="zip the files a student edits, for upload")
     z.add_argument("--out", type=Path, default=Path("submission.zip"))
     sub.add_parser("progress", help="every question: not written, failing or passing (make test, student edition)")
+    r = sub.add_parser("report", help="the project page: one HTML file from the executed notebooks (make report)")
+    r.add_argument("--executed", type=Path, default=None,
+                   help="the executed notebooks (default: figures/executed, where make run writes them)")
+    r.add_argument("--out", type=Path, default=Path("report.html"))
     args = p.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -114,14 +120,31 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary))
         return 0
 
+    if args.command == "report":
+        from cs180utils.machinery.assignment.report import default_executed, write_report  # noqa: PLC0415
+
+        try:
+            out, not_run = write_report(args.executed or default_executed(), args.out)
+        except FileNotFoundError as e:
+            print(f"report: {e}", file=sys.stderr)
+            return 2
+        print(f"wrote {out}" + (f"; not run yet: {', '.join(not_run)} (make run ONLY=\"{' '.join(not_run)}\")"
+                                if not_run else ""))
+        print(json.dumps({"out": str(out.resolve()), "not_run": not_run, "bytes": out.stat().st_size,
+                          "seconds": round(time.perf_counter() - t0, 1)}))
+        return 0
+
     if args.command == "submission":
         from cs180utils.machinery.assignment.autograder import submission_zip  # noqa: PLC0415
 
         out, missing = submission_zip(_root(), args.out)
         if missing:
             print(f"missing (they will be graded as not done): {', '.join(missing)}", file=sys.stderr)
-        print(f"wrote {out}: upload it to the autograder")
-        print(json.dumps({"out": str(out.resolve()), "missing": missing,
+        report = "report.html" in zipfile.ZipFile(out).namelist()
+        print(f"wrote {out}" + (" (with report.html, your project page)" if report else
+                                " (no report.html: make report writes it from the executed notebooks)")
+              + ": upload it to the autograder")
+        print(json.dumps({"out": str(out.resolve()), "missing": missing, "report": report,
                           "seconds": round(time.perf_counter() - t0, 1)}))
         return 0
     return 2

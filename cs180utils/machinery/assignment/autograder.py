@@ -125,7 +125,8 @@ def _add_clean_step(zip_path: Path) -> None:
 
 
 def submission_zip(repo: Path, out: Path) -> tuple[Path, list[str]]:
-    """Zip the marked files of a repository folder (a student's clone) into ``out``.
+    """Zip the marked files of a repository folder (a student's clone) into ``out``, and its ``report.html`` (the
+    project page of ``make report``, graded by hand) when there is one.
 
     Returns the zip and the marked files that were missing (a missing file is graded as not done)."""
     repo = Path(repo)
@@ -135,6 +136,8 @@ def submission_zip(repo: Path, out: Path) -> tuple[Path, list[str]]:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel, path in sorted(found.items()):
             zf.write(path, rel)
+        if (repo / "report.html").is_file():
+            zf.write(repo / "report.html", "report.html")
     return out, [f for f in marked_files() if f not in found]
 
 

@@ -6,7 +6,8 @@ The student edition is the whole repository, as a student clones it, except that
   between ``START OF YOUR CODE (q)`` and ``END OF YOUR CODE (q)`` lines (only what lies between them is graded),
 - the hidden checks are gone (the ``# BEGIN HIDDEN`` block of ``cases.py``),
 - each notebook has, under the heading of each of its questions (the cell tagged ``question-<q>``), a TODO cell
-  (what to write, where) and a ``check("<q>")`` cell (the question's public tests),
+  (what to write, where) and a ``check("<q>")`` cell (the question's public tests); the answer cell of each
+  written question (tagged ``answer-<id>``, ``written.py``) holds a placeholder instead of the model answer,
 - the notebooks' setup cells and Colab badges, README's links and ``colab.py``'s addresses name the student
   repository (``colab.STUDENT_REPO_URL``, or ``--repo-url``), never the instructor's ``colab.REPO_URL``,
 - ``ASSIGNMENT.md`` lists the questions, points and how to check and submit (the README points to it),
@@ -37,7 +38,7 @@ NEVER = ("__pycache__/", ".ipynb_checkpoints/", ".pytest_cache/")
 # What the repository's .gitignore leaves out, for a copy that is no git checkout (tests/assignment/
 # test_autograder_build.py checks that such a copy lists what git lists)
 IGNORED_DIRS = (".git", ".venv", "__pycache__", ".ipynb_checkpoints", ".pytest_cache")   # at any depth
-IGNORED_TOP = ("runs/", "dist/", "data/", "figures/", "submission.zip")                # at the root only
+IGNORED_TOP = ("runs/", "dist/", "data/", "figures/", "submission.zip", "report.html")  # at the root only
 KEPT = ("data/README.md", "figures/README.md", "figures/gallery/")
 
 
@@ -167,9 +168,20 @@ def student_notebook(nb: dict, number: str) -> dict:
         while i < len(cells) and str(cells[i].get("id", "")).startswith(("todo-", "check-")):
             i += 1   # after the cells of earlier questions of the same section
         cells[i:i] = todo_cells(q.id)
+    cells = [_blank_answer(c) for c in cells]
     out = dict(nb)
     out["cells"] = cells
     return out
+
+
+def _blank_answer(cell: dict) -> dict:
+    """A written question's answer cell (tagged ``answer-<id>``, see ``written.py``) with the placeholder in place
+    of the instructor's model answer; any other cell as it is."""
+    if not any(str(t).startswith("answer-") for t in cell.get("metadata", {}).get("tags", [])):
+        return cell
+    from cs180utils.machinery.assignment.written import PLACEHOLDER  # noqa: PLC0415
+
+    return {**cell, "source": PLACEHOLDER}
 
 
 # cpu-profile minutes of each notebook on a 2-core CPU with no data: README's `make run` table (aa76c88)
@@ -264,6 +276,59 @@ edit; upload it. Only these files are graded, and in them only your answers betw
 {chr(10).join(rows)}
 
 A question's points are shared equally by its checks, public and hidden.
+
+{grading_md()}"""
+
+
+def grading_md() -> str:
+    """ASSIGNMENT.md's written questions, report and grading: the autograded code points (``questions.py``), the
+    points a grader gives by hand (``written.py``) with what earns them, and the range of each part's numbers."""
+    from cs180utils.machinery.assignment import written  # noqa: PLC0415
+
+    code, by_hand, figures = max_score(), written.written_points(), written.figure_points()
+    qs = ["| question | notebook | points | asks | earns the points |", "|---|---|---|---|---|"]
+    qs += [f"| `{w.id}` | {w.notebook} | {w.points} | {_md(w.gist)} | {_md(w.rubric)} |" for w in written.WRITTEN]
+    parts = ["| part | notebook | points | expected, cpu profile | full profile |", "|---|---|---|---|---|"]
+    parts += [f"| {p.title} | {p.notebook} | {p.figure_points} | {_md(p.expected)} | {written.FULL_PROFILE} |"
+              for p in written.PARTS]
+    return f"""## Written questions and the report
+
+Each part of the write-up asks you to explain what its figures show. Under the figure a question is about, a
+notebook has a **Written question** cell and, below it, an answer cell that reads
+"{written.PLACEHOLDER}": replace that text with your answer (Markdown; double-click the cell to edit it).
+
+`make run` executes the notebooks into `figures/executed/`, your answers with them; `make report` (or
+`python -m cs180utils.machinery.assignment report`) then writes `report.html`, your project page: one file,
+images included, with each part's figures, its printed numbers, and your answers, in the write-up's order. A part
+whose notebook has not been run says so (`make run ONLY=03` runs one). Edited an answer after the run? Run that
+notebook again (its trainings are kept in `runs/` and reused), or, if you ran the notebooks in JupyterLab and
+saved them with their outputs, build the page from them: `python -m cs180utils.machinery.assignment report
+--executed notebooks`. `make submission` puts `report.html` into `submission.zip` when it is there.
+
+## Grading ({code + by_hand + figures} points)
+
+| what | points | graded by |
+|---|---|---|
+| the code questions above | {code} | the autograder |
+| the written questions | {by_hand} | a grader, by hand, from `report.html` |
+| each part's figures and numbers in `report.html` | {figures} | a grader, by hand |
+| **total** | **{code + by_hand + figures}** | |
+
+### Written questions ({by_hand} points)
+
+A short answer that says what your figure shows and why earns the points; the column on the right is what a
+grader looks for. Cite your own printed numbers.
+
+{chr(10).join(qs)}
+
+### Figures and numbers ({figures} points)
+
+A part's point: its figures and numbers are in `report.html`, from a run in the `cpu` or `full` profile (the
+`smoke` profile's numbers are meaningless), and its numbers fall in the range below, or an answer says why not.
+The ranges are README's measurements on a 2-core CPU, `cpu` profile, with real data; some notebooks train for a
+shorter time than the command quoted, so expect their numbers a little worse.
+
+{chr(10).join(parts)}
 """
 
 
@@ -371,6 +436,8 @@ def build(root: Path, out: Path, edition: str = "student", repo_url: str | None 
         gi = out / ".gitignore"
         if gi.exists() and "submission.zip" not in gi.read_text():
             gi.write_text(gi.read_text().rstrip("\n") + "\n/submission.zip\n")
+        if gi.exists() and "report.html" not in gi.read_text():
+            gi.write_text(gi.read_text().rstrip("\n") + "\n/report.html\n")
     elif not (out / "cs180utils/machinery/assignment/cases.py").is_file():
         raise FileNotFoundError(f"{root} has no cs180utils/machinery/assignment/cases.py: the autograder would hold "
                                 f"no checks; build it from a copy of the instructor's workbook")
