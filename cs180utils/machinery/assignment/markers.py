@@ -106,6 +106,17 @@ def _stub(block: Block, hint: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Region:
+    """Where one answer sits: the lines strictly between ``begin`` and ``end`` (0-based marker lines)."""
+    qid: str
+    function: str      # qualified name of the enclosing function
+    index: int         # 0 for the function's first region of this question, 1 for its second, ...
+    begin: int
+    end: int
+    indent: str        # the markers' indentation
+
+
+@dataclass(frozen=True)
 class Answer:
     qid: str
     function: str      # qualified name of the enclosing function
@@ -113,68 +124,61 @@ class Answer:
     lines: list        # the answer's lines, dedented
 
 
-def answers(text: str, path: str = "<source>") -> dict[tuple[str, str, int], Answer]:
-    """The answers in a module's source: the lines of every ``BEGIN SOLUTION`` block (the instructor's edition)
-    or ``START OF YOUR CODE`` region (the student's), by (question, function, index). A source that does not
-    parse raises SyntaxError; unpaired START/END lines raise MarkerError."""
-    lines = text.split("\n")
-    funcs = _functions(ast.parse(text, path))
-    spans = []
+def regions(text: str, path: str = "<source>") -> list[Region]:
+    """The answers' places in a module's source, in file order: its ``BEGIN SOLUTION`` blocks (the instructor's
+    edition) or its ``START OF YOUR CODE`` / ``END OF YOUR CODE`` pairs (the student's), each with its enclosing
+    function and its index among that question's regions there. A source that does not parse raises SyntaxError;
+    unpaired START/END lines raise MarkerError; a region outside every function is left out."""
     if has_blocks(text):
-        spans = [(b.begin, b.end, b.qid) for b in blocks(text, path)]
+        spans = [(b.begin, b.end, b.qid, b.indent, b.function) for b in blocks(text, path)]
     else:
-        open_at = None
-        for i, line in enumerate(lines):
+        funcs = _functions(ast.parse(text, path))
+        spans, open_at = [], None
+        for i, line in enumerate(text.split("\n")):
             m, e = START.match(line), STOP.match(line)
             if m:
                 if open_at is not None:
                     raise MarkerError(f"{path}:{i + 1}: START OF YOUR CODE inside the region opened at line "
                                       f"{open_at[0] + 1}: put back its END line")
-                open_at = (i, m.group("qid"))
+                open_at = (i, m.group("qid"), m.group("indent"))
             elif e:
                 if open_at is None or open_at[1] != e.group("qid"):
                     raise MarkerError(f"{path}:{i + 1}: END OF YOUR CODE ({e.group('qid')}) without its START line")
-                spans.append((open_at[0], i, open_at[1]))
+                inside = [f for f in funcs if f[1] <= open_at[0] + 1 and i + 1 <= f[2] + 1]
+                if inside:
+                    spans.append((open_at[0], i, open_at[1], open_at[2], max(inside, key=lambda f: f[1])[0]))
                 open_at = None
         if open_at is not None:
             raise MarkerError(f"{path}:{open_at[0] + 1}: START OF YOUR CODE ({open_at[1]}) has no END line")
-    out: dict[tuple[str, str, int], Answer] = {}
-    for begin, end, qid in spans:
-        inside = [f for f in funcs if f[1] <= begin + 1 and end + 1 <= f[2] + 1]
-        if not inside:
-            continue
-        name = max(inside, key=lambda f: f[1])[0]
-        index = sum(1 for k in out if k[0] == qid and k[1] == name)
-        body = textwrap.dedent("\n".join(lines[begin + 1:end])).split("\n")
-        out[(qid, name, index)] = Answer(qid, name, index, body)
+    out, counts = [], {}
+    for begin, end, qid, indent, function in spans:
+        k = counts.get((qid, function), 0)
+        counts[(qid, function)] = k + 1
+        out.append(Region(qid, function, k, begin, end, indent))
     return out
+
+
+def answers(text: str, path: str = "<source>") -> dict[tuple[str, str, int], Answer]:
+    """The answers in a module's source (:func:`regions`), dedented, by (question, function, index)."""
+    lines = text.split("\n")
+    return {(r.qid, r.function, r.index): Answer(r.qid, r.function, r.index,
+                                                 textwrap.dedent("\n".join(lines[r.begin + 1:r.end])).split("\n"))
+            for r in regions(text, path)}
+
+
+def _put(lines: list[str], region: Region, body: list[str]) -> None:
+    """Replace ``region``'s lines in ``lines`` by ``body`` (dedented lines), at the region's indentation."""
+    lines[region.begin + 1:region.end] = [(region.indent + ln) if ln.strip() else "" for ln in body]
 
 
 def fill(student: str, qid: str, lines_by_function: dict[str, list[list[str]]], path: str = "<source>") -> str:
     """``student`` (a module of the student edition) with question ``qid``'s regions replaced:
     ``lines_by_function[function][k]`` (dedented lines) goes between the k-th START/END pair of ``qid`` in that
     function. What a student does by hand; the assignment's tests use it to write answers."""
-    funcs = _functions(ast.parse(student, path))
     lines = student.split("\n")
-    spans = []
-    open_at = None
-    for i, line in enumerate(lines):
-        m, e = START.match(line), STOP.match(line)
-        if m and m.group("qid") == qid:
-            open_at = (i, m.group("indent"))
-        elif e and e.group("qid") == qid and open_at is not None:
-            name = max((f for f in funcs if f[1] <= open_at[0] + 1 <= f[2] + 1), key=lambda f: f[1])[0]
-            spans.append((open_at[0], i, open_at[1], name))
-            open_at = None
-    seen: dict[str, int] = {}
-    chosen = []
-    for begin, end, indent, name in spans:
-        k = seen.get(name, 0)
-        seen[name] = k + 1
-        if name in lines_by_function and k < len(lines_by_function[name]):
-            chosen.append((begin, end, indent, lines_by_function[name][k]))
-    for begin, end, indent, body in sorted(chosen, reverse=True):
-        lines[begin + 1:end] = [(indent + ln) if ln.strip() else "" for ln in body]
+    for r in reversed(regions(student, path)):
+        if r.qid == qid and r.index < len(lines_by_function.get(r.function, ())):
+            _put(lines, r, lines_by_function[r.function][r.index])
     return "\n".join(lines)
 
 
@@ -184,24 +188,26 @@ def splice(reference: str, submission: str, qid: str, path: str = "<source>") ->
     MarkerError saying which; a submission that does not parse raises SyntaxError."""
     theirs = answers(submission, path)
     lines = reference.split("\n")
-    mine = sorted((b for b in blocks(reference, path) if b.qid == qid), key=lambda b: b.begin, reverse=True)
-    counts: dict[str, int] = {}
-    order = sorted(mine, key=lambda b: b.begin)
-    index = {}
-    for b in order:
-        index[b.begin] = counts.get(b.function, 0)
-        counts[b.function] = index[b.begin] + 1
-    for b in mine:
-        a = theirs.get((qid, b.function, index[b.begin]))
+    for r in reversed(regions(reference, path)):
+        if r.qid != qid:
+            continue
+        a = theirs.get((qid, r.function, r.index))
         if a is None:
-            raise MarkerError(f"{path}: no answer of {qid} in {b.function} (keep the START OF YOUR CODE and END OF "
+            raise MarkerError(f"{path}: no answer of {qid} in {r.function} (keep the START OF YOUR CODE and END OF "
                               f"YOUR CODE lines around it)")
-        lines[b.begin + 1:b.end] = [(b.indent + ln) if ln.strip() else "" for ln in a.lines]
-    at = _import_line_index("\n".join(lines))
-    lines.insert(at if at is not None else len(lines), TODO_IMPORT)   # an untouched stub raises todo(...)
-    out = "\n".join(lines)
+        _put(lines, r, a.lines)
+    out = _with_todo_import(lines)   # an untouched stub raises todo(...)
     compile(out, path, "exec")
     return out
+
+
+def _with_todo_import(lines: list[str]) -> str:
+    """The module of ``lines`` with :data:`TODO_IMPORT` before its first import (after docstring and
+    ``from __future__``)."""
+    at = _import_line_index("\n".join(lines))
+    lines = list(lines)
+    lines.insert(at if at is not None else len(lines), TODO_IMPORT)
+    return "\n".join(lines)
 
 
 def _import_line_index(text: str) -> int | None:
@@ -252,10 +258,6 @@ def student_source(text: str, path: str, hints: dict[tuple[str, str], str]) -> s
             raise MarkerError(f"{path}:{b.begin + 1}: question {b.qid!r} has no part {path}::{b.function} in "
                               f"cs180utils/machinery/assignment/questions.py")
         lines[b.begin:b.end + 1] = _stub(b, hints[key])
-    out = "\n".join(lines)
-    at = _import_line_index(out)
-    lines = out.split("\n")
-    lines.insert(at if at is not None else len(lines), TODO_IMPORT)
-    out = "\n".join(lines)
+    out = _with_todo_import(lines)
     compile(out, path, "exec")   # a stub that does not parse is a bug of the build, never the student's
     return out
