@@ -52,23 +52,19 @@ def require_passed(env: dict, qid: str, name: str) -> None:
 PRUNE = {"__pycache__", "site-packages", "node_modules", "dist", "runs", "data", "figures"}
 
 
-def find_marked_files(submission: Path, wanted: list[str], skip: tuple[Path, ...] = ()) -> dict[str, Path]:
+def find_marked_files(submission: Path, wanted: list[str]) -> dict[str, Path]:
     """The marked files in a submission folder: at their repository paths, or deeper (e.g. inside the
     repository's own folder; the shallowest wins). Hidden folders, virtual environments and build outputs are
     not searched."""
     submission = Path(submission)
-    skip = tuple(Path(s).resolve() for s in skip)
-    found = {rel: submission / rel for rel in wanted if (submission / rel).is_file()
-             and not any(s == (submission / rel).resolve() or s in (submission / rel).resolve().parents
-                         for s in skip)}
+    found = {rel: submission / rel for rel in wanted if (submission / rel).is_file()}
     if len(found) == len(wanted):
         return found
     candidates: dict[str, list[Path]] = {}
     names = {Path(rel).name for rel in wanted if rel not in found}
     for dirpath, dirnames, filenames in os.walk(submission):
         here = Path(dirpath)
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in PRUNE
-                       and not any(s == (here / d).resolve() for s in skip)]
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in PRUNE]
         for f in filenames:
             if f in names:
                 candidates.setdefault(f, []).append(here / f)
@@ -94,7 +90,7 @@ def safe_unzip(zip_path: Path, dest: Path, wanted: list[str]) -> list[str]:
         raise SubmissionError(f"{zip_path} is not a zip file: give the zip that make submission writes, or the "
                               f"repository folder")
     names = {Path(w).name for w in wanted}
-    ignored, taken = [], 0
+    ignored = []
     with zipfile.ZipFile(zip_path) as zf:
         for info in zf.infolist():
             n = info.filename
@@ -116,7 +112,6 @@ def safe_unzip(zip_path: Path, dest: Path, wanted: list[str]) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(target, "wb") as out:
                 shutil.copyfileobj(src, out)
-            taken += 1
     notes = []
     if ignored:
         shown = ", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else "")
@@ -129,23 +124,25 @@ def read_submission(submission: Path, wanted: list[str]) -> tuple[dict[str, str]
     """The text of every graded file of a submission (folder or zip), and notes (what was ignored or is
     missing). Raises SubmissionError for a path that is missing or not a zip, or a hostile zip."""
     submission = Path(submission)
-    notes: list[str] = []
+    if submission.is_dir():
+        return _read_found(find_marked_files(submission, wanted), wanted, [])
     with tempfile.TemporaryDirectory(prefix="cs180-submission-") as tmp:
-        if submission.is_dir():
-            folder = submission
-        else:
-            folder = Path(tmp)
-            notes += safe_unzip(submission, folder, wanted)
-        found = find_marked_files(folder, wanted)
-        texts = {}
-        for rel, path in found.items():
-            if path.is_symlink():
-                notes.append(f"{rel}: a symbolic link, not graded")
-                continue
-            try:
-                texts[rel] = path.read_text(encoding="utf-8", errors="replace")
-            except OSError as e:
-                notes.append(f"{rel}: could not be read ({e.strerror})")
+        notes = safe_unzip(submission, Path(tmp), wanted)
+        return _read_found(find_marked_files(Path(tmp), wanted), wanted, notes)
+
+
+def _read_found(found: dict[str, Path], wanted: list[str], notes: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The texts of the graded files ``found`` (links and unreadable files left out, with a note), and ``notes``
+    with what is missing."""
+    texts = {}
+    for rel, path in found.items():
+        if path.is_symlink():
+            notes.append(f"{rel}: a symbolic link, not graded")
+            continue
+        try:
+            texts[rel] = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            notes.append(f"{rel}: could not be read ({e.strerror})")
     missing = [rel for rel in wanted if rel not in texts]
     if missing:
         notes.append(f"not in the submission (graded as not done): {', '.join(missing)}")
@@ -159,8 +156,9 @@ def clean_submission_folder(folder: str | Path) -> list[str]:
     from cs180utils.machinery.assignment.questions import marked_files  # noqa: PLC0415
 
     folder = Path(folder)
-    texts, notes = read_submission(folder, marked_files())
-    kept = {p.resolve() for p in find_marked_files(folder, marked_files()).values()}
+    found = find_marked_files(folder, marked_files())
+    texts, notes = _read_found(found, marked_files(), [])
+    kept = {p.resolve() for p in found.values()}
     others = [p.relative_to(folder).as_posix() for p in folder.rglob("*")
               if (p.is_file() or p.is_symlink()) and p.resolve() not in kept]
     for child in list(folder.iterdir()):

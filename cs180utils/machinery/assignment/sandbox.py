@@ -22,6 +22,7 @@ reference solutions included): run grading in a container as root (README: "Grad
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -130,9 +131,11 @@ def _remove_files_of(uid: int, dirs: list[Path]) -> None:
                     pass
 
 
-def reach_python() -> list[str]:
+@functools.cache
+def reach_python() -> tuple[str, ...]:
     """As root: let other users reach this Python and its packages (``o+x`` on the folders above them that
-    lack it, e.g. ``/root`` 700 -> 711: they can pass through, not list). Returns the folders changed."""
+    lack it, e.g. ``/root`` 700 -> 711: they can pass through, not list). Returns the folders changed; done once
+    per process (the interpreter and its packages do not move)."""
     changed = []
     targets = [Path(os.path.realpath(sys.executable)), Path(sys.prefix), Path(sys.base_prefix)]
     targets += [Path(p) for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
@@ -145,7 +148,7 @@ def reach_python() -> list[str]:
                     changed.append(str(d))
             except OSError:
                 pass
-    return changed
+    return tuple(changed)
 
 
 def _chown_tree(path: Path, uid: int) -> None:
@@ -175,7 +178,6 @@ def run_question(tree: Path, qid: str, index: int, seed: int, timeout_s: float =
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
            "LANG": "C.UTF-8", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
            "PYTHONDONTWRITEBYTECODE": "1"}
-    t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-I", "-c", CHILD, str(tree), qid, str(seed), str(out_path)],
                             cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, preexec_fn=_limits(timeout_s, uid))
@@ -218,4 +220,3 @@ def run_question(tree: Path, qid: str, index: int, seed: int, timeout_s: float =
     finally:
         if uid is not None:
             _remove_files_of(uid, world_writable_dirs())
-        _ = time.perf_counter() - t0
