@@ -190,9 +190,8 @@ NOTEBOOK_SECONDS = {"01": 260, "02": 25, "03": 509, "04": 21, "05": 224, "06": 1
 
 
 def assignment_md(repo_url: str | None = None) -> str:
-    from cs180utils.machinery import colab  # noqa: PLC0415
-
     url = repo_url or colab.STUDENT_REPO_URL
+    clone = colab.github_name(url).split("/")[-1]   # the folder the setup cell clones into
     rows = ["| question | notebook · section | write | points |", "|---|---|---|---|"]
     for q in QUESTIONS:
         funcs = ", ".join(f"`{k.split('::')[1]}` ({k.split('::')[0].removeprefix('cs180utils/')})"
@@ -215,17 +214,17 @@ with a message that names the question, the notebook section and the formula, e.
 ## Set up
 
 - **Colab (GPU).** Open a notebook from this repository ({url}) with its "Open in Colab" badge (README's table)
-  and run its first cell: it clones this repository into the notebook's folder (`/content/{url.rstrip("/").split("/")[-1]}`)
+  and run its first cell: it clones this repository into the notebook's folder (`/content/{clone}`)
   and installs that clone. Write your answers in its files (Colab's Files pane); `check()` reads them from there.
   Colab forgets them when the runtime is recycled: download your edited files, or the zip of `make submission`
-  (`!cd {url.rstrip("/").split("/")[-1]} && python -m cs180utils.machinery.assignment submission`), before you leave.
+  (`!cd {clone} && python -m cs180utils.machinery.assignment submission`), before you leave.
 - **Your machine (CPU).** `git clone {url}`, then `make lab` (sets up `.venv` with the pinned requirements, then
   opens JupyterLab on the notebooks). Python 3.10+ and `make`; no GPU or conda needed.
 
 ## Which profile
 
-Every notebook picks its sizes from `CS180_PROFILE`: `full` (the course's recipe, on a GPU; the default when
-CUDA is there), `cpu` (real results in minutes on a laptop; the default without a GPU) or `smoke` (a minute each,
+Every notebook picks its sizes from `CS180_PROFILE`: `full` (the course's networks at a GPU's sizes and
+lengths; the default when CUDA is there), `cpu` (real results in minutes on a laptop; the default without a GPU) or `smoke` (a minute each,
 numbers meaningless: to see that your code runs end to end). `CS180_PROFILE=smoke make lab` sets it for a session.
 
 ## The order to work in
