@@ -140,11 +140,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CS180_CACHE_DIR") or workspace() / "data")
 
 
-def figures_dir(sub: str | None = None) -> Path:
-    """Where notebooks and ``make run`` write figures: ``<workspace>/figures`` (or ``$CS180_FIGURES_DIR``)."""
+def figures_dir(sub: str | None = None, create: bool = True) -> Path:
+    """Where notebooks and ``make run`` write figures: ``<workspace>/figures`` (or ``$CS180_FIGURES_DIR``),
+    made unless ``create`` is False (a reader that only looks)."""
     root = Path(os.environ.get("CS180_FIGURES_DIR") or workspace() / "figures")
     path = root / sub if sub else root
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def default_executed() -> Path:
     """``figures/executed`` of the workspace (``$CS180_FIGURES_DIR/executed``), where ``make run`` writes."""
     from cs180utils.machinery import config  # noqa: PLC0415
 
-    return Path(os.environ.get("CS180_FIGURES_DIR") or config.workspace() / "figures") / "executed"
+    return config.figures_dir("executed", create=False)
 
 
 def _tags(cell) -> list[str]:
