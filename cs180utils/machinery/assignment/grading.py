@@ -115,7 +115,8 @@ def safe_unzip(zip_path: Path, dest: Path, wanted: list[str]) -> list[str]:
     notes = []
     if ignored:
         shown = ", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else "")
-        notes.append(f"ignored {len(ignored)} entr{'y' if len(ignored) == 1 else 'ies'} that are not graded files: "
+        one = len(ignored) == 1
+        notes.append(f"ignored {len(ignored)} {'entry that is not a graded file' if one else 'entries that are not graded files'}: "
                      f"{shown}")
     return notes
 
